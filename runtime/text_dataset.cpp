@@ -252,9 +252,10 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
       // The float field's shortest decimal as a double (0.1f -> 0.1, as Python's
       // test_size=0.1), so ceil(test_size * n) counts the rows sklearn does.
       const double test_size = std::stod(fmt::format("{}", config.validation_split()));
+      // Rows stay in sklearn's shuffled order: the Tokenizer breaks ties between
+      // equally frequent words by first occurrence, so the order decides which
+      // words make the num_words cut (as it did for the notebook's data_train).
       split = data::sklearn_stratified_split(train.labels, test_size, static_cast<uint32_t>(split_seed));
-      std::sort(split.train.begin(), split.train.end());  // graphrun keeps file order
-      std::sort(split.validation.begin(), split.validation.end());
     } else {
       split = data::stratified_split(train.labels, config.validation_split(), split_seed);
     }

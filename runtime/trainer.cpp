@@ -189,6 +189,10 @@ class TrainingSetup {
     if (!data_.proto.has_train())
       throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
     config_ = data_.proto.train();
+    if (options.batch_size) {
+      if (*options.batch_size <= 0) throw Error(fmt::format("batch size {} must be positive", *options.batch_size));
+      config_.set_batch_size(*options.batch_size);
+    }
     const Graph& forward = data_.graph;
     auto input_named = [&](const std::string& name, const char* field) {
       auto id = forward.find_value(name);

@@ -39,12 +39,8 @@ for entry in "${examples[@]}"; do
     "$graphrun" train "$model" --run-dir "$run" --no-progress > /dev/null 2>&1 || { echo "| $name | $notebook | $reference | training failed (see $run/train.log) | | | |"; continue; }
   fi
   log="$run/train.log"
-  figure=$(awk '/^test \(/ { for (i = 1; i <= NF; ++i) if ($i ~ /^test_(binary_)?accuracy$/) v = $(i + 1) }
-                END { if (v != "") printf "test %.1f%%", 100 * v }' "$log")
-  if [ -z "$figure" ]; then  # no test split: the best validation accuracy
-    figure=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i ~ /^val_(binary_)?accuracy$/) c = i; next }
-                      c && $c > best { best = $c } END { if (c) printf "val %.1f%%", 100 * best }' "$run/metrics.csv")
-  fi
+  read -r split value < <(scripts/figure.sh "$run")
+  figure=$(awk -v s="$split" -v v="$value" 'BEGIN { printf "%s %.1f%%", s, 100 * v }')
   read -r epochs seconds rate < <(awk '/^epoch [0-9]+\/[0-9]+/ { n++; for (i = 1; i <= NF; ++i) { if ($i ~ /^[0-9.]+s$/) s += substr($i, 1, length($i) - 1); if ($(i + 1) == "samples/s") r += $i } }
                                    END { printf "%d %.1f %.0f\n", n, s, n ? r / n : 0 }' "$log")
   echo "| $name | $notebook | $reference | $figure | $epochs | ${seconds} s | $rate |"

@@ -4,7 +4,7 @@
 //   graphrun check MODEL.pbtxt                                validate; per-node table with parameter counts
 //   graphrun dot MODEL.pbtxt [-o graph.dot]                   Graphviz drawing of the graph
 //   graphrun ops                                              the op reference, from the registry
-//   graphrun train MODEL.pbtxt [--run-dir DIR] [--resume] [--epochs N]   train with the model's train block
+//   graphrun train MODEL.pbtxt [--run-dir DIR] [--resume] [--epochs N] [--batch-size N]   train with the model's train block
 //   graphrun eval MODEL.pbtxt --checkpoint RUN_DIR [--split test]        score a run's checkpoint
 //   graphrun predict MODEL.pbtxt --checkpoint RUN_DIR [--text "..."] [--html FILE]   (stdin lines without --text)
 //   graphrun grad MODEL.pbtxt                                 the training graph autodiff builds, as .pbtxt
@@ -104,12 +104,13 @@ int main(int argc, char** argv) {
 
   std::string train_model;
   graphrun::TrainOptions train_options;
-  int train_epochs = 0;
+  int train_epochs = 0, train_batch = 0;
   CLI::App* train = app.add_subcommand("train", "Train a model with its train { ... } configuration");
   train->add_option("model", train_model, "Model .pbtxt with a train block")->required();
   train->add_option("--run-dir", train_options.run_dir, "Run directory (default: runs/<name>-<time>)");
   train->add_flag("--resume", train_options.resume, "Continue the run in --run-dir from its last checkpoint");
   train->add_option("--epochs", train_epochs, "Train to this many epochs in total (overrides the config)");
+  train->add_option("--batch-size", train_batch, "Examples per step (overrides the config)")->check(CLI::PositiveNumber);
   train->add_option("--threads", train_options.threads, "Nodes run concurrently (0 = all cores, 1 = serial)");
   train->add_option("--intra-threads", train_options.intra_threads, "OpenMP threads per oneDNN call (0 = default)");
   train->add_flag("!--no-progress", train_options.progress, "No progress bar, one line per epoch");
@@ -150,6 +151,7 @@ int main(int argc, char** argv) {
     if (*dot) return dot_command(dot_model, dot_output);
     if (*train) {
       if (train_epochs > 0) train_options.epochs = train_epochs;
+      if (train_batch > 0) train_options.batch_size = train_batch;
       if (train_options.resume && train_options.run_dir.empty())
         throw graphrun::Error("--resume needs --run-dir naming the run to continue");
       const graphrun::TrainResult r = graphrun::train(train_model, train_options);

@@ -32,7 +32,10 @@ TEST(Examples, MovieReviewsSimpleRnnTrainsOnASlice) {
   // Binary labels: the metrics are named binary_accuracy.
   ASSERT_EQ(r.epochs[0].metrics.size(), 4u);
   EXPECT_EQ(r.epochs[0].metrics[3].first, "val_binary_accuracy");
-  EXPECT_NE(r.notes.find("of 9999 vocabulary words have no vector"), std::string::npos) << r.notes;
+  // The Tokenizer is fit on the training rows in sklearn's shuffled order, as the
+  // notebook's data_train: ties at the 10,000-word cut go to the word seen first, and
+  // the PyTorch reference (same order) finds vectors for 7,451 of the 9,999 ids.
+  EXPECT_NE(r.notes.find("2548 of 9999 vocabulary words have no vector"), std::string::npos) << r.notes;
 }
 
 TEST(Examples, MovieReviewsLstmTrainsOnASlice) {

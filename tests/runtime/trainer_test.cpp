@@ -71,6 +71,19 @@ TEST(Trainer, SameSeedSameResult) {
   EXPECT_EQ(read_file(a + "/metrics.csv"), read_file(b + "/metrics.csv"));
 }
 
+TEST(Trainer, BatchSizeOptionOverridesTheConfig) {
+  const std::string config_batch = fresh_dir("batch_config"), small_batch = fresh_dir("batch_small");
+  TrainOptions o = quiet(small_batch);
+  o.batch_size = 3;
+  train(kTinyModel, o);
+  EXPECT_NE(read_file(small_batch + "/train.log").find(", batch 3,"), std::string::npos) << read_file(small_batch + "/train.log");
+  train(kTinyModel, quiet(config_batch));
+  EXPECT_NE(read_file(small_batch + "/metrics.csv"), read_file(config_batch + "/metrics.csv"));  // other steps, other losses
+  o.run_dir = fresh_dir("batch_zero");
+  o.batch_size = 0;
+  EXPECT_THROW(train(kTinyModel, o), Error);
+}
+
 TEST(Trainer, EvalScoresTheKeptCheckpoint) {
   const std::string dir = fresh_dir("eval");
   const TrainResult r = train(kTinyModel, quiet(dir));
