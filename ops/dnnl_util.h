@@ -41,4 +41,19 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const void* data);
 void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args,
              const dnnl::memory::desc& scratchpad_md, void* scratchpad);
 
+// Carves one kernel's scratchpad into regions (a primitive's own scratchpad,
+// temporaries): add() returns each region's 64-byte aligned byte offset.
+class ScratchPlan {
+ public:
+  size_t add(size_t bytes) {
+    const size_t at = total_;
+    total_ += (bytes + 63) / 64 * 64;
+    return at;
+  }
+  size_t total() const { return total_; }
+
+ private:
+  size_t total_ = 0;
+};
+
 }  // namespace graphrun

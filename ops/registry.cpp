@@ -46,6 +46,8 @@ const OpRegistry& builtin_ops() {
     register_misc_ops(r);
     register_loss_ops(r);
     register_rnn_ops(r);
+    register_pooling_ops(r);
+    register_masked_ops(r);
     return r;
   }();
   return registry;

@@ -57,5 +57,7 @@ void register_gather_ops(OpRegistry& registry);
 void register_misc_ops(OpRegistry& registry);
 void register_loss_ops(OpRegistry& registry);
 void register_rnn_ops(OpRegistry& registry);
+void register_pooling_ops(OpRegistry& registry);
+void register_masked_ops(OpRegistry& registry);
 
 }  // namespace graphrun

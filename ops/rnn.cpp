@@ -397,20 +397,6 @@ void infer_recurrent_grad(const RecurrentSpec& spec, InferContext& ctx) {
 // ---------------------------------------------------------------------------
 // Kernels.
 
-// Scratchpad regions, 64-byte aligned offsets into the caller's scratchpad.
-class ScratchPlan {
- public:
-  size_t add(size_t bytes) {
-    const size_t at = total_;
-    total_ += (bytes + 63) / 64 * 64;
-    return at;
-  }
-  size_t total() const { return total_; }
-
- private:
-  size_t total_ = 0;
-};
-
 float* at(void* base, size_t offset) { return reinterpret_cast<float*>(static_cast<std::byte*>(base) + offset); }
 
 // States: ours [N, D*H] (directions side by side) <-> oneDNN ldnc [D, N, H].

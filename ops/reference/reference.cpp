@@ -15,6 +15,8 @@ const ReferenceKernel* find(std::string_view op) {
     register_misc(t);
     register_loss(t);
     register_rnn(t);
+    register_pooling(t);
+    register_masked(t);
     return t;
   }();
   auto it = table.find(op);

@@ -36,6 +36,8 @@ void register_gather(ReferenceTable& table);
 void register_misc(ReferenceTable& table);
 void register_loss(ReferenceTable& table);
 void register_rnn(ReferenceTable& table);
+void register_pooling(ReferenceTable& table);
+void register_masked(ReferenceTable& table);
 
 // Helpers shared by reference kernels.
 // Row-major index of `coords` in a tensor of shape `dims`, where dims of size 1

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "autodiff/autodiff.h"
@@ -210,6 +211,13 @@ Tensor random_floats(const Dims& dims, std::mt19937& rng, float low, float high)
   std::uniform_real_distribution<float> dist(low, high);
   for (float& v : t.values<float>()) v = dist(rng);
   return t;
+}
+
+Tensor distinct_floats(const Dims& dims, std::mt19937& rng) {
+  std::vector<float> values(static_cast<size_t>(num_elements(dims)));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.1f * static_cast<float>(i) - 1.f;
+  std::shuffle(values.begin(), values.end(), rng);
+  return Tensor::from_floats(dims, values);
 }
 
 Tensor random_ints(const Dims& dims, std::mt19937& rng, int64_t low, int64_t high) {

@@ -31,6 +31,9 @@ void expect_matches_reference(const std::string& op, const pb::Node& attrs, cons
 
 Tensor random_floats(const Dims& dims, std::mt19937& rng, float low = -1.f, float high = 1.f);
 Tensor random_ints(const Dims& dims, std::mt19937& rng, int64_t low, int64_t high);  // [low, high)
+// Values 0.1 apart, shuffled: no ties, so max ops have one winner and numeric
+// gradients stay away from their kinks.
+Tensor distinct_floats(const Dims& dims, std::mt19937& rng);
 
 // Numeric gradient check of one op (implemented with autodiff + the runtime):
 // builds `loss = sum_k sum(output_k * R_k)` with fixed random R_k, so every

@@ -135,13 +135,6 @@ TEST(Reduction, HandComputedValues) {
 }
 
 // Distinct values (0.1 apart, shuffled) so ReduceMax has no ties.
-Tensor distinct_floats(const Dims& dims, std::mt19937& rng) {
-  std::vector<float> values(static_cast<size_t>(num_elements(dims)));
-  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.1f * static_cast<float>(i) - 1.f;
-  std::shuffle(values.begin(), values.end(), rng);
-  return Tensor::from_floats(dims, values);
-}
-
 // (X, like) pairs where X's shape is like's broadcast with something.
 const std::pair<Dims, Dims> kBroadcastPairs[] = {
     {{3, 4}, {3, 1}},
