@@ -568,33 +568,12 @@ GradientRule max_min_gradient(std::string grad_op) {
   };
 }
 
-// ---- Registration -------------------------------------------------------------------
-
-OpDef make_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs, ShapeRule infer,
-               KernelFactory kernel, std::string doc) {
-  OpDef def;
-  def.schema.name = name;
-  def.schema.doc = std::move(doc);
-  def.schema.min_inputs = static_cast<int>(inputs.size());
-  def.schema.input_names = std::move(inputs);
-  def.schema.output_names = std::move(outputs);
-  def.schema.infer = std::move(infer);
-  def.kernel = std::move(kernel);
-  return def;
-}
-
-// A *Grad op: no higher-order derivatives.
-OpDef make_grad_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs,
-                    ShapeRule infer, KernelFactory kernel, std::string doc) {
-  OpDef def = make_def(name, std::move(inputs), std::move(outputs), std::move(infer), std::move(kernel), std::move(doc));
-  def.non_differentiable = true;
-  return def;
-}
-
 }  // namespace
 
+// ---- Registration -------------------------------------------------------------------
+
 void register_loss_ops(OpRegistry& registry) {
-  OpDef sce = make_def(
+  OpDef sce = make_op_def(
       "SoftmaxCrossEntropyLoss", {"scores", "labels"}, {"output", "log_prob"}, infer_sce_loss, make_sce_loss_kernel,
       "ONNX SoftmaxCrossEntropyLoss with reduction='mean', no weights and no ignore_index: scores [N, C] float32, "
       "labels [N] int64 class indices. log_prob = log_softmax(scores) along C = scores - max - log(sum(exp(scores - "
@@ -604,13 +583,13 @@ void register_loss_ops(OpRegistry& registry) {
       "onehot(labels)) / N * d output; labels get none.");
   sce.gradient = sce_loss_gradient;
   registry.add(std::move(sce));
-  registry.add(make_grad_def(
+  registry.add(make_grad_op_def(
       "SoftmaxCrossEntropyLossGrad", {"dLoss", "scores", "labels"}, {"dScores"}, infer_sce_loss_grad,
       make_sce_loss_grad_kernel,
       "Gradient of SoftmaxCrossEntropyLoss's loss output: dScores[n, c] = (softmax(scores)[n, c] - (c == "
       "labels[n])) / N * dLoss, with dLoss a float32 scalar []. A label outside [0, C) is a run-time error."));
 
-  OpDef probs = make_def(
+  OpDef probs = make_op_def(
       "SoftmaxCrossEntropyWithProbs", {"scores", "targets"}, {"output"}, infer_sce_probs, make_sce_probs_kernel,
       "Cross-entropy against a distribution per row (as TF softmax_cross_entropy_with_logits; our name, not ONNX): "
       "scores and targets are float32 [N, C], output = -(1/N) sum_n sum_c targets[n, c] * log_softmax(scores)[n, "
@@ -619,13 +598,13 @@ void register_loss_ops(OpRegistry& registry) {
       "(softmax - targets for normalised rows) and d targets = -log_softmax(scores) / N * d output.");
   probs.gradient = two_input_loss_gradient("SoftmaxCrossEntropyWithProbsGrad", false);
   registry.add(std::move(probs));
-  registry.add(make_grad_def(
+  registry.add(make_grad_op_def(
       "SoftmaxCrossEntropyWithProbsGrad", {"dLoss", "scores", "targets"}, {"dScores", "dTargets"},
       infer_sce_probs_grad, make_sce_probs_grad_kernel,
       "Gradient of SoftmaxCrossEntropyWithProbs: dScores = (rowsum(targets) * softmax(scores) - targets) / N * "
       "dLoss and dTargets = -log_softmax(scores) / N * dLoss, for scores and targets [N, C] and dLoss a scalar []."));
 
-  OpDef sigmoid_ce = make_def(
+  OpDef sigmoid_ce = make_op_def(
       "SigmoidCrossEntropyWithLogits", {"logits", "targets"}, {"output"}, infer_same_shape_loss,
       [](const KernelInit& init) { return make_mean_loss_kernel(init, sigmoid_cross_entropy); },
       "Binary cross-entropy on logits (TF sigmoid_cross_entropy_with_logits averaged; Keras binary_crossentropy "
@@ -635,13 +614,13 @@ void register_loss_ops(OpRegistry& registry) {
       "output and d targets = -x / M * d output, M = number of elements.");
   sigmoid_ce.gradient = two_input_loss_gradient("SigmoidCrossEntropyWithLogitsGrad", false);
   registry.add(std::move(sigmoid_ce));
-  registry.add(make_grad_def(
+  registry.add(make_grad_op_def(
       "SigmoidCrossEntropyWithLogitsGrad", {"dLoss", "logits", "targets"}, {"dLogits", "dTargets"},
       infer_same_shape_loss_grad, make_sigmoid_ce_grad_kernel,
       "Gradient of SigmoidCrossEntropyWithLogits: dLogits = (sigmoid(x) - t) / M * dLoss and dTargets = -x / M * "
       "dLoss, M = number of elements, dLoss a float32 scalar []."));
 
-  OpDef mse = make_def(
+  OpDef mse = make_op_def(
       "MeanSquaredError", {"predictions", "targets"}, {"output"}, infer_same_shape_loss,
       [](const KernelInit& init) {
         return make_mean_loss_kernel(init, [](float p, float t) { return static_cast<double>(p - t) * (p - t); });
@@ -652,13 +631,13 @@ void register_loss_ops(OpRegistry& registry) {
       "targets = its negative.");
   mse.gradient = two_input_loss_gradient("MeanSquaredErrorGrad", true);
   registry.add(std::move(mse));
-  registry.add(make_grad_def(
+  registry.add(make_grad_op_def(
       "MeanSquaredErrorGrad", {"dLoss", "predictions", "targets"}, {"dPredictions"}, infer_same_shape_loss_grad,
       make_mse_grad_kernel,
       "Gradient of MeanSquaredError with respect to predictions: dPredictions = 2 (p - t) / M * dLoss, M = number "
       "of elements, dLoss a float32 scalar [] (the targets' gradient is its negative)."));
 
-  OpDef argmax = make_def(
+  OpDef argmax = make_op_def(
       "ArgMax", {"data"}, {"reduced"}, infer_argmax, make_argmax_kernel,
       "Index of the largest element along `axis` (default 0 as ONNX; Keras argmax uses the last axis, so write "
       "`axis: -1` for class scores; negative counts from the end) of a float32 or int64 input, as an int64 tensor. keepdims (default true, "
@@ -668,7 +647,7 @@ void register_loss_ops(OpRegistry& registry) {
   argmax.non_differentiable = true;  // an integer output
   registry.add(std::move(argmax));
 
-  OpDef equal = make_def(
+  OpDef equal = make_op_def(
       "Equal", {"A", "B"}, {"C"}, infer_equal, make_equal_kernel,
       "C = (A == B) elementwise as float32 1.0 / 0.0 (ONNX Equal returns bool; we have no bool dtype, and float "
       "1/0 feeds ReduceMean directly, e.g. accuracy = ReduceMean(Equal(ArgMax(scores), labels))). A and B are "
@@ -676,7 +655,7 @@ void register_loss_ops(OpRegistry& registry) {
   equal.non_differentiable = true;  // piecewise constant
   registry.add(std::move(equal));
 
-  OpDef to_float = make_def(
+  OpDef to_float = make_op_def(
       "CastToFloat", {"input"}, {"output"}, infer_cast_to_float, make_cast_to_float_kernel,
       "ONNX Cast with to = FLOAT: converts int64 to float32 (exact for |x| <= 2^24, rounded to nearest beyond); "
       "float32 input is copied. Gradient: identity for float32 input, none for int64.");
@@ -686,7 +665,7 @@ void register_loss_ops(OpRegistry& registry) {
   };
   registry.add(std::move(to_float));
 
-  OpDef to_int = make_def(
+  OpDef to_int = make_op_def(
       "CastToInt64", {"input"}, {"output"}, infer_cast_to_int64, make_cast_to_int64_kernel,
       "ONNX Cast with to = INT64: converts float32 to int64 truncating toward zero (2.7 -> 2, -2.7 -> -2); NaN "
       "gives 0 and values beyond int64's range saturate to its min/max (ONNX leaves these undefined). int64 input "
@@ -694,7 +673,7 @@ void register_loss_ops(OpRegistry& registry) {
   to_int.non_differentiable = true;  // an integer output
   registry.add(std::move(to_int));
 
-  OpDef sign = make_def(
+  OpDef sign = make_op_def(
       "Sign", {"input"}, {"output"}, infer_float_unary,
       [](const KernelInit& init) { return make_convert_kernel<float, float>(init, sign_of); },
       "y = sign(x) on float32 (ONNX Sign): -1 for x < 0, 0 for x = 0 (and NaN), 1 for x > 0. Differentiable with "
@@ -706,7 +685,7 @@ void register_loss_ops(OpRegistry& registry) {
     const char* name = is_max ? "Max" : "Min";
     const char* grad_name = is_max ? "MaxGrad" : "MinGrad";
     const std::string which = is_max ? "max" : "min";
-    OpDef def = make_def(
+    OpDef def = make_op_def(
         name, {"A", "B"}, {"C"}, infer_max_min,
         [is_max](const KernelInit& init) -> std::unique_ptr<Kernel> {
           return std::make_unique<MaxMinKernel>(is_max, init.in_dims(0), init.in_dims(1), init.out_dims(0));
@@ -717,7 +696,7 @@ void register_loss_ops(OpRegistry& registry) {
                     which, name, is_max ? ">=" : "<="));
     def.gradient = max_min_gradient(grad_name);
     registry.add(std::move(def));
-    registry.add(make_grad_def(
+    registry.add(make_grad_op_def(
         grad_name, {"dC", "A", "B"}, {"dA", "dB"}, infer_max_min_grad,
         [is_max](const KernelInit& init) { return make_max_min_grad_kernel(init, is_max); },
         fmt::format("Gradient of {}: with s = (A {} B) at each position of the broadcast shape, dA = dC * s and dB = "

@@ -6,6 +6,26 @@
 
 namespace graphrun {
 
+OpDef make_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs, ShapeRule infer,
+                  KernelFactory kernel, std::string doc) {
+  OpDef def;
+  def.schema.name = name;
+  def.schema.doc = std::move(doc);
+  def.schema.min_inputs = static_cast<int>(inputs.size());
+  def.schema.input_names = std::move(inputs);
+  def.schema.output_names = std::move(outputs);
+  def.schema.infer = std::move(infer);
+  def.kernel = std::move(kernel);
+  return def;
+}
+
+OpDef make_grad_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs,
+                       ShapeRule infer, KernelFactory kernel, std::string doc) {
+  OpDef def = make_op_def(name, std::move(inputs), std::move(outputs), std::move(infer), std::move(kernel), std::move(doc));
+  def.non_differentiable = true;
+  return def;
+}
+
 void OpRegistry::add(OpDef def) {
   std::string name = def.schema.name;
   if (!ops_.emplace(name, std::move(def)).second) throw Error(fmt::format("op '{}' is registered twice", name));

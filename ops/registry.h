@@ -30,6 +30,16 @@ struct OpDef {
   bool non_differentiable = false;
 };
 
+// The usual definition: every listed input required (set schema.min_inputs
+// lower for optional trailing ones), no attributes (set schema.attrs), and the
+// gradient rule set by the caller.
+OpDef make_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs, ShapeRule infer,
+                  KernelFactory kernel, std::string doc);
+// The same for a backward (*Grad) op: marked non-differentiable (no
+// higher-order derivatives).
+OpDef make_grad_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs,
+                       ShapeRule infer, KernelFactory kernel, std::string doc);
+
 class OpRegistry final : public OpCatalog {
  public:
   void add(OpDef def);  // throws on a duplicate name
