@@ -200,16 +200,12 @@ void binary_gradient(std::string_view op, GradientBuilder& g) {
 
 void register_binary_ops(OpRegistry& registry) {
   for (const BinarySpec& spec : kBinaryOps) {
-    OpDef def;
-    def.schema.name = spec.name;
-    def.schema.doc = spec.doc;
-    def.schema.input_names = {"A", "B"};
-    def.schema.min_inputs = 2;
-    def.schema.output_names = {"C"};
-    def.schema.infer = infer_broadcast;
-    def.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      return std::make_unique<BinaryKernel>(spec, init.in_dims(0), init.in_dims(1), init.out_dims(0));
-    };
+    OpDef def = make_op_def(
+        spec.name, {"A", "B"}, {"C"}, infer_broadcast,
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          return std::make_unique<BinaryKernel>(spec, init.in_dims(0), init.in_dims(1), init.out_dims(0));
+        },
+        spec.doc);
     def.gradient = [&spec](GradientBuilder& g) { binary_gradient(spec.name, g); };
     registry.add(std::move(def));
   }

@@ -133,33 +133,22 @@ GradientRule gradient_rule(const std::string& op) {
 
 void register_eltwise_ops(OpRegistry& registry) {
   for (const EltwiseSpec& spec : kEltwiseOps) {
-    OpDef def;
-    def.schema.name = spec.name;
-    def.schema.doc = spec.doc;
-    def.schema.input_names = {"X"};
-    def.schema.min_inputs = 1;
-    def.schema.output_names = {"Y"};
-    def.schema.infer = same_shape_float;
-    def.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      return std::make_unique<EltwiseKernel>(spec, init.in_dims(0));
-    };
+    OpDef def = make_op_def(
+        spec.name, {"X"}, {"Y"}, same_shape_float,
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          return std::make_unique<EltwiseKernel>(spec, init.in_dims(0));
+        },
+        spec.doc);
     def.gradient = gradient_rule(spec.name);
     registry.add(std::move(def));
   }
-  for (const EltwiseGradSpec& spec : kEltwiseGradOps) {
-    OpDef def;
-    def.schema.name = spec.name;
-    def.schema.doc = fmt::format("Gradient of {}: {}.", spec.forward, spec.doc);
-    def.schema.input_names = {"dY", spec.uses_output ? "Y" : "X"};
-    def.schema.min_inputs = 2;
-    def.schema.output_names = {"dX"};
-    def.schema.infer = same_shape_grad;
-    def.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      return std::make_unique<EltwiseGradKernel>(spec, init.in_dims(1));
-    };
-    def.non_differentiable = true;  // no higher-order derivatives
-    registry.add(std::move(def));
-  }
+  for (const EltwiseGradSpec& spec : kEltwiseGradOps)
+    registry.add(make_grad_op_def(
+        spec.name, {"dY", spec.uses_output ? "Y" : "X"}, {"dX"}, same_shape_grad,
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          return std::make_unique<EltwiseGradKernel>(spec, init.in_dims(1));
+        },
+        fmt::format("Gradient of {}: {}.", spec.forward, spec.doc)));
 }
 
 }  // namespace graphrun

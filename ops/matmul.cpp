@@ -341,39 +341,30 @@ void gemm_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_matmul_ops(OpRegistry& registry) {
-  OpDef matmul;
-  matmul.schema.name = "MatMul";
-  matmul.schema.doc =
+  OpDef matmul = make_op_def(
+      "MatMul", {"A", "B"}, {"Y"}, infer_matmul,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<MatMulKernel>(init.in_dims(0), init.in_dims(1));
+      },
       "Y = A @ B on float32, as numpy.matmul: A [..., M, K] and B [..., K, N] give Y [..., M, N] with "
       "Y[..., m, n] = sum_k A[..., m, k] * B[..., k, n]; the leading (batch) dims broadcast NumPy-style. "
       "A rank-1 A [K] is treated as [1, K] and a rank-1 B [K] as [K, 1], and that added dim is removed "
-      "from Y (so [N, K] @ [K] gives [N]).";
-  matmul.schema.input_names = {"A", "B"};
-  matmul.schema.min_inputs = 2;
-  matmul.schema.output_names = {"Y"};
-  matmul.schema.infer = infer_matmul;
-  matmul.kernel = [](const KernelInit& init) -> std::unique_ptr<Kernel> {
-    return std::make_unique<MatMulKernel>(init.in_dims(0), init.in_dims(1));
-  };
+      "from Y (so [N, K] @ [K] gives [N]).");
   matmul.gradient = matmul_gradient;
   registry.add(std::move(matmul));
 
-  OpDef gemm;
-  gemm.schema.name = "Gemm";
-  gemm.schema.doc =
+  OpDef gemm = make_op_def(
+      "Gemm", {"A", "B", "C"}, {"Y"}, infer_gemm,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<GemmKernel>(GemmAttrs(init.attrs()), init.in_dims(0), init.in_dims(1),
+                                            init.inputs.size() == 3 ? &init.in_dims(2) : nullptr);
+      },
       "Y = alpha * op(A) @ op(B) + beta * C on float32, as ONNX Gemm: A and B are matrices, op(X) is X^T "
       "when trans_a / trans_b is set and X otherwise, op(A) is [M, K], op(B) is [K, N] and Y is [M, N]. "
       "The optional C broadcasts one way to [M, N] ([], [N], [1, N], [M, 1], [M, N], ...). Defaults: "
-      "alpha = 1, beta = 1, no transposes.";
-  gemm.schema.input_names = {"A", "B", "C"};
-  gemm.schema.min_inputs = 2;
-  gemm.schema.output_names = {"Y"};
+      "alpha = 1, beta = 1, no transposes.");
+  gemm.schema.min_inputs = 2;  // C is optional
   gemm.schema.attrs = {"trans_a", "trans_b", "alpha", "beta"};
-  gemm.schema.infer = infer_gemm;
-  gemm.kernel = [](const KernelInit& init) -> std::unique_ptr<Kernel> {
-    return std::make_unique<GemmKernel>(GemmAttrs(init.attrs()), init.in_dims(0), init.in_dims(1),
-                                        init.inputs.size() == 3 ? &init.in_dims(2) : nullptr);
-  };
   gemm.gradient = gemm_gradient;
   registry.add(std::move(gemm));
 }

@@ -124,51 +124,32 @@ void dropout_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_misc_ops(OpRegistry& registry) {
-  {
-    OpDef def;
-    def.schema.name = "Identity";
-    def.schema.doc = "y = x: a copy of the input, of any dtype and shape. Gradient: dx = dy.";
-    def.schema.input_names = {"input"};
-    def.schema.min_inputs = 1;
-    def.schema.output_names = {"output"};
-    def.schema.infer = infer_identity;
-    def.kernel = make_identity_kernel;
-    def.gradient = identity_gradient;
-    registry.add(std::move(def));
-  }
-  {
-    OpDef def;
-    def.schema.name = "Constant";
-    def.schema.doc =
-        "Outputs the literal tensor in the `value` attribute: shape `dims` (empty = scalar) and either float_data "
-        "(a float32 tensor) or int64_data (an int64 tensor), row-major, with exactly as many values as the dims "
-        "have elements. Takes no inputs.";
-    def.schema.output_names = {"output"};
-    def.schema.attrs = {"value"};
-    def.schema.infer = infer_constant;
-    def.kernel = make_constant_kernel;
-    def.non_differentiable = true;  // no inputs to differentiate
-    registry.add(std::move(def));
-  }
-  {
-    OpDef def;
-    def.schema.name = "Dropout";
-    def.schema.doc =
-        "When training, drops each element of the float32 input with probability `ratio` (default 0.5, in [0, 1)) "
-        "and scales the kept ones: output = data * mask with mask = 1 / (1 - ratio) where kept and 0 where dropped "
-        "(mask is a float32 output of the same shape). Outside training, output = data and mask = 1. Element i's "
-        "decision is a pure function of (the run's step seed, the node's seed, i), via SplitMix64 (ops/random.h); "
-        "the node's seed is the `seed` attribute, else a hash of the node name. Gradient: d data = d output * mask "
-        "(Mul with the mask output); the mask gets none.";
-    def.schema.input_names = {"data"};
-    def.schema.min_inputs = 1;
-    def.schema.output_names = {"output", "mask"};
-    def.schema.attrs = {"ratio", "seed"};
-    def.schema.infer = infer_dropout;
-    def.kernel = [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<DropoutKernel>(init); };
-    def.gradient = dropout_gradient;
-    registry.add(std::move(def));
-  }
+  OpDef identity = make_op_def("Identity", {"input"}, {"output"}, infer_identity, make_identity_kernel,
+                               "y = x: a copy of the input, of any dtype and shape. Gradient: dx = dy.");
+  identity.gradient = identity_gradient;
+  registry.add(std::move(identity));
+
+  OpDef constant = make_op_def(
+      "Constant", {}, {"output"}, infer_constant, make_constant_kernel,
+      "Outputs the literal tensor in the `value` attribute: shape `dims` (empty = scalar) and either float_data "
+      "(a float32 tensor) or int64_data (an int64 tensor), row-major, with exactly as many values as the dims "
+      "have elements. Takes no inputs.");
+  constant.schema.attrs = {"value"};
+  constant.non_differentiable = true;  // no inputs to differentiate
+  registry.add(std::move(constant));
+
+  OpDef dropout = make_op_def(
+      "Dropout", {"data"}, {"output", "mask"}, infer_dropout,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<DropoutKernel>(init); },
+      "When training, drops each element of the float32 input with probability `ratio` (default 0.5, in [0, 1)) "
+      "and scales the kept ones: output = data * mask with mask = 1 / (1 - ratio) where kept and 0 where dropped "
+      "(mask is a float32 output of the same shape). Outside training, output = data and mask = 1. Element i's "
+      "decision is a pure function of (the run's step seed, the node's seed, i), via SplitMix64 (ops/random.h); "
+      "the node's seed is the `seed` attribute, else a hash of the node name. Gradient: d data = d output * mask "
+      "(Mul with the mask output); the mask gets none.");
+  dropout.schema.attrs = {"ratio", "seed"};
+  dropout.gradient = dropout_gradient;
+  registry.add(std::move(dropout));
 }
 
 }  // namespace graphrun

@@ -350,125 +350,103 @@ GradientRule reduction_grad_op(const char* grad_op, bool needs_output) {
   };
 }
 
+// ReduceSumToShapeOf(X, like) -> like's shape: X must be like broadcast one way.
+void infer_reduce_sum_to_shape_of(InferContext& ctx) {
+  ctx.expect_dtype(0, DType::f32);
+  expect_broadcasts_to(ctx, 1, 0);
+  if (ctx.in_dims(0).size() > DNNL_MAX_NDIMS)
+    ctx.fail("input 0 has shape {}: rank {} is more than the {} oneDNN supports", dims_str(ctx.in_dims(0)),
+             ctx.in_dims(0).size(), DNNL_MAX_NDIMS);
+  ctx.outputs[0] = {DType::f32, ctx.in_dims(1)};
+}
+
+// ExpandToShapeOf(X, like) -> like's shape: X must broadcast to like one way.
+void infer_expand_to_shape_of(InferContext& ctx) {
+  ctx.expect_dtype(0, DType::f32);
+  expect_broadcasts_to(ctx, 0, 1);
+  ctx.outputs[0] = {DType::f32, ctx.in_dims(1)};
+}
+
 void register_gradient_ops(OpRegistry& registry) {
-  {
-    OpDef def;
-    def.schema.name = "ReduceSumToShapeOf";
-    def.schema.doc =
-        "Y = X summed over the dims that NumPy broadcasting stretched from `like`'s shape to X's, so Y has like's "
-        "shape (float32): shapes align from the right, X's leading dims beyond like's rank are summed away, and a "
-        "dim where like has 1 and X has n sums n elements. Only like's shape is read. The gradient of a "
-        "broadcasting op with respect to an input of like's shape; its own gradient is ExpandToShapeOf.";
-    def.schema.input_names = {"X", "like"};
-    def.schema.min_inputs = 2;
-    def.schema.output_names = {"Y"};
-    def.schema.infer = [](InferContext& ctx) {
-      ctx.expect_dtype(0, DType::f32);
-      expect_broadcasts_to(ctx, 1, 0);
-      if (ctx.in_dims(0).size() > DNNL_MAX_NDIMS)
-        ctx.fail("input 0 has shape {}: rank {} is more than the {} oneDNN supports", dims_str(ctx.in_dims(0)),
-                 ctx.in_dims(0).size(), DNNL_MAX_NDIMS);
-      ctx.outputs[0] = {DType::f32, ctx.in_dims(1)};
-    };
-    def.kernel = [](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const Dims& x = init.in_dims(0);
-      const Dims like = pad_leading_ones(init.out_dims(0), x.size());
-      std::vector<bool> reduced(x.size());
-      for (size_t i = 0; i < x.size(); ++i) reduced[i] = like[i] != x[i];
-      return std::make_unique<ReductionKernel>(kReductionOps[0], x, reduced);  // ReduceSum's spec
-    };
-    def.gradient = [](GradientBuilder& g) {
-      const ValueId dy = g.output_grad(0);
-      if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ExpandToShapeOf", {dy, g.input(0)}));
-    };
-    registry.add(std::move(def));
-  }
-  {
-    OpDef def;
-    def.schema.name = "ExpandToShapeOf";
-    def.schema.doc =
-        "Y = X broadcast to `like`'s shape by NumPy rules (float32): shapes align from the right, missing leading "
-        "dims count as 1 and a dim of 1 repeats to like's size; X must broadcast to like one way. Only like's "
-        "shape is read. Its gradient is ReduceSumToShapeOf.";
-    def.schema.input_names = {"X", "like"};
-    def.schema.min_inputs = 2;
-    def.schema.output_names = {"Y"};
-    def.schema.infer = [](InferContext& ctx) {
-      ctx.expect_dtype(0, DType::f32);
-      expect_broadcasts_to(ctx, 0, 1);
-      ctx.outputs[0] = {DType::f32, ctx.in_dims(1)};
-    };
-    def.kernel = [](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      return std::make_unique<ExpandKernel>(init.in_dims(0), init.out_dims(0), 1.f);
-    };
-    def.gradient = [](GradientBuilder& g) {
-      const ValueId dy = g.output_grad(0);
-      if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ReduceSumToShapeOf", {dy, g.input(0)}));
-    };
-    registry.add(std::move(def));
-  }
-  {
-    OpDef def;
-    def.schema.name = "ReduceMeanGrad";
-    def.schema.doc =
-        "dX = dY broadcast back over the reduced axes / n, where n is the number of elements each mean "
-        "averaged: the gradient of ReduceMean(X) with the same `axes` and `keepdims` (float32). dY has "
-        "ReduceMean's output shape; dX has X's.";
-    def.schema.input_names = {"dY", "X"};
-    def.schema.min_inputs = 2;
-    def.schema.output_names = {"dX"};
-    def.schema.attrs = {"axes", "keepdims"};
-    def.schema.infer = infer_reduction_grad;
-    def.kernel = [](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const Dims& x = init.in_dims(1);
-      const std::vector<bool> reduced = reduced_axes(init.attrs(), static_cast<int>(x.size()));
-      int64_t count = 1;  // elements per mean
-      for (size_t i = 0; i < x.size(); ++i)
-        if (reduced[i]) count *= x[i];
-      // count == 0 only when X is empty, and then there is nothing to write.
-      return std::make_unique<ExpandKernel>(kept_dims(x, reduced), x, 1.f / static_cast<float>(std::max<int64_t>(count, 1)));
-    };
-    def.non_differentiable = true;
-    registry.add(std::move(def));
-  }
-  {
-    OpDef def;
-    def.schema.name = "ReduceMaxGrad";
-    def.schema.doc =
-        "dX = dY * (X == Y) / (number of elements equal to Y in X's reduced cell): the gradient of Y = ReduceMax(X) "
-        "with the same `axes` and `keepdims` (float32), routing each output gradient to the maximal elements and "
-        "splitting it evenly among ties, as TensorFlow's reduce_max gradient. dY and Y have ReduceMax's output "
-        "shape; dX has X's.";
-    def.schema.input_names = {"dY", "X", "Y"};
-    def.schema.min_inputs = 3;
-    def.schema.output_names = {"dX"};
-    def.schema.attrs = {"axes", "keepdims"};
-    def.schema.infer = infer_reduction_grad;
-    def.kernel = [](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const Dims& x = init.in_dims(1);
-      return std::make_unique<ReduceMaxGradKernel>(x, kept_dims(x, reduced_axes(init.attrs(), static_cast<int>(x.size()))));
-    };
-    def.non_differentiable = true;
-    registry.add(std::move(def));
-  }
+  OpDef sum_to = make_op_def(
+      "ReduceSumToShapeOf", {"X", "like"}, {"Y"}, infer_reduce_sum_to_shape_of,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        const Dims& x = init.in_dims(0);
+        const Dims like = pad_leading_ones(init.out_dims(0), x.size());
+        std::vector<bool> reduced(x.size());
+        for (size_t i = 0; i < x.size(); ++i) reduced[i] = like[i] != x[i];
+        return std::make_unique<ReductionKernel>(kReductionOps[0], x, reduced);  // ReduceSum's spec
+      },
+      "Y = X summed over the dims that NumPy broadcasting stretched from `like`'s shape to X's, so Y has like's "
+      "shape (float32): shapes align from the right, X's leading dims beyond like's rank are summed away, and a "
+      "dim where like has 1 and X has n sums n elements. Only like's shape is read. The gradient of a "
+      "broadcasting op with respect to an input of like's shape; its own gradient is ExpandToShapeOf.");
+  sum_to.gradient = [](GradientBuilder& g) {
+    const ValueId dy = g.output_grad(0);
+    if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ExpandToShapeOf", {dy, g.input(0)}));
+  };
+  registry.add(std::move(sum_to));
+
+  OpDef expand_to = make_op_def(
+      "ExpandToShapeOf", {"X", "like"}, {"Y"}, infer_expand_to_shape_of,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<ExpandKernel>(init.in_dims(0), init.out_dims(0), 1.f);
+      },
+      "Y = X broadcast to `like`'s shape by NumPy rules (float32): shapes align from the right, missing leading "
+      "dims count as 1 and a dim of 1 repeats to like's size; X must broadcast to like one way. Only like's "
+      "shape is read. Its gradient is ReduceSumToShapeOf.");
+  expand_to.gradient = [](GradientBuilder& g) {
+    const ValueId dy = g.output_grad(0);
+    if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ReduceSumToShapeOf", {dy, g.input(0)}));
+  };
+  registry.add(std::move(expand_to));
+
+  OpDef mean_grad = make_grad_op_def(
+      "ReduceMeanGrad", {"dY", "X"}, {"dX"}, infer_reduction_grad,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        const Dims& x = init.in_dims(1);
+        const std::vector<bool> reduced = reduced_axes(init.attrs(), static_cast<int>(x.size()));
+        int64_t count = 1;  // elements per mean
+        for (size_t i = 0; i < x.size(); ++i)
+          if (reduced[i]) count *= x[i];
+        // count == 0 only when X is empty, and then there is nothing to write.
+        return std::make_unique<ExpandKernel>(kept_dims(x, reduced), x,
+                                              1.f / static_cast<float>(std::max<int64_t>(count, 1)));
+      },
+      "dX = dY broadcast back over the reduced axes / n, where n is the number of elements each mean "
+      "averaged: the gradient of ReduceMean(X) with the same `axes` and `keepdims` (float32). dY has "
+      "ReduceMean's output shape; dX has X's.");
+  mean_grad.schema.attrs = {"axes", "keepdims"};
+  registry.add(std::move(mean_grad));
+
+  OpDef max_grad = make_grad_op_def(
+      "ReduceMaxGrad", {"dY", "X", "Y"}, {"dX"}, infer_reduction_grad,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        const Dims& x = init.in_dims(1);
+        return std::make_unique<ReduceMaxGradKernel>(
+            x, kept_dims(x, reduced_axes(init.attrs(), static_cast<int>(x.size()))));
+      },
+      "dX = dY * (X == Y) / (number of elements equal to Y in X's reduced cell): the gradient of Y = ReduceMax(X) "
+      "with the same `axes` and `keepdims` (float32), routing each output gradient to the maximal elements and "
+      "splitting it evenly among ties, as TensorFlow's reduce_max gradient. dY and Y have ReduceMax's output "
+      "shape; dX has X's.");
+  max_grad.schema.attrs = {"axes", "keepdims"};
+  registry.add(std::move(max_grad));
 }
 
 }  // namespace
 
 void register_reduction_ops(OpRegistry& registry) {
   for (const ReductionSpec& spec : kReductionOps) {
-    OpDef def;
-    def.schema.name = spec.name;
-    def.schema.doc = spec.doc;
-    def.schema.input_names = {"X"};
-    def.schema.min_inputs = 1;
-    def.schema.output_names = {"Y"};
+    OpDef def = make_op_def(
+        spec.name, {"X"}, {"Y"}, infer_reduction,
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          const Dims& dims = init.in_dims(0);
+          return std::make_unique<ReductionKernel>(spec, dims,
+                                                   reduced_axes(init.attrs(), static_cast<int>(dims.size())));
+        },
+        spec.doc);
     def.schema.attrs = {"axes", "keepdims"};
-    def.schema.infer = infer_reduction;
-    def.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const Dims& dims = init.in_dims(0);
-      return std::make_unique<ReductionKernel>(spec, dims, reduced_axes(init.attrs(), static_cast<int>(dims.size())));
-    };
     const std::string_view name = spec.name;
     if (name == "ReduceSum") def.gradient = reduce_sum_gradient;
     else if (name == "ReduceMean") def.gradient = reduction_grad_op("ReduceMeanGrad", /*needs_output=*/false);

@@ -333,6 +333,17 @@ RnnConfig check_forward_inputs(const RecurrentSpec& spec, const InferContext& ct
   return c;
 }
 
+// The forward op's inputs and outputs; LSTM adds its cell state to both.
+std::vector<std::string> input_names(bool has_cell) {
+  if (has_cell) return {"X", "W", "R", "B", "initial_h", "initial_c", "token_ids"};
+  return {"X", "W", "R", "B", "initial_h", "token_ids"};
+}
+
+std::vector<std::string> output_names(bool has_cell) {
+  if (has_cell) return {"Y", "Y_h", "Y_c", "workspace"};
+  return {"Y", "Y_h", "workspace"};
+}
+
 void infer_recurrent(const RecurrentSpec& spec, InferContext& ctx) {
   const RnnConfig c = check_forward_inputs(spec, ctx, ctx.num_inputs());
   const TensorType state{DType::f32, {c.N, c.DH()}};
@@ -372,6 +383,11 @@ std::vector<std::string> grad_input_names(bool has_cell) {
     return {"X",  "W",    "R",    "B",         "Y",         "Y_h",      "Y_c",
             "workspace", "dY", "dY_h", "dY_c", "initial_h", "initial_c", "token_ids"};
   return {"X", "W", "R", "B", "Y", "Y_h", "workspace", "dY", "dY_h", "initial_h", "token_ids"};
+}
+
+std::vector<std::string> grad_output_names(bool has_cell) {
+  if (has_cell) return {"dX", "dW", "dR", "dB", "d_initial_h", "d_initial_c"};
+  return {"dX", "dW", "dR", "dB", "d_initial_h"};
 }
 
 void infer_recurrent_grad(const RecurrentSpec& spec, InferContext& ctx) {
@@ -1231,48 +1247,38 @@ void recurrent_gradient(const RecurrentSpec& spec, GradientBuilder& g) {
 
 void register_rnn_ops(OpRegistry& registry) {
   for (const RecurrentSpec& spec : kRecurrentOps) {
-    OpDef def;
-    def.schema.name = spec.name;
-    def.schema.doc = std::string(spec.doc) + kStepwiseDoc;
-    def.schema.input_names = {"X", "W", "R", "B", "initial_h"};
-    if (spec.has_cell) def.schema.input_names.push_back("initial_c");
-    def.schema.input_names.push_back("token_ids");
-    def.schema.min_inputs = 4;
-    def.schema.output_names = {"Y", "Y_h"};
-    if (spec.has_cell) def.schema.output_names.push_back("Y_c");
-    def.schema.output_names.push_back("workspace");
+    OpDef def = make_op_def(
+        spec.name, input_names(spec.has_cell), output_names(spec.has_cell),
+        [&spec](InferContext& ctx) { infer_recurrent(spec, ctx); },
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          const RnnConfig c = kernel_config(spec, init);
+          const int floats = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
+          if (c.stepwise()) return std::make_unique<StepwiseKernel>(c, dropout_node_seed(init.node.def), floats);
+          return std::make_unique<RecurrentKernel>(c, spec.has_cell, floats);
+        },
+        std::string(spec.doc) + kStepwiseDoc);
+    def.schema.min_inputs = kInitH;  // X, W, R, B; the initial states and token_ids are optional
     def.schema.attrs = {"recurrent", "seed"};
-    def.schema.infer = [&spec](InferContext& ctx) { infer_recurrent(spec, ctx); };
     def.schema.note = [&spec](const Node& node, const std::vector<TensorType>& inputs) {
       return recurrent_note(spec, node, inputs);
-    };
-    def.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const RnnConfig c = kernel_config(spec, init);
-      const int floats = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
-      if (c.stepwise()) return std::make_unique<StepwiseKernel>(c, dropout_node_seed(init.node.def), floats);
-      return std::make_unique<RecurrentKernel>(c, spec.has_cell, floats);
     };
     def.gradient = [&spec](GradientBuilder& g) { recurrent_gradient(spec, g); };
     registry.add(std::move(def));
 
-    OpDef grad;
-    grad.schema.name = spec.grad_name;
-    grad.schema.doc = std::string(spec.grad_doc) +
-                      " With token_ids or (recurrent) dropout: backpropagation through time over the step-wise "
-                      "workspace (dropout masks saved there), masked steps passing gradients through.";
-    grad.schema.input_names = grad_input_names(spec.has_cell);
-    grad.schema.min_inputs = GradInputs(spec.has_cell).init_h;
-    grad.schema.output_names = {"dX", "dW", "dR", "dB", "d_initial_h"};
-    if (spec.has_cell) grad.schema.output_names.push_back("d_initial_c");
-    grad.schema.infer = [&spec](InferContext& ctx) { infer_recurrent_grad(spec, ctx); };
+    OpDef grad = make_grad_op_def(
+        spec.grad_name, grad_input_names(spec.has_cell), grad_output_names(spec.has_cell),
+        [&spec](InferContext& ctx) { infer_recurrent_grad(spec, ctx); },
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          const RnnConfig c = kernel_config(spec, init);
+          const int inputs = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
+          if (c.stepwise()) return std::make_unique<StepwiseGradKernel>(c, inputs);
+          return std::make_unique<RecurrentGradKernel>(c, spec.has_cell, inputs);
+        },
+        std::string(spec.grad_doc) +
+            " With token_ids or (recurrent) dropout: backpropagation through time over the step-wise "
+            "workspace (dropout masks saved there), masked steps passing gradients through.");
+    grad.schema.min_inputs = GradInputs(spec.has_cell).init_h;  // the initial states and token_ids are optional
     grad.schema.attrs = {"recurrent", "seed"};
-    grad.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const RnnConfig c = kernel_config(spec, init);
-      const int inputs = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
-      if (c.stepwise()) return std::make_unique<StepwiseGradKernel>(c, inputs);
-      return std::make_unique<RecurrentGradKernel>(c, spec.has_cell, inputs);
-    };
-    grad.non_differentiable = true;  // no higher-order derivatives
     registry.add(std::move(grad));
   }
 }

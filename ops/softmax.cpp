@@ -131,19 +131,15 @@ class SoftmaxGradKernel final : public Kernel {
 
 void register_softmax_ops(OpRegistry& registry) {
   for (const SoftmaxSpec& spec : kSoftmaxOps) {
-    OpDef def;
-    def.schema.name = spec.name;
-    def.schema.doc = spec.doc;
-    def.schema.input_names = {"X"};
-    def.schema.min_inputs = 1;
-    def.schema.output_names = {"Y"};
+    OpDef def = make_op_def(
+        spec.name, {"X"}, {"Y"}, infer_softmax,
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          const Dims& dims = init.in_dims(0);
+          const int axis = normalize_axis(axis_attr(init.attrs()), static_cast<int>(dims.size()));
+          return std::make_unique<SoftmaxKernel>(spec, dims, axis);
+        },
+        spec.doc);
     def.schema.attrs = {"axis"};
-    def.schema.infer = infer_softmax;
-    def.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const Dims& dims = init.in_dims(0);
-      const int axis = normalize_axis(axis_attr(init.attrs()), static_cast<int>(dims.size()));
-      return std::make_unique<SoftmaxKernel>(spec, dims, axis);
-    };
     def.gradient = [&spec](GradientBuilder& g) {
       const ValueId dy = g.output_grad(0);
       if (dy == kNoValue || !g.needs_grad(0)) return;
@@ -153,20 +149,15 @@ void register_softmax_ops(OpRegistry& registry) {
     };
     registry.add(std::move(def));
 
-    OpDef grad;
-    grad.schema.name = spec.grad_name;
-    grad.schema.doc = spec.grad_doc;
-    grad.schema.input_names = {"dY", "Y"};
-    grad.schema.min_inputs = 2;
-    grad.schema.output_names = {"dX"};
+    OpDef grad = make_grad_op_def(
+        spec.grad_name, {"dY", "Y"}, {"dX"}, infer_softmax_grad,
+        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          const Dims& dims = init.out_dims(0);
+          const int axis = normalize_axis(axis_attr(init.attrs()), static_cast<int>(dims.size()));
+          return std::make_unique<SoftmaxGradKernel>(spec, dims, axis);
+        },
+        spec.grad_doc);
     grad.schema.attrs = {"axis"};
-    grad.schema.infer = infer_softmax_grad;
-    grad.kernel = [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
-      const Dims& dims = init.out_dims(0);
-      const int axis = normalize_axis(axis_attr(init.attrs()), static_cast<int>(dims.size()));
-      return std::make_unique<SoftmaxGradKernel>(spec, dims, axis);
-    };
-    grad.non_differentiable = true;  // no higher-order derivatives
     registry.add(std::move(grad));
   }
 }
