@@ -9,6 +9,8 @@
 //   graphrun predict MODEL.pbtxt --checkpoint RUN_DIR [--text "..."] [--html FILE]   (stdin lines without --text)
 //   graphrun grad MODEL.pbtxt                                 the training graph autodiff builds, as .pbtxt
 //   graphrun gradcheck MODEL.pbtxt                            numeric check of the model's gradients
+//   graphrun convert-weights --from pytorch --cell lstm --in weight_ih_l0=w.npy ... --out-prefix lstm
+//                                                             Keras/PyTorch/ONNX recurrent weights -> lstm_W/R/B.npy
 //
 // Every error is one line on stderr and a non-zero exit code (1 for errors in
 // the model or data, 2 for bad command-line usage).
@@ -19,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "graphrun/convert.h"
 #include "graphrun/graphrun.h"
 #include "graphrun/train.h"
 
@@ -54,6 +57,40 @@ int run_command(const RunArgs& args) {
     const std::string path = (std::filesystem::path(args.output_dir) / (file_name + ".npy")).string();
     graphrun::write_npy(path, results[i]);
     std::cout << fmt::format("{} {} -> {}\n", fetches[i], results[i].type_string(), path);
+  }
+  return 0;
+}
+
+struct ConvertArgs {
+  std::string from, cell;
+  graphrun::RecurrentLayout layout;
+  std::vector<std::string> inputs;  // name=file.npy
+  std::vector<std::string> activations;
+  std::string out_prefix;
+};
+
+int convert_weights_command(const ConvertArgs& args) {
+  graphrun::RecurrentLayout layout = args.layout;
+  layout.cell = graphrun::parse_recurrent_cell(args.cell);
+  const graphrun::WeightFormat from = graphrun::parse_weight_format(args.from);
+  if (!args.activations.empty() && from != graphrun::WeightFormat::onnx)
+    throw graphrun::Error("--activations describes an ONNX node; it takes --from onnx");
+  layout.onnx.activations = args.activations;
+  std::map<std::string, graphrun::Tensor> tensors;
+  for (const std::string& spec : args.inputs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw graphrun::Error(fmt::format("--in '{}': expected NAME=FILE.npy", spec));
+    if (!tensors.emplace(spec.substr(0, eq), graphrun::read_npy(spec.substr(eq + 1))).second)
+      throw graphrun::Error(fmt::format("--in '{}': tensor '{}' given twice", spec, spec.substr(0, eq)));
+  }
+  const graphrun::RecurrentWeights w = graphrun::convert_recurrent_weights(from, layout, tensors);
+  const std::filesystem::path parent = std::filesystem::path(args.out_prefix).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  for (const auto& [name, tensor] : {std::pair{"W", &w.W}, std::pair{"R", &w.R}, std::pair{"B", &w.B}}) {
+    const std::string path = fmt::format("{}_{}.npy", args.out_prefix, name);
+    graphrun::write_npy(path, *tensor);
+    std::cout << fmt::format("{} {} -> {}\n", name, tensor->type_string(), path);
   }
   return 0;
 }
@@ -139,6 +176,25 @@ int main(int argc, char** argv) {
   gradcheck->add_option("model", gradcheck_model, "Model .pbtxt with loss terms")->required();
   gradcheck->add_option("--batch", gradcheck_batch, "Examples in the checked batch");
 
+  ConvertArgs convert_args;
+  CLI::App* convert = app.add_subcommand(
+      "convert-weights", "Convert Keras, PyTorch or ONNX recurrent weights to graphrun's W, R, B (.npy)");
+  convert->add_option("--from", convert_args.from, "Source layout: keras, pytorch or onnx")
+      ->required()->check(CLI::IsMember({"keras", "pytorch", "onnx"}));
+  convert->add_option("--cell", convert_args.cell, "rnn, lstm or gru")
+      ->required()->check(CLI::IsMember({"rnn", "lstm", "gru"}));
+  convert->add_option("--hidden", convert_args.layout.hidden_size, "Hidden size H (default: from the recurrent weights)")
+      ->check(CLI::PositiveNumber);
+  convert->add_flag("--reset-after", convert_args.layout.reset_after,
+                    "GRU for a node with reset_after: true (PyTorch GRUs, ONNX linear_before_reset=1)");
+  convert->add_flag("--bidirectional", convert_args.layout.bidirectional, "Both directions, for direction: BIDIRECTIONAL");
+  convert->add_option("--in,-i", convert_args.inputs, "NAME=FILE.npy for each source tensor, named as the format names it")
+      ->required();
+  convert->add_option("--activations", convert_args.activations,
+                      "ONNX: the node's activations attribute, checked to be the defaults")->delimiter(',');
+  convert->add_option("--out-prefix,-o", convert_args.out_prefix, "Writes PREFIX_W.npy, PREFIX_R.npy, PREFIX_B.npy")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -179,6 +235,7 @@ int main(int argc, char** argv) {
       std::cout << graphrun::gradient_graph_text(graphrun::Model::load(grad_model));
       return 0;
     }
+    if (*convert) return convert_weights_command(convert_args);
     if (*gradcheck) {
       const graphrun::GradCheckResult r = graphrun::gradcheck(gradcheck_model, gradcheck_batch);
       std::cout << fmt::format("{}: {} elements checked, max abs error {:.3g}, max rel error {:.3g} (worst: {})\n",
