@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch oracle for the movie-review examples (examples/movie_reviews/*.pbtxt).
 
-Reproduces graphrun's data pipeline exactly in Python (Keras Tokenizer fit on the whole CSV with
-ASCII-only lowercasing, pre pad/truncate 40, graphrun's stratified split and per-epoch shuffle:
-std::mt19937_64 Fisher-Yates, runtime/data/shuffle.*, seed mix(train.seed, epoch) as in
+Reproduces graphrun's data pipeline exactly in Python (load() below: sklearn's split, the
+Tokenizer fit on the training rows in sklearn's order, pre pad/truncate 40) and its per-epoch
+shuffle (std::mt19937_64 Fisher-Yates, runtime/data/shuffle.*, seed mix(train.seed, epoch) as in
 runtime/trainer.cpp) and trains the same model (Keras-layout W/R/B, Dense on logits, BCE with
 logits, Adam eps 1e-7) in torch.
 
@@ -63,32 +63,16 @@ def mix(a, b):
 def permutation(n, seed):
     v = list(range(n)); MT64(seed).shuffle(v); return v
 
-def stratified_split(labels, frac, seed):
-    by = {}
-    for i, l in enumerate(labels): by.setdefault(l, []).append(i)
-    sh = MT64(seed); tr, va = [], []
-    for l in sorted(by):
-        m = by[l]; sh.shuffle(m)
-        nv = int(math.floor(len(m) * frac + 0.5))
-        va += m[:nv]; tr += m[nv:]
-    return sorted(tr), sorted(va)
-
 FILTERS = '#$%&()*+-/:;<=>@[\\]^{|}~\t\n,.!"'
-def load(path='/work/main/examples/movie_reviews/data/movie_reviews.csv.gz', strip_apostrophes=False, ascii_lower=True):
-    from train_ref import KerasTokenizer, pad_sequences
-    with gzip.open(path, 'rt', encoding='utf-8', newline='') as f:
-        rows = list(csv.reader(f))
-    hdr, rows = rows[0], rows[1:]
-    li, ti = hdr.index('label'), hdr.index('text')
-    texts = [r[ti] for r in rows]; labels = [int(r[li]) for r in rows]
-    if strip_apostrophes: texts = [t.replace("'", "") for t in texts]
-    if ascii_lower:  # graphrun lowercases A-Z only
-        tbl = {c: c + 32 for c in range(65, 91)}
-        texts = [t.translate(tbl) for t in texts]
-    tok = KerasTokenizer(num_words=10000, filters=FILTERS, lower=not ascii_lower).fit_on_texts(texts)
+def load():
+    """graphrun's pipeline for examples/movie_reviews: apostrophes deleted, sklearn's
+    stratified 90/10 split (seed 42) with the training rows kept in sklearn's order,
+    the Tokenizer fit on them in that order, pre pad/truncate to 40. train_ref's
+    load_movie does exactly this (its split is a re-implementation of sklearn's)."""
+    from train_ref import KerasTokenizer, load_movie, pad_sequences
+    texts, y, tr, va, _ = load_movie()
+    tok = KerasTokenizer(num_words=10000, filters=FILTERS).fit_on_texts([texts[i] for i in tr])
     X = pad_sequences(tok.texts_to_sequences(texts), 40)
-    y = np.asarray(labels, dtype=np.int64)
-    tr, va = stratified_split(labels, 0.1, 42)
     return tok, X, y, np.asarray(tr), np.asarray(va), texts
 
 def _varint(b, i):
@@ -193,15 +177,10 @@ def main():
     ap.add_argument('--init-dir', default=''); ap.add_argument('--order', default='graphrun', help='graphrun | torch')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--epochs', type=int, default=100)
     ap.add_argument('--patience', type=int, default=5); ap.add_argument('--eval-ckpt', default='')
-    ap.add_argument('--split', default='graphrun', help='graphrun | sklearn (reference split, vocabulary still fit on all)')
-    ap.add_argument('--data', default='graphrun', help='graphrun | reference (train_ref load_movie + tokenizer fit on train)')
     a = ap.parse_args()
     tok, X, y, tr, va, _ = load()
     M, hit = glove_matrix(tok)
     X = torch.from_numpy(X); Yf = torch.from_numpy(y).float()
-    if a.split == 'sklearn':
-        import train_ref
-        tr, va = train_ref.sk_stratified_split(y, 0.1, 42)
     Xtr, Ytr, Xva, Yva = X[tr], Yf[tr], X[va], Yf[va]
     print(f'train {len(tr)} val {len(va)} glove hits {hit}', flush=True)
     torch.manual_seed(a.seed)
@@ -235,7 +214,7 @@ def main():
         else:
             wait += 1
             if wait >= a.patience: break
-    print('best', json.dumps({'cell': a.cell, 'batch': a.batch, 'init': a.init, 'order': a.order, 'split': a.split, 'seed': a.seed, 'best_epoch': best[0], 'best_val_acc': best[1]}))
+    print('best', json.dumps({'cell': a.cell, 'batch': a.batch, 'init': a.init, 'order': a.order, 'seed': a.seed, 'best_epoch': best[0], 'best_val_acc': best[1]}))
 
 if __name__ == '__main__':
     main()
