@@ -231,19 +231,30 @@ Vocabulary Vocabulary::load(const std::string& path) {
   return v;
 }
 
-TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& base_dir, uint64_t seed) {
+TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& base_dir, uint64_t seed,
+                              const DatasetScope& scope) {
   if (config.train_size() == 0) throw Error("training config: data.train names no file");
+  const std::string& only = scope.only_split;
+  if (!only.empty() && only != "train" && only != "validation" && only != "test")
+    throw Error(fmt::format("unknown split '{}' (use train, validation or test)", only));
+  if (!only.empty() && !scope.vocabulary) throw Error("load_text_dataset: one split needs the run's saved vocabulary");
+  // A validation split cut from the training rows needs them read (and split) too.
+  const bool split_from_train = config.validation_size() == 0 && config.validation_split() > 0;
+  const bool read_train = only.empty() || only == "train" || (only == "validation" && split_from_train);
   size_t skipped = 0;
   std::string first_skip;
-  RawSplit train = read_split(config, resolve(config.train(), base_dir), &skipped, &first_skip);
-  RawSplit validation = read_split(config, resolve(config.validation(), base_dir), &skipped, &first_skip);
-  RawSplit test = read_split(config, resolve(config.test(), base_dir), &skipped, &first_skip);
-  if (train.texts.empty()) throw Error(fmt::format("{}: no training rows", config.train(0)));
+  auto read_if = [&](bool wanted, const auto& files) {
+    return wanted ? read_split(config, resolve(files, base_dir), &skipped, &first_skip) : RawSplit{};
+  };
+  RawSplit train = read_if(read_train, config.train());
+  RawSplit validation = read_if(only.empty() || only == "validation", config.validation());
+  RawSplit test = read_if(only.empty() || only == "test", config.test());
+  if (read_train && train.texts.empty()) throw Error(fmt::format("{}: no training rows", config.train(0)));
 
   // A validation split comes out of the raw training rows first, so the
   // vocabulary (and the default length) only ever sees training texts, as Keras
   // code that splits before fitting its Tokenizer does.
-  if (validation.texts.empty() && config.validation_split() > 0) {
+  if (read_train && split_from_train) {
     if (config.validation_split() >= 1) throw Error(fmt::format("validation_split {} must be in (0, 1)", config.validation_split()));
     const uint64_t split_seed = config.split_seed() != 0 ? config.split_seed() : seed;
     data::Split split;
@@ -273,17 +284,23 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
 
   TextDataset ds;
   std::optional<data::WordVectors> vectors;
-  if (config.word_vectors().file_size() > 0) vectors = data::load_word_vectors(resolve(config.word_vectors().file(), base_dir));
-  if (config.vocabulary() == pb::DataConfig::WORD_VECTORS) {
-    if (!vectors) throw Error("training config: vocabulary WORD_VECTORS needs data.word_vectors files");
-    std::vector<std::string> words = vectors->words;
-    std::sort(words.begin(), words.end());
-    ds.vocabulary = Vocabulary::from_words(config, std::move(words));
+  if (scope.vocabulary) {
+    ds.vocabulary = *scope.vocabulary;
+    if (config.word_vectors().file_size() > 0)  // only the vocabulary's words
+      vectors = data::load_word_vectors(resolve(config.word_vectors().file(), base_dir), ds.vocabulary.word_index());
   } else {
-    ds.vocabulary = Vocabulary::fit(config, train.texts);
+    if (config.word_vectors().file_size() > 0) vectors = data::load_word_vectors(resolve(config.word_vectors().file(), base_dir));
+    if (config.vocabulary() == pb::DataConfig::WORD_VECTORS) {
+      if (!vectors) throw Error("training config: vocabulary WORD_VECTORS needs data.word_vectors files");
+      std::vector<std::string> words = vectors->words;
+      std::sort(words.begin(), words.end());
+      ds.vocabulary = Vocabulary::from_words(config, std::move(words));
+    } else {
+      ds.vocabulary = Vocabulary::fit(config, train.texts);
+    }
   }
 
-  ds.max_length = config.max_length();
+  ds.max_length = config.max_length() > 0 ? config.max_length() : scope.vocabulary ? scope.max_length : 0;
   if (ds.max_length <= 0)
     for (const std::string& t : train.texts) ds.max_length = std::max<int64_t>(ds.max_length, static_cast<int64_t>(ds.vocabulary.ids(t).size()));
   ds.train = make_split(train, ds.vocabulary, config, ds.max_length);

@@ -55,8 +55,19 @@ struct TextDataset {
   Tensor embedding;
 };
 
+// What load_text_dataset reads: by default everything, fitting the vocabulary
+// (training). To score one split of a finished run, pass the run's saved
+// vocabulary and the length it trained with, and name the split: only the files
+// that split needs are read (for "test", the test files alone).
+struct DatasetScope {
+  const Vocabulary* vocabulary = nullptr;  // use instead of building one
+  int64_t max_length = 0;                  // with `vocabulary`, when the config's max_length is 0
+  std::string only_split;                  // "", "train", "validation" or "test"
+};
+
 // `base_dir` resolves relative paths. Errors name the file and line.
-TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& base_dir, uint64_t seed);
+TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& base_dir, uint64_t seed,
+                              const DatasetScope& scope = {});
 
 // The word-vector embedding of `vocabulary` ([size, dim], row 0 and words
 // without a vector zero), reading only the vocabulary's words from the files.

@@ -184,7 +184,8 @@ class MetricTracker {
 // Everything training and evaluation derive from the model file.
 class TrainingSetup {
  public:
-  TrainingSetup(const std::string& model_path, const TrainOptions& options)
+  // `scope` limits what data is read (evaluation reads one split with the run's vocabulary).
+  TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope = {})
       : model_(Model::load(model_path)), data_(detail::data_of(model_)) {
     if (!data_.proto.has_train())
       throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
@@ -209,7 +210,12 @@ class TrainingSetup {
       predictions_ = *id;
     }
 
-    dataset_ = load_text_dataset(config_.data(), data_.directory, config_.seed());
+    dataset_ = load_text_dataset(config_.data(), data_.directory, config_.seed(), scope);
+    // The classes the model predicts, even when the loaded split lacks some.
+    if (predictions_ != kNoValue && !binary_labels_) {
+      const Dims& p = forward.value(predictions_).type.dims;
+      if (p.size() == 2 && p[1] > 1) dataset_.num_classes = std::max(dataset_.num_classes, p[1]);
+    }
     if (options.limit_examples)
       for (TextSplit* s : {&dataset_.train, &dataset_.validation, &dataset_.test}) limit(*s, *options.limit_examples);
 
@@ -539,9 +545,30 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   return result;
 }
 
+// The padded length a run trained with: the config's max_length, else the fixed
+// T of the tokens input (0 when neither says: the training texts decide).
+int64_t trained_length(const std::string& model_path) {
+  const Model model = Model::load(model_path);
+  const detail::ModelData& data = detail::data_of(model);
+  if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
+  const pb::TrainConfig& config = data.proto.train();
+  if (config.data().max_length() > 0) return config.data().max_length();
+  auto tokens = data.graph.find_value(config.tokens_input().empty() ? "tokens" : config.tokens_input());
+  if (!tokens) return 0;
+  const Dims& dims = data.graph.value(*tokens).type.dims;
+  return dims.size() == 2 && dims[1] > 0 ? dims[1] : 0;
+}
+
 EvalResult evaluate(const std::string& model_path, const std::string& run_dir, const std::string& split,
                     const TrainOptions& options) {
-  TrainingSetup setup(model_path, options);
+  if (split != "train" && split != "validation" && split != "test")
+    throw Error(fmt::format("unknown split '{}' (use train, validation or test)", split));
+  // Only the split's own files are read, tokenized with the run's saved vocabulary,
+  // unless the padded length is known only from the training texts.
+  const Vocabulary vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());
+  DatasetScope scope{&vocabulary, trained_length(model_path), split};
+  if (scope.max_length == 0) scope = {};
+  TrainingSetup setup(model_path, options, scope);
   const fs::path best = fs::path(run_dir) / "best.ckpt", last = fs::path(run_dir) / "last.ckpt";
   const fs::path ck_path = fs::exists(best) ? best : last;
   restore_parameters(setup, read_checkpoint(ck_path.string()), ck_path.string());

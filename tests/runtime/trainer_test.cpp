@@ -96,6 +96,29 @@ TEST(Trainer, EvalScoresTheKeptCheckpoint) {
     for (int64_t v : row) total += v;
   EXPECT_EQ(total, 56);
   EXPECT_THROW(evaluate(kTinyModel, dir, "nope", quiet("")), Error);
+  // The validation split (cut from the training file) scores the kept checkpoint:
+  // the best epoch's val_accuracy.
+  const EvalResult v = evaluate(kTinyModel, dir, "validation", quiet(""));
+  ASSERT_TRUE(r.best_value.has_value());
+  EXPECT_DOUBLE_EQ(v.metrics[1].second, *r.best_value);
+}
+
+TEST(Trainer, EvalOfTheTestSplitReadsOnlyTheTestFiles) {
+  const std::string dir = fresh_dir("eval_test_only");
+  fs::create_directories(dir);
+  fs::copy_file(kSource + "/examples/emojify/data/train_emoji.csv", dir + "/train.csv");
+  fs::copy_file(kSource + "/examples/emojify/data/tesss.csv", dir + "/test.csv");
+  std::string model = read_file(kTinyModel);
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"../../../examples/emojify/data/train_emoji.csv", "train.csv"},
+                                 {"../../../examples/emojify/data/tesss.csv", "test.csv"}})
+    model.replace(model.find(from), from.size(), to);
+  std::ofstream(dir + "/model.pbtxt") << model;
+  const TrainResult r = train(dir + "/model.pbtxt", quiet(dir + "/run"));
+  // With the training file gone, the test split still scores as it did after training.
+  fs::remove(dir + "/train.csv");
+  const EvalResult e = evaluate(dir + "/model.pbtxt", dir + "/run", "test", quiet(""));
+  EXPECT_DOUBLE_EQ(e.metrics[1].second, r.test_metrics[1].second);
+  EXPECT_THROW(evaluate(dir + "/model.pbtxt", dir + "/run", "validation", quiet("")), Error);  // needs train.csv
 }
 
 TEST(Trainer, PredictShowsProbabilitiesAndAttention) {
