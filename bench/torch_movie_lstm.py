@@ -49,4 +49,8 @@ with torch.no_grad():
     for _ in range(500):
         net(one)
     infer_ms = (time.perf_counter() - start) * 1000 / 500
-print(f"pytorch train_step_ms {train_ms:.2f} samples_per_s {batch * 1000 / train_ms:.0f} infer_batch1_ms {infer_ms:.3f}")
+# The BLAS library this process actually mapped (Debian's torch uses libblas.so.3).
+with open("/proc/self/maps") as maps:
+    blas = sorted({line.split()[-1] for line in maps if "blas" in line.split()[-1]})
+print(f"pytorch train_step_ms {train_ms:.2f} samples_per_s {batch * 1000 / train_ms:.0f} infer_batch1_ms {infer_ms:.3f}"
+      f"  (BLAS: {', '.join(blas) or 'none mapped'})")
