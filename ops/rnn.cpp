@@ -751,7 +751,8 @@ class StepwiseBase : public Kernel {
  protected:
   StepwiseBase(const RnnConfig& c, int num_float_inputs)
       : c_(c), layout_(step_layout(c)), num_float_inputs_(num_float_inputs),
-        G_(c.gates()), GH_(c.gates() * c.H), NT_(c.N * c.T), Gz_(c.cell == Cell::gru ? 2 : c.gates()) {}
+        G_(c.gates()), GH_(c.gates() * c.H), NT_(c.N * c.T), Gz_(c.cell == Cell::gru ? 2 : c.gates()),
+        parallel_(c.N * c.H >= 16 * 1024) {}
 
   size_t scratchpad_bytes() const override { return plan_.total(); }
 
@@ -781,6 +782,10 @@ class StepwiseBase : public Kernel {
   int num_float_inputs_;
   int64_t G_, GH_, NT_;
   int64_t Gz_;  // gates in the per-step recurrent matmul (vanilla GRU: z, r; the candidate follows r)
+  // Rows (sequences) are independent within a step, so the per-row loops split over the
+  // OpenMP team the executor gave this step; each element is computed exactly as serially.
+  // Below ~16K state elements a parallel region costs more than it saves.
+  bool parallel_;
   ScratchPlan plan_;
   size_t matmul_pad_ = 0;
 };
@@ -832,11 +837,13 @@ class StepwiseKernel final : public StepwiseBase {
       for (int64_t g = 0; g < G_; ++g) {
         if (c_.dropout > 0) {
           const DropoutMask m = rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.dropout, d, 0, g, G_);
+          #pragma omp parallel for if (parallel_)
           for (int64_t i = 0; i < N * C; ++i) dm[g * N * C + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f;
         }
         if (c_.recurrent_dropout > 0) {
           const DropoutMask m =
               rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.recurrent_dropout, d, 1, g, G_);
+          #pragma omp parallel for if (parallel_)
           for (int64_t i = 0; i < N * H; ++i) rm[g * N * H + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f;
         }
       }
@@ -844,6 +851,7 @@ class StepwiseKernel final : public StepwiseBase {
       if (c_.dropout > 0) {
         float* xd = at(pad, xd_);
         for (int64_t g = 0; g < G_; ++g) {
+#pragma omp parallel for if (parallel_)
           for (int64_t row = 0; row < NT_; ++row)
             for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
           x_proj_->run(xd, W + g * H, xp + g * H, mm_pad);
@@ -861,12 +869,14 @@ class StepwiseKernel final : public StepwiseBase {
         // HR = h R for the first Gz gates ((h * rm_g) R_g with recurrent dropout).
         if (c_.recurrent_dropout > 0) {
           for (int64_t g = 0; g < Gz_; ++g) {
+            #pragma omp parallel for if (parallel_)
             for (int64_t i = 0; i < N * H; ++i) h_src[i] = h[i] * rm[g * N * H + i];
             h_gate_proj_->run(h_src, R + g * H, hr + g * H, mm_pad);
           }
         } else {
           h_proj_->run(h, R, hr, mm_pad);
         }
+#pragma omp parallel for if (parallel_)
         for (int64_t n = 0; n < N; ++n) {
           const int64_t row = n * T + t;
           const float* x_row = xp + row * GH_;
@@ -911,6 +921,7 @@ class StepwiseKernel final : public StepwiseBase {
         }
         if (c_.cell == Cell::gru) {  // n = tanh(x W_h + (r * h * rm_h) R_h + b_h), h' = z h + (1 - z) n
           h_gate_proj_->run(h_src, R + 2 * H, hr + 2 * H, mm_pad);
+#pragma omp parallel for if (parallel_)
           for (int64_t n = 0; n < N; ++n) {
             float* a = act_d + (n * T + t) * GH_;
             const float* x_row = xp + (n * T + t) * GH_;
@@ -921,6 +932,7 @@ class StepwiseKernel final : public StepwiseBase {
           }
         }
         // Commit real steps (a masked step keeps h and c), save the states, write outputs.
+#pragma omp parallel for if (parallel_)
         for (int64_t n = 0; n < N; ++n) {
           const int64_t row = n * T + t;
           if (step_mask[row] != 0.f) {
@@ -1025,6 +1037,7 @@ class StepwiseGradKernel final : public StepwiseBase {
         return s == 0 ? initial + n * H : saved + (n * T + time_of(d, s - 1)) * H;
       };
       // first[n]: the first real step (T when none): Y_t = h_t exactly from there on.
+#pragma omp parallel for if (parallel_)
       for (int64_t n = 0; n < N; ++n) {
         first[n] = static_cast<float>(T);
         for (int64_t s = T - 1; s >= 0; --s)
@@ -1033,6 +1046,7 @@ class StepwiseGradKernel final : public StepwiseBase {
       // Gradients of the final states (and, without return_sequences, of the last output).
       const float* dY_h = io.in<float>(static_cast<size_t>(at_.dy_h));
       const float* dY_c = has_c ? io.in<float>(static_cast<size_t>(at_.dy_c)) : nullptr;
+#pragma omp parallel for if (parallel_)
       for (int64_t n = 0; n < N; ++n)
         for (int64_t j = 0; j < H; ++j) {
           const int64_t k = n * DH + d * H + j;
@@ -1044,6 +1058,7 @@ class StepwiseGradKernel final : public StepwiseBase {
 
       for (int64_t s = T - 1; s >= 0; --s) {
         const int64_t t = time_of(d, s);
+#pragma omp parallel for if (parallel_)
         for (int64_t n = 0; n < N; ++n) {
           const int64_t row = n * T + t;
           if (c_.return_sequences && static_cast<float>(s) >= first[n])
@@ -1102,6 +1117,7 @@ class StepwiseGradKernel final : public StepwiseBase {
         }
         if (c_.cell == Cell::gru) {  // d(r h rm_h) = da_n R_h^T gives dr and part of dh_{t-1}
           dh_gate_proj_->run(dA + t * GH_ + 2 * H, R + 2 * H, tmp, mm_pad);
+#pragma omp parallel for if (parallel_)
           for (int64_t n = 0; n < N; ++n) {
             const int64_t row = n * T + t;
             if (step_mask[row] == 0.f) continue;
@@ -1118,13 +1134,16 @@ class StepwiseGradKernel final : public StepwiseBase {
         if (c_.recurrent_dropout > 0) {
           for (int64_t g = 0; g < Gz_; ++g) {
             dh_gate_proj_->run(dAR + t * GH_ + g * H, R + g * H, tmp, mm_pad);
+#pragma omp parallel for if (parallel_)
             for (int64_t n = 0; n < N; ++n)
               for (int64_t j = 0; j < H; ++j) dh_new[n * H + j] += tmp[n * H + j] * rec_mask(g, n, j);
           }
         } else {
           dh_proj_->run(dAR + t * GH_, R, tmp, mm_pad);
+#pragma omp parallel for if (parallel_)
           for (int64_t i = 0; i < N * H; ++i) dh_new[i] += tmp[i];
         }
+#pragma omp parallel for if (parallel_)
         for (int64_t n = 0; n < N; ++n)
           if (step_mask[n * T + t] != 0.f) std::copy_n(dh_new + n * H, H, dh + n * H);
       }
@@ -1135,6 +1154,7 @@ class StepwiseGradKernel final : public StepwiseBase {
         }
 
       // dR = sum over steps of (recurrent source)^T dAR: h_{t-1} * rm_g, vanilla GRU's candidate r h_{t-1} rm_h.
+#pragma omp parallel for if (parallel_)
       for (int64_t n = 0; n < N; ++n)
         for (int64_t s = 0; s < T; ++s) {
           const int64_t row = n * T + time_of(d, s);
@@ -1156,10 +1176,12 @@ class StepwiseGradKernel final : public StepwiseBase {
       if (c_.dropout > 0) {
         float *xd = at(pad, xd_), *dxg = at(pad, dxg_);
         for (int64_t g = 0; g < G_; ++g) {
+#pragma omp parallel for if (parallel_)
           for (int64_t row = 0; row < NT_; ++row)
             for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
           dw_->run(xd, dA + g * H, dW + g * H, mm_pad);
           dx_->run(dA + g * H, W + g * H, dxg, mm_pad);
+#pragma omp parallel for if (parallel_)
           for (int64_t row = 0; row < NT_; ++row)
             for (int64_t i = 0; i < C; ++i) dX[row * C + i] += dxg[row * C + i] * dm[(g * N + row / T) * C + i];
         }

@@ -2,9 +2,11 @@
 // oneDNN kernels against the step-loop reference in every direction, a
 // hand-checked step, Keras parameter counts and numeric gradient checks.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -373,6 +375,46 @@ TEST(RecurrentStepwise, EqualsFusedPath) {
             expect_tensors_near(dropout_off[k], fused[k], 1e-5f, "dropout at inference, output " + std::to_string(k));
           }
         }
+}
+
+// Large batches split the step-wise kernels' per-row loops over OpenMP threads; every
+// element is computed as in a serial run, so outputs (the workspace included) and
+// gradients are bit-identical with one thread and with two.
+TEST(RecurrentStepwise, ParallelRowsEqualOneThread) {
+  const int64_t N = 180, T = 4, C = 5, H = 96;  // N * H >= 16K: the parallel path
+  std::mt19937 rng(43);
+  std::vector<int64_t> lengths;
+  for (int64_t n = 0; n < N; ++n) lengths.push_back(n % (T + 1));
+  auto bitwise_equal = [](const std::vector<Tensor>& a, const std::vector<Tensor>& b, const std::string& what) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      ASSERT_EQ(a[k].num_bytes(), b[k].num_bytes());
+      EXPECT_EQ(std::memcmp(a[k].raw_data(), b[k].raw_data(), a[k].num_bytes()), 0) << what << " output " << k;
+    }
+  };
+  const int threads = omp_get_max_threads();
+  for (const Variant& v : kVariants) {
+    SCOPED_TRACE(v.name());
+    std::vector<Tensor> in = make_inputs(v, N, T, C, H, /*bidirectional=*/true, false, rng);
+    in.push_back(token_ids(T, lengths, /*pre=*/true));
+    const pb::Node attrs = dropout_attrs(H, "BIDIRECTIONAL", true, v.reset_after, 0.2f, 0.3f);
+    omp_set_num_threads(2);
+    const std::vector<Tensor> two = run_kernel(v.op, attrs, in, training(99));
+    omp_set_num_threads(1);
+    const std::vector<Tensor> one = run_kernel(v.op, attrs, in, training(99));
+    bitwise_equal(two, one, "forward");
+    // The backward op: X, W, R, B, the forward outputs, their gradients, the token ids.
+    std::vector<Tensor> grad_in(in.begin(), in.begin() + 4);
+    grad_in.insert(grad_in.end(), one.begin(), one.end());
+    for (size_t k = 0; k + 1 < one.size(); ++k) grad_in.push_back(random_floats(one[k].dims(), rng));
+    grad_in.push_back(in.back());
+    const std::string grad_op = std::string(v.op) + "Grad";
+    const std::vector<Tensor> grad_one = run_kernel(grad_op, attrs, grad_in, training(99));
+    omp_set_num_threads(2);
+    const std::vector<Tensor> grad_two = run_kernel(grad_op, attrs, grad_in, training(99));
+    bitwise_equal(grad_two, grad_one, "backward");
+  }
+  omp_set_num_threads(threads);
 }
 
 // Keras mask_zero: a pre-padded masked run equals the unpadded run in both directions
