@@ -103,6 +103,13 @@ struct SequenceView {
     return count;
   }
   int64_t at(int64_t row, int64_t step, int64_t col) const { return (row * t + step) * k + col; }
+  // The max of x over the kept steps of (row, col); -inf when no step is kept.
+  float kept_max(const float* x, const void* mask, int64_t row, int64_t col) const {
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t s = 0; s < t; ++s)
+      if (kept(mask, row, s)) max = std::max(max, x[at(row, s, col)]);
+    return max;
+  }
 };
 
 std::unique_ptr<Kernel> make_masked_softmax_kernel(const KernelInit& init) {
@@ -113,9 +120,7 @@ std::unique_ptr<Kernel> make_masked_softmax_kernel(const KernelInit& init) {
     float* y = io.out<float>(0);
     for (int64_t row = 0; row < v.n; ++row)
       for (int64_t col = 0; col < v.k; ++col) {
-        float max = -std::numeric_limits<float>::infinity();
-        for (int64_t s = 0; s < v.t; ++s)
-          if (v.kept(mask, row, s)) max = std::max(max, x[v.at(row, s, col)]);
+        const float max = v.kept_max(x, mask, row, col);
         float sum = 0;
         for (int64_t s = 0; s < v.t; ++s) {
           const float e = v.kept(mask, row, s) ? std::exp(x[v.at(row, s, col)] - max) : 0.0f;
@@ -170,17 +175,11 @@ std::unique_ptr<Kernel> make_masked_max_kernel(const KernelInit& init) {
     const float* x = io.in<float>(0);
     const void* mask = io.inputs[1];
     float* y = io.out<float>(0);
-    for (int64_t row = 0; row < v.n; ++row)
-      for (int64_t col = 0; col < v.k; ++col) {
-        float max = -std::numeric_limits<float>::infinity();
-        bool any_kept = false;
-        for (int64_t s = 0; s < v.t; ++s)
-          if (v.kept(mask, row, s)) {
-            max = std::max(max, x[v.at(row, s, col)]);
-            any_kept = true;
-          }
-        y[row * v.k + col] = any_kept ? max : 0.0f;  // every step masked: 0
-      }
+    for (int64_t row = 0; row < v.n; ++row) {
+      const bool any_kept = v.kept_steps(mask, row) > 0;
+      for (int64_t col = 0; col < v.k; ++col)
+        y[row * v.k + col] = any_kept ? v.kept_max(x, mask, row, col) : 0.0f;  // every step masked: 0
+    }
   });
 }
 
