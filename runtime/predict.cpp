@@ -1,5 +1,6 @@
-// `graphrun predict`: score texts with a trained text model, showing each
-// token's attention weight when the model computes one.
+// A trained run as a session (load_trained), and `graphrun predict`: score texts
+// with a trained text model, showing each token's attention weight when the model
+// computes one.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -30,6 +31,23 @@ std::string html_escape(const std::string& s) {
 
 }  // namespace
 
+Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options) {
+  const Model model = Model::load(model_path);
+  const detail::ModelData& data = detail::data_of(model);
+  Session session(model, options);
+  const fs::path best = fs::path(run_dir) / "best.ckpt", last = fs::path(run_dir) / "last.ckpt";
+  const std::string ck_path = (fs::exists(best) ? best : last).string();
+  const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
+  for (const pb::NamedTensor& named : checkpoint.parameter())
+    session.set_parameter(named.name(), from_named_tensor(named, ck_path));
+  if (data.proto.has_train() && !data.proto.train().data().word_vectors().parameter().empty()) {
+    const pb::DataConfig& config = data.proto.train().data();
+    const Vocabulary vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());
+    session.set_parameter(config.word_vectors().parameter(), word_vector_embedding(config, data.directory, vocabulary));
+  }
+  return session;
+}
+
 std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir, const std::vector<std::string>& texts,
                                 const std::string& attention_value) {
   const Model model = Model::load(model_path);
@@ -39,14 +57,7 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
   if (config.predictions().empty()) throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
 
   const Vocabulary vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());
-  Session session(model);
-  const fs::path best = fs::path(run_dir) / "best.ckpt", last = fs::path(run_dir) / "last.ckpt";
-  const std::string ck_path = (fs::exists(best) ? best : last).string();
-  const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
-  for (const pb::NamedTensor& named : checkpoint.parameter())
-    session.set_parameter(named.name(), from_named_tensor(named, ck_path));
-  if (!config.data().word_vectors().parameter().empty())
-    session.set_parameter(config.data().word_vectors().parameter(), word_vector_embedding(config.data(), data.directory, vocabulary));
+  const Session session = load_trained(model_path, run_dir);
 
   const std::string tokens_input = config.tokens_input().empty() ? "tokens" : config.tokens_input();
   auto tokens_id = data.graph.find_value(tokens_input);
@@ -67,6 +78,7 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
     std::vector<int64_t> positions;
     const Tensor ids = encode_text(config.data(), max_length, vocabulary, text, &kept, &positions);
     for (const auto& [word, id] : kept) p.tokens.push_back(word);
+    p.token_ids = ids;
     const std::vector<Tensor> results = session.run({{tokens_input, ids}}, fetches);
     const Tensor& probs = results[0];
     if (probs.num_elements() == 1) {

@@ -32,6 +32,7 @@ struct RunArgs {
   std::vector<std::string> inputs;  // name=file.npy
   std::vector<std::string> fetches;
   std::string output_dir = ".";
+  std::string checkpoint;  // a training run directory: its parameters instead of the initialisers
   int threads = 0;
   int intra_threads = 0;
 };
@@ -45,7 +46,9 @@ int run_command(const RunArgs& args) {
       throw graphrun::Error(fmt::format("--input '{}': expected NAME=FILE.npy", spec));
     feeds[spec.substr(0, eq)] = graphrun::read_npy(spec.substr(eq + 1));
   }
-  graphrun::Session session(model, graphrun::SessionOptions{args.threads, args.intra_threads});
+  const graphrun::SessionOptions options{args.threads, args.intra_threads};
+  const graphrun::Session session = args.checkpoint.empty() ? graphrun::Session(model, options)
+                                                            : graphrun::load_trained(args.model, args.checkpoint, options);
   const std::vector<std::string> fetches = args.fetches.empty() ? model.output_names() : args.fetches;
   const std::vector<graphrun::Tensor> results = session.run(feeds, fetches);
   std::filesystem::create_directories(args.output_dir);
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
   run->add_option("--input,-i", run_args.inputs, "NAME=FILE.npy for each graph input");
   run->add_option("--fetch,-f", run_args.fetches, "Values to write (default: the model's outputs)");
   run->add_option("--output,-o", run_args.output_dir, "Directory for the output .npy files");
+  run->add_option("--checkpoint", run_args.checkpoint, "Training run directory whose best (else last) checkpoint to run");
   run->add_option("--threads", run_args.threads, "Nodes run concurrently (0 = all cores, 1 = serial)");
   run->add_option("--intra-threads", run_args.intra_threads, "OpenMP threads per oneDNN call (0 = default)");
 

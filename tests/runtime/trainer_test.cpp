@@ -2,6 +2,7 @@
 // gets one-line errors naming file and line, and the shipped examples train.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -101,6 +102,28 @@ TEST(Trainer, EvalScoresTheKeptCheckpoint) {
   const EvalResult v = evaluate(kTinyModel, dir, "validation", quiet(""));
   ASSERT_TRUE(r.best_value.has_value());
   EXPECT_DOUBLE_EQ(v.metrics[1].second, *r.best_value);
+}
+
+// The embedding API: load_trained gives a session with the run's kept parameters:
+// fed the ids predict() fed, it gives predict()'s probabilities, unlike a fresh session.
+TEST(Trainer, LoadTrainedRunsTheKeptParameters) {
+  const std::string dir = fresh_dir("load_trained");
+  train(kTinyModel, quiet(dir));
+  const std::vector<Prediction> p = predict(kTinyModel, dir, {"i love you so much", "food is ready"});
+  const Session trained = load_trained(kTinyModel, dir);
+  const Session fresh(Model::load(kTinyModel));
+  for (const Prediction& one : p) {
+    ASSERT_EQ(one.token_ids.dims(), (Dims{1, 12}));
+    const Tensor probs = trained.run({{"tokens", one.token_ids}}, {"probs"})[0];
+    const Tensor untrained = fresh.run({{"tokens", one.token_ids}}, {"probs"})[0];
+    double farthest = 0;
+    for (int64_t c = 0; c < probs.num_elements(); ++c) {
+      EXPECT_NEAR(probs.data<float>()[c], one.probabilities[static_cast<size_t>(c)], 1e-6) << one.text << " class " << c;
+      farthest = std::max(farthest, std::abs(double(untrained.data<float>()[c]) - one.probabilities[static_cast<size_t>(c)]));
+    }
+    EXPECT_GT(farthest, 1e-3) << one.text;
+  }
+  EXPECT_THROW(load_trained(kTinyModel, dir + "/missing"), Error);
 }
 
 TEST(Trainer, EvalOfTheTestSplitReadsOnlyTheTestFiles) {

@@ -65,10 +65,20 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
                     const TrainOptions& options = {});
 std::string format_eval(const EvalResult& result);  // metrics and the confusion matrix as text
 
+// A trained model, ready to run: a session whose parameters come from the run's
+// best checkpoint (else its last). A word-vector table the training config filled
+// (train.data.word_vectors; frozen, so not in checkpoints) is filled again from the
+// run's saved vocabulary. Errors name the missing or corrupt file.
+//
+//   graphrun::Session s = graphrun::load_trained("examples/emotion/bilstm_attention.pbtxt", "runs/emotion");
+//   std::vector<graphrun::Tensor> out = s.run({{"tokens", ids}}, {"probs"});
+Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options = {});
+
 // One text scored by a trained text model.
 struct Prediction {
   std::string text;
   std::vector<std::string> tokens;      // the words that got an id, in order (after truncation)
+  Tensor token_ids;                     // int64 [1, T]: the padded ids the model was fed
   std::vector<std::string> classes;     // class names (or "0", "1", ...)
   std::vector<double> probabilities;    // per class (binary models: [1 - p, p])
   int64_t label = 0;                    // the most probable class
