@@ -8,6 +8,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -40,6 +41,27 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const void* data);
 // Executes a primitive on the thread's stream with the given args and scratchpad.
 void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args,
              const dnnl::memory::desc& scratchpad_md, void* scratchpad);
+
+// A reorder between two layouts of the same tensor (a user's plain weights and the
+// layout a primitive chose), created once; needed() is false when they are equal.
+// `offset` is where a kernel keeps the reordered copy in its scratchpad, if it does.
+struct Reorder {
+  std::optional<dnnl::reorder> primitive;
+  dnnl::memory::desc from, to, scratchpad_md;
+  size_t offset = 0;
+
+  Reorder() = default;
+  Reorder(const dnnl::memory::desc& from_md, const dnnl::memory::desc& to_md) : from(from_md), to(to_md) {
+    if (from == to) return;
+    const dnnl::reorder::primitive_desc pd(cpu_engine(), from, cpu_engine(), to, user_scratchpad_attr());
+    scratchpad_md = pd.scratchpad_desc();
+    primitive = dnnl::reorder(pd);
+  }
+  bool needed() const { return primitive.has_value(); }
+  void run(const void* src, void* dst, void* scratchpad) const {
+    execute(*primitive, {{DNNL_ARG_FROM, wrap(from, src)}, {DNNL_ARG_TO, wrap(to, dst)}}, scratchpad_md, scratchpad);
+  }
+};
 
 // Carves one kernel's scratchpad into regions (a primitive's own scratchpad,
 // temporaries): add() returns each region's 64-byte aligned byte offset.

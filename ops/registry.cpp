@@ -68,6 +68,7 @@ const OpRegistry& builtin_ops() {
     register_rnn_ops(r);
     register_pooling_ops(r);
     register_masked_ops(r);
+    register_conv_ops(r);
     return r;
   }();
   return registry;

@@ -69,5 +69,6 @@ void register_loss_ops(OpRegistry& registry);
 void register_rnn_ops(OpRegistry& registry);
 void register_pooling_ops(OpRegistry& registry);
 void register_masked_ops(OpRegistry& registry);
+void register_conv_ops(OpRegistry& registry);
 
 }  // namespace graphrun

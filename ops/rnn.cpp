@@ -457,24 +457,6 @@ void lbr_bias_from_dnnl(const RnnConfig& c, const float* dnnl_bias, float* keras
   }
 }
 
-// A reorder between a user layout and the primitive's; empty when they agree.
-struct Reorder {
-  std::optional<dnnl::reorder> primitive;
-  memory::desc from, to, scratchpad_md;
-  size_t offset = 0;  // where the reordered copy lives in the scratchpad (when it goes there)
-
-  Reorder(const memory::desc& from_md, const memory::desc& to_md) : from(from_md), to(to_md) {
-    if (from == to) return;
-    const dnnl::reorder::primitive_desc pd(cpu_engine(), from, cpu_engine(), to, user_scratchpad_attr());
-    scratchpad_md = pd.scratchpad_desc();
-    primitive = dnnl::reorder(pd);
-  }
-  bool needed() const { return primitive.has_value(); }
-  void run(const void* src, void* dst, void* scratchpad) const {
-    execute(*primitive, {{DNNL_ARG_FROM, wrap(from, src)}, {DNNL_ARG_TO, wrap(to, dst)}}, scratchpad_md, scratchpad);
-  }
-};
-
 // Shared by the forward and backward kernels: the config, the primitive's own
 // scratchpad (region 0, also used by reorders, which never run concurrently with it),
 // the reorders of W and R into the primitive's layouts, the lbr bias and the states.

@@ -17,6 +17,7 @@ const ReferenceKernel* find(std::string_view op) {
     register_rnn(t);
     register_pooling(t);
     register_masked(t);
+    register_conv(t);
     return t;
   }();
   auto it = table.find(op);

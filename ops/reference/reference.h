@@ -38,6 +38,7 @@ void register_loss(ReferenceTable& table);
 void register_rnn(ReferenceTable& table);
 void register_pooling(ReferenceTable& table);
 void register_masked(ReferenceTable& table);
+void register_conv(ReferenceTable& table);
 
 // Helpers shared by reference kernels.
 // Row-major index of `coords` in a tensor of shape `dims`, where dims of size 1
