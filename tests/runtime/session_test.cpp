@@ -13,6 +13,8 @@
 #include "graph/graph_algo.h"
 #include "graph/loader.h"
 #include "graphrun/graphrun.h"
+#include "graphrun/npy.h"
+#include "graphrun/train.h"
 #include "ops/reference/reference.h"
 #include "ops/registry.h"
 
@@ -173,6 +175,28 @@ TEST(Cli, RunWritesOutputsMatchingTheSession) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Session session(Model::load(model));
   expect_near(read_npy((dir / "probs.npy").string()), session.run({{"x", x}})[0], 1e-6f);
+}
+
+TEST(Cli, RunWithACheckpointUsesTheTrainedParameters) {
+  const auto dir = std::filesystem::temp_directory_path() / ("graphrun_cli_ckpt_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string model = kSource + "/tests/runtime/models/tiny_text.pbtxt";
+  TrainOptions options;
+  options.run_dir = (dir / "run").string();
+  options.quiet = true;
+  options.epochs = 2;
+  train(model, options);
+  std::vector<int64_t> ids(2 * 12, 0);
+  for (int64_t t = 8; t < 12; ++t) ids[static_cast<size_t>(t)] = ids[static_cast<size_t>(12 + t)] = t * 3;
+  const Tensor tokens = Tensor::from_ints({2, 12}, ids);
+  write_npy((dir / "tokens.npy").string(), tokens);
+  const CliResult r = cli("run " + model + " --checkpoint " + options.run_dir + " -i tokens=" +
+                          (dir / "tokens.npy").string() + " -o " + dir.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const Tensor trained = load_trained(model, options.run_dir).run({{"tokens", tokens}}, {"probs"})[0];
+  expect_near(read_npy((dir / "probs.npy").string()), trained, 1e-6f);
+  EXPECT_EQ(cli("run " + model + " --checkpoint " + (dir / "nope").string() + " -i tokens=" +
+                (dir / "tokens.npy").string()).exit_code, 1);
 }
 
 TEST(Cli, CheckPrintsParameterTotals) {
