@@ -7,10 +7,10 @@
 set -euo pipefail
 run="${1:?usage: scripts/figure.sh RUN_DIR}"
 figure=$(awk '/^test \(/ { for (i = 1; i <= NF; ++i) if ($i ~ /^test_(binary_)?accuracy$/) v = $(i + 1) }
-              END { if (v != "") printf "test %.4f", v }' "$run/train.log")
+              END { if (v != "") printf "test %.6f", v }' "$run/train.log")
 if [ -z "$figure" ]; then
   figure=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i ~ /^val_(binary_)?accuracy$/) c = i; next }
-                    c && $c > best { best = $c } END { if (c) printf "val %.4f", best }' "$run/metrics.csv")
+                    c && $c > best { best = $c } END { if (c) printf "val %.6f", best }' "$run/metrics.csv")
 fi
 [ -n "$figure" ] || { echo "figure.sh: $run has neither a test accuracy nor a validation accuracy" >&2; exit 1; }
 echo "$figure"
