@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libdnnl-dev          # oneDNN: op kernels
+  ocl-icd-opencl-dev   # Debian's oneDNN CMake config (dnnl-config.cmake) requires OpenCL headers; only a Recommends of libdnnl-dev
   libtbb-dev           # oneTBB: the graph executor
   libboost-graph-dev   # Boost.Graph: topological order, reachability, Graphviz
   libprotobuf-dev protobuf-compiler  # the .pbtxt model format
