@@ -9,9 +9,14 @@ logits, Adam eps 1e-7) in torch.
 
   /usr/bin/python3 bench/compare_movie_torch.py --eval-ckpt RUN/best.ckpt      # graphrun checkpoint on the same split
   graphrun run examples/movie_reviews/lstm.pbtxt -i tokens=T.npy -i labels=L.npy -f W -f R -f B -f dense_W -f dense_b -o INIT
-  /usr/bin/python3 bench/compare_movie_torch.py --cell lstm --init graphrun --init-dir INIT --order graphrun
+  /usr/bin/python3 bench/compare_movie_torch.py --cell lstm --init graphrun --init-dir INIT --order graphrun \
+      --train-seed S --adam keras
 
-With --init graphrun --order graphrun the per-epoch losses should equal graphrun's train.log to ~1e-4.
+With --init graphrun --order graphrun (and --train-seed = the config's train seed) the per-epoch
+figures equal graphrun's train.log to the printed 4 decimals: with --adam keras for graphrun's
+default Adam, with --adam torch (torch.optim.Adam, as ../shared/reference) for a graphrun run with
+`adam { epsilon_placement: PYTORCH }`. Mixing the two leaves ~1e-4 differences by epoch 2.
+--init keras draws Keras-distributed initial weights from torch's generator instead.
 Slow on a loaded machine (fused LSTM, step-loop GRU); set OMP_NUM_THREADS=1 when the cores are busy.
 """
 import argparse, copy, csv, glob, gzip, json, math, os, sys, time
@@ -137,7 +142,10 @@ class Net(nn.Module):
         G = self.W.shape[1] // self.H
         with torch.no_grad():
             lim = math.sqrt(6 / (100 + G * self.H)); self.W.uniform_(-lim, lim, generator=gen)
-            self.R.copy_(nn.init.orthogonal_(torch.empty(G * self.H, self.H), generator=gen).t())
+            # Keras Orthogonal: QR of a normal matrix, signs fixed by diag(r) (torch 1.13's
+            # orthogonal_ takes no generator, so done here)
+            q, r = torch.linalg.qr(torch.randn(G * self.H, self.H, generator=gen))
+            self.R.copy_((q * torch.sign(torch.diagonal(r))).t())
             self.B.zero_()
             if self.cell == 'lstm': self.B[self.H:2 * self.H] = 1
             lim = math.sqrt(6 / (self.H + 1)); self.dense_W.uniform_(-lim, lim, generator=gen); self.dense_b.zero_()
@@ -161,6 +169,24 @@ class Net(nn.Module):
                     h = z * h + (1 - z) * n
         return h @ self.dense_W + self.dense_b
 
+class KerasAdam:
+    """Keras' (and graphrun's) Adam: epsilon is added to sqrt(v) before the bias
+    correction, which is folded into the step size (Kingma & Ba's "epsilon hat").
+    torch.optim.Adam adds it to the bias-corrected sqrt(v_hat): a larger effective
+    epsilon early in training here, by 1/sqrt(1 - beta2^t)."""
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
+        self.params, self.lr, self.b1, self.b2, self.eps, self.t = list(params), lr, beta1, beta2, eps, 0
+        self.m = [torch.zeros_like(q) for q in self.params]; self.v = [torch.zeros_like(q) for q in self.params]
+    def zero_grad(self):
+        for q in self.params: q.grad = None
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        alpha = self.lr * math.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
+        for q, m, v in zip(self.params, self.m, self.v):
+            m.add_((q.grad - m) * (1 - self.b1)); v.add_((q.grad * q.grad - v) * (1 - self.b2))
+            q.sub_(alpha * m / (v.sqrt() + self.eps))
+
 def evaluate(model, X, Y, bs=1024):
     model.eval(); tl = tc = 0.0
     with torch.no_grad():
@@ -175,8 +201,8 @@ def main():
     ap.add_argument('--cell', default='lstm'); ap.add_argument('--batch', type=int, default=1024)
     ap.add_argument('--init', default='graphrun', help='graphrun (npy dir) | keras')
     ap.add_argument('--init-dir', default=''); ap.add_argument('--order', default='graphrun', help='graphrun | torch')
-    ap.add_argument('--seed', type=int, default=0); ap.add_argument('--epochs', type=int, default=100)
-    ap.add_argument('--patience', type=int, default=5); ap.add_argument('--eval-ckpt', default='')
+    ap.add_argument('--seed', type=int, default=0); ap.add_argument('--train-seed', type=int, default=42, help='graphrun train { seed } for --order graphrun'); ap.add_argument('--epochs', type=int, default=100)
+    ap.add_argument('--patience', type=int, default=5); ap.add_argument('--adam', default='torch', help='torch (torch.optim.Adam, as ../shared/reference) | keras (as graphrun)'); ap.add_argument('--eval-ckpt', default='')
     a = ap.parse_args()
     tok, X, y, tr, va, _ = load()
     M, hit = glove_matrix(tok)
@@ -197,11 +223,11 @@ def main():
     else:
         model.keras_init(torch.Generator().manual_seed(a.seed))
     params = [model.W, model.R, model.B, model.dense_W, model.dense_b]
-    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7) if a.adam == 'torch' else KerasAdam(params)
     gen = torch.Generator().manual_seed(a.seed)
     best, wait, n = None, 0, len(tr)
     for ep in range(1, a.epochs + 1):
-        order = torch.tensor(permutation(n, mix(42, ep))) if a.order == 'graphrun' else torch.randperm(n, generator=gen)
+        order = torch.tensor(permutation(n, mix(a.train_seed, ep))) if a.order == 'graphrun' else torch.randperm(n, generator=gen)
         model.train(); tl = tc = 0.0; t0 = time.time()
         for s in range(0, n, a.batch):
             idx = order[s:s + a.batch]; xb, yb = Xtr[idx], Ytr[idx]
@@ -214,7 +240,7 @@ def main():
         else:
             wait += 1
             if wait >= a.patience: break
-    print('best', json.dumps({'cell': a.cell, 'batch': a.batch, 'init': a.init, 'order': a.order, 'seed': a.seed, 'best_epoch': best[0], 'best_val_acc': best[1]}))
+    print('best', json.dumps({'cell': a.cell, 'batch': a.batch, 'init': a.init, 'order': a.order, 'adam': a.adam, 'seed': a.seed, 'best_epoch': best[0], 'best_val_acc': best[1]}))
 
 if __name__ == '__main__':
     main()

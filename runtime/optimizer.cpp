@@ -118,7 +118,9 @@ void Optimizer::apply(std::vector<Tensor>& params, const std::vector<Tensor>& gr
   const optimizer_math::AdamStep adam_step{
       static_cast<float>(double{c.learning_rate} * std::sqrt(1.0 - std::pow(double{c.beta2}, double(t))) /
                          (1.0 - std::pow(double{c.beta1}, double(t)))),
-      1.0f - c.beta1, 1.0f - c.beta2, c.epsilon};
+      1.0f - c.beta1, 1.0f - c.beta2,
+      c.pytorch_epsilon ? static_cast<float>(double{c.epsilon} * std::sqrt(1.0 - std::pow(double{c.beta2}, double(t))))
+                        : c.epsilon};
   const bool adam = c.kind == OptimizerConfig::Kind::adam;
   const bool velocity = !slot1_.empty();
 

@@ -17,6 +17,10 @@
 //   Adam's epsilon is the paper's "epsilon hat" (added to sqrt(v), not to the
 //   bias-corrected sqrt(v_hat)), as in tf.keras; alpha is computed in double and
 //   rounded once to float. Everything per element is float math without FMA.
+//   With pytorch_epsilon (torch.optim.Adam: p -= lr * m_hat / (sqrt(v_hat) + eps),
+//   m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t)) the same update runs with
+//   epsilon * sqrt(1 - beta2^t) (double, rounded once) in place of epsilon, which
+//   is that formula rearranged.
 //
 // Effective gradient, in this order (as Keras: regularisation is part of the
 // loss, so clipping sees it):
@@ -62,6 +66,9 @@ struct OptimizerConfig {
   // Adam (Keras defaults)
   float beta1 = 0.9f, beta2 = 0.999f;  // in [0, 1)
   float epsilon = 1e-7f;               // > 0
+  // false: tf.keras (epsilon added to sqrt(v)); true: torch.optim.Adam (added to
+  // the bias-corrected sqrt(v_hat)), computed as epsilon * sqrt(1 - beta2^t) on sqrt(v).
+  bool pytorch_epsilon = false;
   // Coupled L2 term added to the gradient: weight_decay * p (>= 0).
   float weight_decay = 0.f;
   enum class Clip { none, global_norm, per_tensor_norm } clip = Clip::none;

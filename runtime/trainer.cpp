@@ -61,6 +61,7 @@ OptimizerConfig optimizer_config(const pb::OptimizerConfig& c) {
     if (a.has_beta1()) o.beta1 = a.beta1();
     if (a.has_beta2()) o.beta2 = a.beta2();
     if (a.has_epsilon()) o.epsilon = a.epsilon();
+    o.pytorch_epsilon = a.epsilon_placement() == pb::OptimizerConfig::Adam::PYTORCH;
   }
   if (c.clip_global_norm() > 0 && c.clip_norm_per_tensor() > 0)
     throw Error("training config: set clip_global_norm or clip_norm_per_tensor, not both");

@@ -88,7 +88,13 @@ void expect_matches_reference(const OptimizerConfig& c, int steps, double tolera
         if (c.kind == Kind::adam) {
           a = c.beta1 * a + (1 - c.beta1) * gi;
           v = c.beta2 * v + (1 - c.beta2) * gi * gi;
-          x -= alpha * a / (std::sqrt(v) + c.epsilon);
+          if (c.pytorch_epsilon) {  // torch.optim.Adam, written as PyTorch does
+            const double m_hat = a / (1 - std::pow(double(c.beta1), step));
+            const double v_hat = v / (1 - std::pow(double(c.beta2), step));
+            x -= lr * m_hat / (std::sqrt(v_hat) + c.epsilon);
+          } else {
+            x -= alpha * a / (std::sqrt(v) + c.epsilon);
+          }
         } else {
           a = mom * a - lr * gi;
           x += c.nesterov ? mom * a - lr * gi : a;
@@ -121,6 +127,26 @@ TEST(Optimizer, AdamFiveSteps) {
   OptimizerConfig c;
   c.learning_rate = 0.01f;
   expect_matches_reference(c, 5, 1e-6);
+}
+
+TEST(Optimizer, AdamEpsilonPlacements) {
+  // A large epsilon makes the placements differ far beyond the tolerance: Keras'
+  // sqrt(v) + eps against PyTorch's sqrt(v_hat) + eps.
+  OptimizerConfig keras;
+  keras.learning_rate = 0.01f;
+  keras.epsilon = 0.1f;
+  OptimizerConfig pytorch = keras;
+  pytorch.pytorch_epsilon = true;
+  expect_matches_reference(keras, 5, 1e-6);
+  expect_matches_reference(pytorch, 5, 1e-6);
+
+  std::vector<Tensor> a = {Tensor::from_floats({1}, std::vector<float>{0.f})};
+  std::vector<Tensor> b = {Tensor::from_floats({1}, std::vector<float>{0.f})};
+  Optimizer(keras, {{1}}).apply(a, {Tensor::from_floats({1}, std::vector<float>{0.5f})});
+  Optimizer(pytorch, {{1}}).apply(b, {Tensor::from_floats({1}, std::vector<float>{0.5f})});
+  // Step 1: Keras -lr * 0.5 / (0.5 + eps / sqrt(1 - b2)), PyTorch -lr * 0.5 / (0.5 + eps).
+  EXPECT_NEAR(a[0].data<float>()[0], -0.01 * 0.5 / (0.5 + 0.1 / std::sqrt(0.001)), 1e-8);
+  EXPECT_NEAR(b[0].data<float>()[0], -0.01 * 0.5 / (0.5 + 0.1), 1e-8);
 }
 
 TEST(Optimizer, AdamFirstStepIsLearningRateTimesSignUpToEpsilon) {

@@ -85,6 +85,31 @@ TEST(Trainer, BatchSizeOptionOverridesTheConfig) {
   EXPECT_THROW(train(kTinyModel, o), Error);
 }
 
+// A copy of the tiny model with `replace_from` replaced, its data paths made absolute.
+std::string tiny_model_variant(const std::string& name, const std::string& replace_from, const std::string& replace_to) {
+  std::string text = read_file(kTinyModel);
+  const size_t at = text.find(replace_from);
+  EXPECT_NE(at, std::string::npos) << replace_from;
+  text.replace(at, replace_from.size(), replace_to);
+  for (size_t p; (p = text.find("\"../../../examples/")) != std::string::npos;)
+    text.replace(p, 18, "\"" + kSource + "/examples/");
+  const std::string path = fresh_dir(name) + ".pbtxt";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Trainer, AdamEpsilonPlacementReachesTheOptimizer) {
+  // A large epsilon, so that where it is added changes the first steps' updates.
+  const std::string adam = "adam { learning_rate: 0.01 }";
+  const std::string keras = tiny_model_variant("eps_keras", adam, "adam { learning_rate: 0.01 epsilon: 0.1 }");
+  const std::string pytorch = tiny_model_variant("eps_pytorch", adam,
+                                                 "adam { learning_rate: 0.01 epsilon: 0.1 epsilon_placement: PYTORCH }");
+  const std::string a = fresh_dir("eps_keras_run"), b = fresh_dir("eps_pytorch_run");
+  train(keras, quiet(a));
+  train(pytorch, quiet(b));
+  EXPECT_NE(read_file(a + "/metrics.csv"), read_file(b + "/metrics.csv"));
+}
+
 TEST(Trainer, EvalScoresTheKeptCheckpoint) {
   const std::string dir = fresh_dir("eval");
   const TrainResult r = train(kTinyModel, quiet(dir));
