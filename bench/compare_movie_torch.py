@@ -202,8 +202,15 @@ def main():
     ap.add_argument('--init', default='graphrun', help='graphrun (npy dir) | keras')
     ap.add_argument('--init-dir', default=''); ap.add_argument('--order', default='graphrun', help='graphrun | torch')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--train-seed', type=int, default=42, help='graphrun train { seed } for --order graphrun'); ap.add_argument('--epochs', type=int, default=100)
-    ap.add_argument('--patience', type=int, default=5); ap.add_argument('--adam', default='torch', help='torch (torch.optim.Adam, as ../shared/reference) | keras (as graphrun)'); ap.add_argument('--eval-ckpt', default='')
+    ap.add_argument('--dump-init', default='', help='write --init keras weights for --seed as DIR/{W,R,B,dense_W,dense_b}.npy and exit'); ap.add_argument('--patience', type=int, default=5); ap.add_argument('--adam', default='torch', help='torch (torch.optim.Adam, as ../shared/reference) | keras (as graphrun)'); ap.add_argument('--eval-ckpt', default='')
     a = ap.parse_args()
+    if a.dump_init:  # no data needed: the weights only
+        model = Net(a.cell, np.zeros((10000, 100), np.float32))
+        model.keras_init(torch.Generator().manual_seed(a.seed))
+        os.makedirs(a.dump_init, exist_ok=True)
+        for k in ('W', 'R', 'B', 'dense_W', 'dense_b'):
+            np.save(f'{a.dump_init}/{k}.npy', getattr(model, k).detach().numpy())
+        return
     tok, X, y, tr, va, _ = load()
     M, hit = glove_matrix(tok)
     X = torch.from_numpy(X); Yf = torch.from_numpy(y).float()
