@@ -20,7 +20,7 @@ namespace graphrun {
 // Per-run facts a kernel may need.
 struct RunContext {
   bool training = false;  // Dropout drops only when training
-  uint64_t step_seed = 0; // random streams of this run (Dropout masks)
+  uint64_t step_seed = 0; // random streams of this run (Dropout masks, RandomNormalLike samples)
 };
 
 // Buffers of one kernel invocation: inputs and outputs in the node's order,

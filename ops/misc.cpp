@@ -4,15 +4,19 @@
 //   Constant    = the `value` attribute (float_data -> float32, int64_data -> int64)
 //   Dropout(x)  = (x * mask, mask), mask = 1/(1-ratio) where kept, 0 where dropped,
 //                 when training; (x, 1) otherwise.
-// Dropout's keep decisions come from ops/random.h: element i's is a pure function
-// of (the run's step_seed, the node's seed, i), so any thread count gives the
-// same mask and the reference kernel reproduces it exactly.
+//   RandomNormalLike(x) = samples of N(mean, scale^2) in x's shape, always.
+// Dropout's keep decisions and RandomNormalLike's samples come from ops/random.h:
+// element i's is a pure function of (the run's step_seed, the node's seed, i),
+// so any thread count gives the same values and the reference kernel
+// reproduces them exactly.
 //
 // Gradients: Identity's dX = dY; Dropout's dX = dY * mask (the mask does not
-// depend on x, so its own gradient goes nowhere); Constant has no inputs.
+// depend on x, so its own gradient goes nowhere); Constant has no inputs;
+// RandomNormalLike reads only x's shape, so x gets none.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "ops/gradient.h"
@@ -81,7 +85,7 @@ class DropoutKernel final : public Kernel {
  public:
   explicit DropoutKernel(const KernelInit& init)
       : ratio_(dropout_ratio(init.attrs())),
-        node_seed_(dropout_node_seed(init.node.def)),
+        node_seed_(random_node_seed(init.node.def)),
         size_(init.inputs.at(0).num_elements()) {}
 
   void run(const KernelIO& io) const override {
@@ -103,6 +107,45 @@ class DropoutKernel final : public Kernel {
 
  private:
   float ratio_;
+  uint64_t node_seed_;
+  int64_t size_;
+};
+
+// ---- RandomNormalLike ----------------------------------------------------------
+
+float normal_mean(const pb::Node& attrs) { return attrs.has_mean() ? attrs.mean() : 0.0f; }
+float normal_scale(const pb::Node& attrs) { return attrs.has_scale() ? attrs.scale() : 1.0f; }
+
+void infer_random_normal_like(InferContext& ctx) {
+  // ONNX copies the input's dtype when `dtype` is not given, and allows only
+  // float types for the output; float32 is graphrun's one float type.
+  ctx.expect_dtype(0, DType::f32);
+  const float mean = normal_mean(ctx.attrs());
+  const float scale = normal_scale(ctx.attrs());
+  if (!std::isfinite(mean)) ctx.fail("mean {} is not finite", mean);
+  if (!(std::isfinite(scale) && scale >= 0.0f)) ctx.fail("scale {} is not a finite value >= 0", scale);
+  ctx.outputs[0] = ctx.inputs[0];
+}
+
+class RandomNormalLikeKernel final : public Kernel {
+ public:
+  explicit RandomNormalLikeKernel(const KernelInit& init)
+      : mean_(normal_mean(init.attrs())),
+        scale_(normal_scale(init.attrs())),
+        node_seed_(random_node_seed(init.node.def)),
+        size_(init.outputs.at(0).num_elements()) {}
+
+  // Samples whether or not training (the VAE's reparameterisation needs noise at
+  // inference too); the input buffer is never read.
+  void run(const KernelIO& io) const override {
+    float* y = io.out<float>(0);
+    const NormalStream normal(io.run != nullptr ? io.run->step_seed : 0, node_seed_, mean_, scale_);
+    for (int64_t i = 0; i < size_; ++i) y[i] = normal.value(static_cast<uint64_t>(i));
+  }
+
+ private:
+  float mean_;
+  float scale_;
   uint64_t node_seed_;
   int64_t size_;
 };
@@ -150,6 +193,24 @@ void register_misc_ops(OpRegistry& registry) {
   dropout.schema.attrs = {"ratio", "seed"};
   dropout.gradient = dropout_gradient;
   registry.add(std::move(dropout));
+
+  OpDef normal = make_op_def(
+      "RandomNormalLike", {"input"}, {"output"}, infer_random_normal_like,
+      [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<RandomNormalLikeKernel>(init); },
+      "A float32 tensor of the input's shape (only the shape is read; the input must be float32) whose elements "
+      "are drawn from the normal distribution with mean `mean` (default 0) and standard deviation `scale` "
+      "(default 1, finite and >= 0), as ONNX RandomNormalLike without `dtype`. It samples in training and at "
+      "inference alike, as ONNX and Keras' K.random_normal do, e.g. for a variational autoencoder's "
+      "reparameterisation z = mean + exp(log_var / 2) * eps. Element i is mean + scale * z_i, z_i the Box-Muller "
+      "transform sqrt(-2 ln u1) cos(2 pi u2) of two 53-bit uniforms, a pure function of (the run's step seed, "
+      "the node's seed, i) via SplitMix64 (ops/random.h): the node's seed is the `seed` attribute (an integer, "
+      "where ONNX has a float), else a hash of the node name. Each training step has its own step seed; "
+      "Session::run, `graphrun run` and evaluation use step seed 0, so every inference call draws the same "
+      "values. Not differentiable: the output does not depend on the input's "
+      "values, so the input gets no gradient.");
+  normal.schema.attrs = {"mean", "scale", "seed"};
+  normal.non_differentiable = true;  // reads only its input's shape
+  registry.add(std::move(normal));
 }
 
 }  // namespace graphrun

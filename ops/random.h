@@ -1,4 +1,5 @@
-// Counter-based random numbers for ops that draw them (Dropout).
+// Counter-based random numbers for ops that draw them (Dropout, the recurrent
+// layers' dropout, RandomNormalLike).
 //
 // Element i of a stream is a pure function of (stream key, i), never the next
 // state of a sequential generator, so a result does not depend on thread count,
@@ -6,6 +7,7 @@
 // oneDNN-side kernel bit for bit. This is part of the ops' definition.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -31,8 +33,9 @@ constexpr uint64_t stable_hash(std::string_view text) {
   return h;
 }
 
-// The seed of a Dropout node: its `seed` attribute, else a hash of its name.
-inline uint64_t dropout_node_seed(const pb::Node& node) {
+// The seed of a node's random streams (Dropout, recurrent dropout,
+// RandomNormalLike): its `seed` attribute, else a hash of its name.
+inline uint64_t random_node_seed(const pb::Node& node) {
   return node.has_seed() ? node.seed() : stable_hash(node.name());
 }
 
@@ -67,5 +70,46 @@ inline DropoutMask rnn_dropout_stream(uint64_t step_seed, uint64_t node_seed, fl
   const auto stream = static_cast<uint64_t>((d * 2 + kind) * G + g);
   return DropoutMask(step_seed, splitmix64(node_seed + (stream + 1) * kGoldenGamma), ratio);
 }
+
+// RandomNormalLike's samples for one node in one run: element i is
+// mean + scale * z_i with z_i standard normal, by the basic Box-Muller
+// transform (Box and Muller 1958) of two uniforms from the stream:
+//   u1 = ((b_2i >> 11) + 1) * 2^-53  in (0, 1]  (never 0, so the log is finite)
+//   u2 = (b_(2i+1) >> 11) * 2^-53     in [0, 1)
+//   z_i = sqrt(-2 ln u1) * cos(2 pi u2)
+// where b_j = splitmix64(key + (j + 1) * kGoldenGamma) is output j of the
+// stream. Each element takes its own two outputs and keeps only the cosine
+// half, so z_i depends on i alone (no pairing of neighbours). Everything is
+// computed in double and rounded to float once. |z| <= sqrt(106 ln 2) ~ 8.57,
+// the tail cut by the 53-bit u1. Unlike Dropout's decisions, the exact bits
+// also depend on the C library's log and cos (glibc here), which the kernel
+// and the reference kernel share.
+class NormalStream {
+ public:
+  NormalStream(uint64_t step_seed, uint64_t node_seed, float mean, float scale)
+      : key_(splitmix64(node_seed ^ kDomain ^ splitmix64(step_seed))), mean_(mean), scale_(scale) {}
+
+  // A standard normal draw for element i.
+  double standard(uint64_t i) const {
+    const double u1 = static_cast<double>((bits(2 * i) >> 11) + 1) * 0x1.0p-53;
+    const double u2 = static_cast<double>(bits(2 * i + 1) >> 11) * 0x1.0p-53;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+  }
+  float value(uint64_t i) const {
+    return static_cast<float>(static_cast<double>(mean_) + static_cast<double>(scale_) * standard(i));
+  }
+
+ private:
+  // Salts the key, so a RandomNormalLike node and a Dropout node given the same
+  // `seed` attribute still draw unrelated bits.
+  static constexpr uint64_t kDomain = stable_hash("RandomNormalLike");
+  static constexpr double kTwoPi = 6.283185307179586476925;
+
+  uint64_t bits(uint64_t j) const { return splitmix64(key_ + (j + 1) * kGoldenGamma); }
+
+  uint64_t key_;
+  float mean_;
+  float scale_;
+};
 
 }  // namespace graphrun

@@ -1257,7 +1257,7 @@ void register_rnn_ops(OpRegistry& registry) {
         [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           const RnnConfig c = kernel_config(spec, init);
           const int floats = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
-          if (c.stepwise()) return std::make_unique<StepwiseKernel>(c, dropout_node_seed(init.node.def), floats);
+          if (c.stepwise()) return std::make_unique<StepwiseKernel>(c, random_node_seed(init.node.def), floats);
           return std::make_unique<RecurrentKernel>(c, spec.has_cell, floats);
         },
         std::string(spec.doc) + kStepwiseDoc);

@@ -25,7 +25,7 @@ std::vector<Tensor> constant(const pb::Node& attrs, const std::vector<Tensor>&, 
 std::vector<Tensor> dropout(const pb::Node& attrs, const std::vector<Tensor>& in, const std::vector<TensorType>&,
                             const RunContext& run) {
   const float ratio = attrs.has_ratio() ? attrs.ratio() : 0.5f;
-  const DropoutMask drop(run.step_seed, dropout_node_seed(attrs), ratio);
+  const DropoutMask drop(run.step_seed, random_node_seed(attrs), ratio);
   Tensor output(DType::f32, in[0].dims());
   Tensor mask(DType::f32, in[0].dims());
   for (int64_t i = 0; i < output.num_elements(); ++i) {
@@ -35,12 +35,24 @@ std::vector<Tensor> dropout(const pb::Node& attrs, const std::vector<Tensor>& in
   return {output, mask};
 }
 
+// Samples in training and inference alike; only the input's shape is read.
+std::vector<Tensor> random_normal_like(const pb::Node& attrs, const std::vector<Tensor>& in,
+                                       const std::vector<TensorType>&, const RunContext& run) {
+  const float mean = attrs.has_mean() ? attrs.mean() : 0.0f;
+  const float scale = attrs.has_scale() ? attrs.scale() : 1.0f;
+  const NormalStream normal(run.step_seed, random_node_seed(attrs), mean, scale);
+  Tensor output(DType::f32, in[0].dims());
+  for (int64_t i = 0; i < output.num_elements(); ++i) output.data<float>()[i] = normal.value(static_cast<uint64_t>(i));
+  return {output};
+}
+
 }  // namespace
 
 void register_misc(ReferenceTable& t) {
   t["Identity"] = identity;
   t["Constant"] = constant;
   t["Dropout"] = dropout;
+  t["RandomNormalLike"] = random_normal_like;
 }
 
 }  // namespace graphrun::reference

@@ -46,7 +46,7 @@ ReferenceKernel recurrent(int gates) {
     const bool has_h0 = floats > 4, has_c0 = floats > 5;
     const float dropout = run.training ? p.dropout() : 0.f;
     const float rec_dropout = run.training ? p.recurrent_dropout() : 0.f;
-    const uint64_t node_seed = dropout_node_seed(attrs);
+    const uint64_t node_seed = random_node_seed(attrs);
 
     std::vector<Tensor> out;
     for (const TensorType& t : out_types) out.emplace_back(t.dtype, t.dims);  // zeros

@@ -56,10 +56,21 @@ TEST(Autodiff, GoldenGradientGraph) {
   EXPECT_NO_THROW(Model::parse(text, "golden"));
 }
 
+// RandomNormalLike is marked non-differentiable: in z = mu + exp(log_var / 2) * eps
+// autodiff passes over the noise node (instead of failing for want of a rule),
+// and both weights get gradients; the next test checks their values numerically.
+TEST(Autodiff, ReparameterisationTrickPassesOverTheNoiseNode) {
+  Graph g = load_graph(std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/reparameterize.pbtxt", builtin_ops());
+  const GradientResult r = add_gradients(g, builtin_ops());
+  EXPECT_EQ(r.gradients.count(*g.find_value("w_mu")), 1u);
+  EXPECT_EQ(r.gradients.count(*g.find_value("w_log_var")), 1u);
+}
+
 TEST(Autodiff, WholeModelGradientsMatchNumeric) {
   for (const std::string& model : {kDir + "/models/shared_tower.pbtxt",
                                   std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/tiny_text.pbtxt",
                                   std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/masked_attention.pbtxt",
+                                  std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/reparameterize.pbtxt",
                                   std::string(GRAPHRUN_SOURCE_DIR) + "/examples/emojify/v1.pbtxt"}) {
     const GradCheckResult r = gradcheck(model, 4, 20);
     EXPECT_TRUE(r.passed) << model << ": " << r.worst << " rel " << r.max_rel_error;
