@@ -14,6 +14,7 @@ packages=(
   libcli11-dev         # CLI11: the command line
   libfmt-dev           # fmt: formatting messages and tables
   zlib1g-dev           # zlib: gzip-compressed datasets
+  libpng-dev           # libpng: PNG image inputs and outputs of `graphrun run`
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // The graphrun command line. It uses only the public API (graphrun/graphrun.h).
 //
 //   graphrun run MODEL.pbtxt --input x=x.npy --output out/   run and write outputs as .npy
+//                                                             (x=image.png, x=DIR of PNGs; --png y: y_0000.png, ...)
 //   graphrun check MODEL.pbtxt                                validate; per-node table with parameter counts
 //   graphrun dot MODEL.pbtxt [-o graph.dot]                   Graphviz drawing of the graph
 //   graphrun ops                                              the op reference, from the registry
@@ -17,9 +18,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <span>
 
 #include "graphrun/convert.h"
 #include "graphrun/graphrun.h"
@@ -29,13 +32,26 @@ namespace {
 
 struct RunArgs {
   std::string model;
-  std::vector<std::string> inputs;  // name=file.npy
+  std::vector<std::string> inputs;  // name=file.npy, name=image.png or name=directory of PNGs
   std::vector<std::string> fetches;
+  std::vector<std::string> png_outputs;  // fetched values also written as one PNG per batch row
   std::string output_dir = ".";
   std::string checkpoint;  // a training run directory: its parameters instead of the initialisers
   int threads = 0;
   int intra_threads = 0;
 };
+
+// FILE.npy as it is, FILE.png as [1, H, W, C], a directory as its *.png files sorted by name, [N, H, W, C].
+graphrun::Tensor read_input(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return graphrun::read_png_dir(path);
+  if (std::filesystem::path(path).extension() == ".png") {
+    const graphrun::Tensor image = graphrun::read_png(path);
+    graphrun::Dims dims = image.dims();
+    dims.insert(dims.begin(), 1);
+    return image.reshaped(dims);
+  }
+  return graphrun::read_npy(path);
+}
 
 int run_command(const RunArgs& args) {
   graphrun::Model model = graphrun::Model::load(args.model);
@@ -43,23 +59,44 @@ int run_command(const RunArgs& args) {
   for (const std::string& spec : args.inputs) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-      throw graphrun::Error(fmt::format("--input '{}': expected NAME=FILE.npy", spec));
-    feeds[spec.substr(0, eq)] = graphrun::read_npy(spec.substr(eq + 1));
+      throw graphrun::Error(fmt::format("--input '{}': expected NAME=FILE.npy, NAME=FILE.png or NAME=DIR", spec));
+    feeds[spec.substr(0, eq)] = read_input(spec.substr(eq + 1));
   }
   const graphrun::SessionOptions options{args.threads, args.intra_threads};
   const graphrun::Session session = args.checkpoint.empty() ? graphrun::Session(model, options)
                                                             : graphrun::load_trained(args.model, args.checkpoint, options);
-  const std::vector<std::string> fetches = args.fetches.empty() ? model.output_names() : args.fetches;
+  std::vector<std::string> fetches = args.fetches.empty() ? model.output_names() : args.fetches;
+  for (const std::string& name : args.png_outputs)  // --png NAME fetches NAME too
+    if (std::find(fetches.begin(), fetches.end(), name) == fetches.end()) fetches.push_back(name);
   const std::vector<graphrun::Tensor> results = session.run(feeds, fetches);
+  // Check every --png value before writing anything.
+  for (const std::string& name : args.png_outputs) {
+    const graphrun::Tensor& t = results[static_cast<size_t>(std::find(fetches.begin(), fetches.end(), name) - fetches.begin())];
+    const bool ok = t.dtype() == graphrun::DType::f32 && t.rank() == 4 && t.dims()[3] >= 1 && t.dims()[3] <= 4;
+    if (!ok)
+      throw graphrun::Error(fmt::format("--png '{}': value '{}' is {}; PNG output needs float32 [N, H, W, C] with C in 1..4",
+                                        name, name, t.type_string()));
+  }
   std::filesystem::create_directories(args.output_dir);
   for (size_t i = 0; i < results.size(); ++i) {
     // Value names may contain ':' (a node's second output); keep file names portable.
     std::string file_name = fetches[i];
     for (char& c : file_name)
       if (c == ':' || c == '/') c = '_';
-    const std::string path = (std::filesystem::path(args.output_dir) / (file_name + ".npy")).string();
+    const std::filesystem::path stem = std::filesystem::path(args.output_dir) / file_name;
+    const std::string path = stem.string() + ".npy";
     graphrun::write_npy(path, results[i]);
     std::cout << fmt::format("{} {} -> {}\n", fetches[i], results[i].type_string(), path);
+    if (std::find(args.png_outputs.begin(), args.png_outputs.end(), fetches[i]) == args.png_outputs.end()) continue;
+    const graphrun::Dims& d = results[i].dims();
+    const int64_t per_image = d[1] * d[2] * d[3];
+    for (int64_t n = 0; n < d[0]; ++n) {
+      // One image is a copy of batch row n (Tensor has no views).
+      const graphrun::Tensor image = graphrun::Tensor::from_floats(
+          {d[1], d[2], d[3]}, std::span<const float>(results[i].data<float>() + n * per_image, static_cast<size_t>(per_image)));
+      graphrun::write_png(fmt::format("{}_{:04d}.png", stem.string(), n), image);
+    }
+    std::cout << fmt::format("{} -> {}_NNNN.png, {} image{}\n", fetches[i], stem.string(), d[0], d[0] == 1 ? "" : "s");
   }
   return 0;
 }
@@ -123,11 +160,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   RunArgs run_args;
-  CLI::App* run = app.add_subcommand("run", "Run a model on .npy inputs and write its outputs as .npy");
+  CLI::App* run = app.add_subcommand("run", "Run a model on .npy or PNG inputs and write its outputs as .npy (and PNG)");
   run->add_option("model", run_args.model, "Model .pbtxt")->required();
-  run->add_option("--input,-i", run_args.inputs, "NAME=FILE.npy for each graph input");
+  run->add_option("--input,-i", run_args.inputs,
+                  "NAME=FILE.npy for each graph input; NAME=FILE.png feeds [1, H, W, C] (values byte/255), "
+                  "NAME=DIR feeds DIR's *.png sorted by name as [N, H, W, C]");
   run->add_option("--fetch,-f", run_args.fetches, "Values to write (default: the model's outputs)");
-  run->add_option("--output,-o", run_args.output_dir, "Directory for the output .npy files");
+  run->add_option("--png", run_args.png_outputs,
+                  "Also write this value (float32 [N, H, W, C], C 1..4, fetched if not already) as "
+                  "OUTPUT/NAME_0000.png, NAME_0001.png, ... (clipped to [0, 1]); repeatable");
+  run->add_option("--output,-o", run_args.output_dir, "Directory for the output .npy (and --png) files");
   run->add_option("--checkpoint", run_args.checkpoint, "Training run directory whose best (else last) checkpoint to run");
   run->add_option("--threads", run_args.threads, "Nodes run concurrently (0 = all cores, 1 = serial)");
   run->add_option("--intra-threads", run_args.intra_threads, "OpenMP threads per oneDNN call (0 = default)");

@@ -16,6 +16,7 @@
 
 #include "graphrun/error.h"
 #include "graphrun/npy.h"
+#include "graphrun/png.h"
 #include "graphrun/tensor.h"
 
 namespace graphrun {
