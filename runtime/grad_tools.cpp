@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "autodiff/autodiff.h"
@@ -13,6 +14,7 @@
 #include "runtime/graph_runner.h"
 #include "runtime/initializers.h"
 #include "runtime/model_data.h"
+#include "runtime/image_dataset.h"
 #include "runtime/text_dataset.h"
 
 namespace graphrun {
@@ -65,21 +67,31 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
   // Feeds: the first training examples when the model has data, else random values.
   std::vector<Tensor> feeds(graph->inputs.size());
   std::mt19937 rng(7);
-  std::optional<TextDataset> dataset;
-  if (data.proto.has_train()) dataset = load_text_dataset(data.proto.train().data(), data.directory, data.proto.train().seed());
+  std::map<std::string, Tensor> examples;  // graph input -> the training data it takes
+  if (data.proto.has_train()) {
+    const pb::TrainConfig& config = data.proto.train();
+    auto name_or = [](const std::string& name, const char* fallback) { return name.empty() ? std::string(fallback) : name; };
+    if (config.data().format() == pb::DataConfig::PNG_DIR) {
+      examples[name_or(config.images_input(), "images")] = load_image_dataset(config.data(), data.directory, config.seed()).train;
+    } else {
+      const TextDataset dataset = load_text_dataset(config.data(), data.directory, config.seed());
+      examples[name_or(config.tokens_input(), "tokens")] = dataset.train.tokens;
+      examples[name_or(config.labels_input(), "labels")] = dataset.train.labels;
+    }
+  }
   for (size_t i = 0; i < graph->inputs.size(); ++i) {
     const Value& v = graph->value(graph->inputs[i]);
     Dims dims = v.type.dims;
     for (int64_t& d : dims) d = d < 0 ? batch : d;
     Tensor t(v.type.dtype, dims);
-    const std::string tokens_name = dataset && !data.proto.train().tokens_input().empty() ? data.proto.train().tokens_input() : "tokens";
-    const std::string labels_name = dataset && !data.proto.train().labels_input().empty() ? data.proto.train().labels_input() : "labels";
-    if (dataset && (v.name == tokens_name || v.name == labels_name)) {
-      const Tensor& src = v.name == tokens_name ? dataset->train.tokens : dataset->train.labels;
+    auto example = examples.find(v.name);
+    if (example != examples.end() && !example->second.empty()) {
+      const Tensor& src = example->second;  // int64 token ids and labels, or float32 images
       const int64_t row = src.num_elements() / src.dims()[0];
       for (int64_t k = 0; k < t.num_elements(); ++k) {
-        const int64_t value = src.data<int64_t>()[k % (row * std::min<int64_t>(batch, src.dims()[0]))];
-        if (t.dtype() == DType::i64) t.data<int64_t>()[k] = value;
+        const int64_t at = k % (row * std::min<int64_t>(batch, src.dims()[0]));
+        const double value = src.dtype() == DType::i64 ? static_cast<double>(src.data<int64_t>()[at]) : src.data<float>()[at];
+        if (t.dtype() == DType::i64) t.data<int64_t>()[k] = static_cast<int64_t>(value);
         else t.data<float>()[k] = static_cast<float>(value);
       }
     } else if (t.dtype() == DType::f32) {

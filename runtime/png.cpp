@@ -85,7 +85,7 @@ Tensor read_png_batch(const std::vector<std::string>& paths) {
   return batch;
 }
 
-Tensor read_png_dir(const std::string& dir) {
+std::vector<std::string> list_png_dir(const std::string& dir) {
   std::vector<std::string> paths;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
@@ -93,8 +93,10 @@ Tensor read_png_dir(const std::string& dir) {
   if (ec) fail(dir, fmt::format("cannot list directory ({})", ec.message()));
   if (paths.empty()) fail(dir, "directory holds no .png files");
   std::sort(paths.begin(), paths.end());
-  return read_png_batch(paths);
+  return paths;
 }
+
+Tensor read_png_dir(const std::string& dir) { return read_png_batch(list_png_dir(dir)); }
 
 void write_png(const std::string& path, const Tensor& image) {
   const Dims& d = image.dims();

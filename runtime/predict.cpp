@@ -54,6 +54,9 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
   const detail::ModelData& data = detail::data_of(model);
   if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
   const pb::TrainConfig& config = data.proto.train();
+  if (config.data().format() == pb::DataConfig::PNG_DIR)
+    throw Error(fmt::format("{}: predict scores texts, and this model trains on images (format PNG_DIR); use graphrun run "
+                            "--checkpoint RUN_DIR to run it on images, graphrun eval for its loss", model_path));
   if (config.predictions().empty()) throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
 
   const Vocabulary vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());

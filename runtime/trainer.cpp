@@ -1,5 +1,10 @@
 // The training loop behind `graphrun train` and `graphrun eval`.
 //
+// The data is a set of splits (train, validation, test), each a few tensors
+// whose first dim indexes the examples, fed as they are to graph inputs: token
+// ids and labels for text, images [N, H, W, C] for PNG_DIR (no labels, so loss
+// only).
+//
 // One training step: gather a batch of rows, run the training graph (forward,
 // loss, gradients) with dropout on, then apply the optimizer to the trainable
 // parameters in place. Random streams are derived, not stored: the epoch's
@@ -29,6 +34,7 @@
 #include "ops/registry.h"
 #include "runtime/checkpoint.h"
 #include "runtime/graph_runner.h"
+#include "runtime/image_dataset.h"
 #include "runtime/initializers.h"
 #include "runtime/model_data.h"
 #include "runtime/optimizer.h"
@@ -76,25 +82,34 @@ OptimizerConfig optimizer_config(const pb::OptimizerConfig& c) {
   return o;
 }
 
-// Rows `rows` of a split as one batch.
-std::pair<Tensor, Tensor> gather_batch(const TextSplit& split, const std::vector<size_t>& order, size_t begin, size_t end) {
-  const int64_t width = split.tokens.dims()[1];
-  const auto n = static_cast<int64_t>(end - begin);
-  Tensor tokens(DType::i64, {n, width});
-  Tensor labels(DType::i64, {n});
-  for (int64_t r = 0; r < n; ++r) {
-    const size_t row = order[begin + static_cast<size_t>(r)];
-    std::copy_n(split.tokens.data<int64_t>() + static_cast<int64_t>(row) * width, width, tokens.data<int64_t>() + r * width);
-    labels.data<int64_t>()[r] = split.labels.data<int64_t>()[row];
+// One split: a tensor per fed graph input (TrainingSetup::inputs_), examples
+// along the first dim. A batch is a Split too.
+struct Split {
+  std::vector<Tensor> columns;
+  int64_t size() const { return columns.empty() || columns[0].empty() ? 0 : columns[0].dims()[0]; }
+};
+
+// The examples order[begin, end) of a split as one batch.
+Split gather_batch(const Split& split, const std::vector<size_t>& order, size_t begin, size_t end) {
+  Split batch;
+  for (const Tensor& column : split.columns) {
+    Dims dims = column.dims();
+    const size_t row_bytes = column.num_bytes() / static_cast<size_t>(dims[0]);
+    dims[0] = static_cast<int64_t>(end - begin);
+    Tensor rows = Tensor::uninitialized(column.dtype(), dims);
+    for (size_t r = 0; r < end - begin; ++r)
+      std::memcpy(static_cast<char*>(rows.raw_data()) + r * row_bytes,
+                  static_cast<const char*>(column.raw_data()) + order[begin + r] * row_bytes, row_bytes);
+    batch.columns.push_back(std::move(rows));
   }
-  return {tokens, labels};
+  return batch;
 }
 
 // Prepares an epoch's batches on a background thread, two ahead of the
 // training loop, so gathering rows never stalls the compute.
 class BatchPrefetcher {
  public:
-  BatchPrefetcher(const TextSplit& split, std::vector<size_t> order, size_t batch)
+  BatchPrefetcher(const Split& split, std::vector<size_t> order, size_t batch)
       : split_(split), order_(std::move(order)), batch_(batch), worker_([this] { produce(); }) {}
   ~BatchPrefetcher() {
     {
@@ -104,8 +119,8 @@ class BatchPrefetcher {
     changed_.notify_all();
     worker_.join();
   }
-  // The next batch (tokens, labels), in order; false after the last one.
-  bool next(std::pair<Tensor, Tensor>* batch) {
+  // The next batch, in order; false after the last one.
+  bool next(Split* batch) {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return !ready_.empty() || produced_all_; });
     if (ready_.empty()) return false;
@@ -130,12 +145,12 @@ class BatchPrefetcher {
     changed_.notify_all();
   }
 
-  const TextSplit& split_;
+  const Split& split_;
   const std::vector<size_t> order_;
   const size_t batch_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<std::pair<Tensor, Tensor>> ready_;
+  std::deque<Split> ready_;
   bool produced_all_ = false;
   bool stop_ = false;
   std::thread worker_;  // last: starts after the members it uses exist
@@ -147,8 +162,8 @@ class MetricTracker {
   MetricTracker(int64_t num_classes, bool binary) : classes_(std::max<int64_t>(num_classes, 2)), binary_(binary) {
     confusion_.assign(static_cast<size_t>(classes_), std::vector<int64_t>(static_cast<size_t>(classes_), 0));
   }
-  void add(const Tensor& loss, const Tensor& predictions, const Tensor& labels) {
-    const int64_t n = labels.num_elements();
+  // `n` examples; accuracy only with predictions, against labels int64 [N] or float32 [N, 1] (0 or 1).
+  void add(const Tensor& loss, int64_t n, const Tensor& predictions, const Tensor& labels) {
     loss_sum_ += double(loss.data<float>()[0]) * double(n);
     examples_ += n;
     if (predictions.empty()) return;
@@ -162,7 +177,7 @@ class MetricTracker {
         for (int64_t c = 1; c < width; ++c)
           if (p[i * width + c] > p[i * width + predicted]) predicted = c;
       }
-      const int64_t truth = labels.data<int64_t>()[i];
+      const int64_t truth = labels.dtype() == DType::i64 ? labels.data<int64_t>()[i] : static_cast<int64_t>(labels.data<float>()[i]);
       correct_ += predicted == truth;
       if (truth >= 0 && truth < classes_ && predicted < classes_)
         ++confusion_[static_cast<size_t>(truth)][static_cast<size_t>(predicted)];
@@ -202,23 +217,50 @@ class TrainingSetup {
         throw Error(fmt::format("{}: train.{} '{}' is not a graph input", model_path, field, name));
       return *id;
     };
-    tokens_input_ = input_named(config_.tokens_input().empty() ? "tokens" : config_.tokens_input(), "tokens_input");
-    labels_input_ = input_named(config_.labels_input().empty() ? "labels" : config_.labels_input(), "labels_input");
-    binary_labels_ = forward.value(labels_input_).type.dtype == DType::f32;
     if (!config_.predictions().empty()) {
       auto id = forward.find_value(config_.predictions());
       if (!id) throw Error(fmt::format("{}: train.predictions '{}' is not a value of the graph", model_path, config_.predictions()));
       predictions_ = *id;
     }
 
-    dataset_ = load_text_dataset(config_.data(), data_.directory, config_.seed(), scope);
-    // The classes the model predicts, even when the loaded split lacks some.
-    if (predictions_ != kNoValue && !binary_labels_) {
-      const Dims& p = forward.value(predictions_).type.dims;
-      if (p.size() == 2 && p[1] > 1) dataset_.num_classes = std::max(dataset_.num_classes, p[1]);
+    if (config_.data().format() == pb::DataConfig::PNG_DIR) {
+      if (predictions_ != kNoValue)
+        throw Error(fmt::format("{}: train.predictions needs labels; format PNG_DIR has none (the metric is the loss)", model_path));
+      const ValueId images = input_named(config_.images_input().empty() ? "images" : config_.images_input(), "images_input");
+      inputs_ = {images};
+      ImageDataset data = load_image_dataset(config_.data(), data_.directory, config_.seed(), scope.only_split);
+      for (auto [from, to] : {std::pair{&data.train, &train_}, {&data.validation, &validation_}, {&data.test, &test_}}) {
+        if (from->empty()) continue;
+        check_image_input(model_path, forward.value(images), *from);
+        to->columns = {*from};
+      }
+    } else {
+      tokens_input_ = input_named(config_.tokens_input().empty() ? "tokens" : config_.tokens_input(), "tokens_input");
+      const ValueId labels_input = input_named(config_.labels_input().empty() ? "labels" : config_.labels_input(), "labels_input");
+      binary_labels_ = forward.value(labels_input).type.dtype == DType::f32;
+      inputs_ = {tokens_input_, labels_input};
+      labels_column_ = 1;
+
+      dataset_ = load_text_dataset(config_.data(), data_.directory, config_.seed(), scope);
+      // The classes the model predicts, even when the loaded split lacks some.
+      if (predictions_ != kNoValue && !binary_labels_) {
+        const Dims& p = forward.value(predictions_).type.dims;
+        if (p.size() == 2 && p[1] > 1) dataset_.num_classes = std::max(dataset_.num_classes, p[1]);
+      }
+      for (auto [from, to] : {std::pair{&dataset_.train, &train_}, {&dataset_.validation, &validation_}, {&dataset_.test, &test_}}) {
+        if (from->size() == 0) continue;
+        // Labels as the graph takes them: int64 [N], or float32 [N, 1] for binary labels.
+        Tensor labels = from->labels;
+        if (binary_labels_) {
+          labels = Tensor(DType::f32, {from->size(), 1});
+          for (int64_t k = 0; k < from->size(); ++k) labels.data<float>()[k] = static_cast<float>(from->labels.data<int64_t>()[k]);
+        }
+        to->columns = {from->tokens, labels};
+        *from = {};  // the trainer reads train_, validation_ and test_ only
+      }
     }
     if (options.limit_examples)
-      for (TextSplit* s : {&dataset_.train, &dataset_.validation, &dataset_.test}) limit(*s, *options.limit_examples);
+      for (Split* s : {&train_, &validation_, &test_}) limit(*s, *options.limit_examples);
 
     graph_ = std::make_shared<Graph>(forward);
     gradients_ = add_gradients(*graph_, builtin_ops());
@@ -244,25 +286,23 @@ class TrainingSetup {
     throw Error(fmt::format("train.data.word_vectors.parameter '{}' is not a parameter of the model", name));
   }
 
-  // Feeds for one batch: token ids, and labels as int64 [N] or float32 [N, 1].
-  std::vector<Tensor> feeds(const Tensor& tokens, const Tensor& labels) const {
+  // Feeds for one batch: each column to its graph input.
+  std::vector<Tensor> feeds(const Split& batch) const {
     std::vector<Tensor> feeds(graph_->inputs.size());
-    for (size_t i = 0; i < graph_->inputs.size(); ++i) {
-      if (graph_->inputs[i] == tokens_input_) feeds[i] = tokens;
-      if (graph_->inputs[i] != labels_input_) continue;
-      if (!binary_labels_) {
-        feeds[i] = labels;
-        continue;
-      }
-      Tensor f(DType::f32, {labels.num_elements(), 1});
-      for (int64_t k = 0; k < labels.num_elements(); ++k) f.data<float>()[k] = static_cast<float>(labels.data<int64_t>()[k]);
-      feeds[i] = f;
-    }
+    for (size_t i = 0; i < graph_->inputs.size(); ++i)
+      for (size_t c = 0; c < inputs_.size(); ++c)
+        if (graph_->inputs[i] == inputs_[c]) feeds[i] = batch.columns[c];
     return feeds;
   }
 
+  // Adds a batch's loss (and accuracy, when there are predictions) to `tracker`.
+  void track(MetricTracker& tracker, const Split& batch, const std::vector<Tensor>& out) const {
+    const bool accuracy = predictions_ != kNoValue;
+    tracker.add(out[0], batch.size(), accuracy ? out[1] : Tensor(), accuracy ? batch.columns[labels_column_] : Tensor());
+  }
+
   // Loss (and accuracy) of the current parameters on a split, dropout off.
-  MetricTracker evaluate(const TextSplit& split) const {
+  MetricTracker evaluate(const Split& split) const {
     MetricTracker tracker(dataset_.num_classes, binary_labels_);
     std::vector<size_t> order(static_cast<size_t>(split.size()));
     std::iota(order.begin(), order.end(), 0);
@@ -270,9 +310,8 @@ class TrainingSetup {
     std::vector<ValueId> fetches = {gradients_.loss};
     if (predictions_ != kNoValue) fetches.push_back(predictions_);
     for (size_t begin = 0; begin < order.size(); begin += batch) {
-      auto [tokens, labels] = gather_batch(split, order, begin, std::min(order.size(), begin + batch));
-      const auto out = runner_->run(feeds(tokens, labels), params_, fetches, RunContext{false, 0});
-      tracker.add(out[0], out.size() > 1 ? out[1] : Tensor(), labels);
+      const Split b = gather_batch(split, order, begin, std::min(order.size(), begin + batch));
+      track(tracker, b, runner_->run(feeds(b), params_, fetches, RunContext{false, 0}));
     }
     return tracker;
   }
@@ -282,9 +321,12 @@ class TrainingSetup {
   const Model model_;
   const detail::ModelData& data_;
   pb::TrainConfig config_;
-  ValueId tokens_input_ = kNoValue, labels_input_ = kNoValue, predictions_ = kNoValue;
+  ValueId tokens_input_ = kNoValue, predictions_ = kNoValue;
   bool binary_labels_ = false;
-  TextDataset dataset_;
+  TextDataset dataset_;            // text data: vocabulary, classes, word vectors (its splits move to the Splits below)
+  Split train_, validation_, test_;
+  std::vector<ValueId> inputs_;    // the graph input each split column feeds
+  size_t labels_column_ = 0;       // the column of labels (text data; used only with predictions)
   std::shared_ptr<Graph> graph_;
   GradientResult gradients_;
   std::vector<size_t> trainable_;  // indices into graph parameters that get a gradient
@@ -292,12 +334,21 @@ class TrainingSetup {
   std::unique_ptr<GraphRunner> runner_;
 
  private:
-  static void limit(TextSplit& s, int64_t n) {
+  static void limit(Split& s, int64_t n) {
     if (s.size() <= n) return;
     std::vector<size_t> rows(static_cast<size_t>(n));
     std::iota(rows.begin(), rows.end(), 0);
-    auto [tokens, labels] = gather_batch(s, rows, 0, rows.size());
-    s = {tokens, labels};
+    s = gather_batch(s, rows, 0, rows.size());
+  }
+
+  // The images input must take float32 [N, H, W, C] batches of `images`' H, W and C.
+  static void check_image_input(const std::string& model_path, const Value& input, const Tensor& images) {
+    const Dims& want = input.type.dims;
+    bool fits = input.type.dtype == DType::f32 && want.size() == 4;
+    for (size_t d = 1; fits && d < 4; ++d) fits = want[d] < 0 || want[d] == images.dims()[d];
+    if (!fits)
+      throw Error(fmt::format("{}: train.images_input '{}' is {}, but the images are float32 [N, H, W, C] = {}", model_path,
+                              input.name, type_str(input.type), dims_str(images.dims())));
   }
 };
 
@@ -332,8 +383,8 @@ void write_text(const fs::path& path, const std::string& text) {
 // A one-line progress bar on a terminal.
 class Progress {
  public:
-  Progress(bool enabled, int epoch, int epochs, int64_t total)
-      : enabled_(enabled), epoch_(epoch), epochs_(epochs), total_(total), start_(Clock::now()) {}
+  Progress(bool enabled, bool accuracy, int epoch, int epochs, int64_t total)
+      : enabled_(enabled), accuracy_(accuracy), epoch_(epoch), epochs_(epochs), total_(total), start_(Clock::now()) {}
   void update(int64_t done, double loss, double accuracy, bool final = false) {
     if (!enabled_) return;
     const auto now = Clock::now();
@@ -343,15 +394,15 @@ class Progress {
     const double rate = secs > 0 ? double(done) / secs : 0;
     const double eta = rate > 0 ? double(total_ - done) / rate : 0;
     const int width = 24, filled = total_ ? static_cast<int>(width * done / total_) : width;
-    std::cerr << fmt::format("\repoch {}/{} [{}{}] {}/{}  ETA {:.1f}s  {:.0f} samples/s  loss {:.4f}  acc {:.4f}  ", epoch_,
-                             epochs_, std::string(static_cast<size_t>(filled), '='),
-                             std::string(static_cast<size_t>(width - filled), ' '), done, total_, eta, rate, loss, accuracy)
-              << std::flush;
+    std::cerr << fmt::format("\repoch {}/{} [{}{}] {}/{}  ETA {:.1f}s  {:.0f} samples/s  loss {:.4f}  ", epoch_, epochs_,
+                             std::string(static_cast<size_t>(filled), '='), std::string(static_cast<size_t>(width - filled), ' '),
+                             done, total_, eta, rate, loss)
+              << (accuracy_ ? fmt::format("acc {:.4f}  ", accuracy) : "") << std::flush;
     if (final) std::cerr << "\r" << std::string(110, ' ') << "\r";
   }
 
  private:
-  bool enabled_;
+  bool enabled_, accuracy_;
   int epoch_, epochs_;
   int64_t total_;
   Clock::time_point start_, last_{};
@@ -400,7 +451,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       throw Error(fmt::format("{}: a run already exists here (use --resume to continue it)", dir.string()));
     fs::create_directories(dir);
     write_text(dir / "model.pbtxt", setup.data_.text);
-    setup.dataset_.vocabulary.save((dir / "vocab.txt").string());
+    if (setup.tokens_input_ != kNoValue) setup.dataset_.vocabulary.save((dir / "vocab.txt").string());
   }
 
   std::vector<Dims> shapes;
@@ -434,11 +485,11 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   };
   if (!result.notes.empty()) say("data: " + result.notes);
   say(fmt::format("training {} on {} examples ({} validation, {} test), batch {}, {} epochs, run dir {}", model_path,
-                  setup.dataset_.train.size(), setup.dataset_.validation.size(), setup.dataset_.test.size(), setup.batch_size(),
+                  setup.train_.size(), setup.validation_.size(), setup.test_.size(), setup.batch_size(),
                   epochs, dir.string()));
 
   const bool bar = options.progress && !options.quiet && ::isatty(2);
-  const auto n = static_cast<size_t>(setup.dataset_.train.size());
+  const auto n = static_cast<size_t>(setup.train_.size());
   const auto batch = static_cast<size_t>(setup.batch_size());
   std::vector<ValueId> fetches = {setup.gradients_.loss};
   if (setup.predictions_ != kNoValue) fetches.push_back(setup.predictions_);
@@ -451,19 +502,18 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     if (!config.has_shuffle() || config.shuffle()) order = data::permutation(n, mix(config.seed(), static_cast<uint64_t>(epoch)));
 
     MetricTracker tracker(setup.dataset_.num_classes, setup.binary_labels_);
-    Progress progress(bar, epoch, epochs, static_cast<int64_t>(n));
+    Progress progress(bar, setup.predictions_ != kNoValue, epoch, epochs, static_cast<int64_t>(n));
     const auto start = Clock::now();
-    BatchPrefetcher batches(setup.dataset_.train, order, batch);
-    std::pair<Tensor, Tensor> next;
+    BatchPrefetcher batches(setup.train_, order, batch);
+    Split next;
     int64_t done = 0;
     while (batches.next(&next)) {
-      const auto& [tokens, labels] = next;
       const RunContext run{true, mix(config.seed() ^ 0x5eedull, static_cast<uint64_t>(step))};
-      const std::vector<Tensor> out = setup.runner_->run(setup.feeds(tokens, labels), setup.params_, fetches, run);
+      const std::vector<Tensor> out = setup.runner_->run(setup.feeds(next), setup.params_, fetches, run);
       if (!std::isfinite(out[0].data<float>()[0]))
         throw Error(fmt::format("epoch {} step {}: the loss is {}; last good checkpoint: {}", epoch, step,
                                 out[0].data<float>()[0], last_path.string()));
-      tracker.add(out[0], first_grad > 1 ? out[1] : Tensor(), labels);
+      setup.track(tracker, next, out);
       std::vector<Tensor> params, grads;
       for (size_t k = 0; k < setup.trainable_.size(); ++k) {
         params.push_back(setup.params_[setup.trainable_[k]]);  // shares storage: updated in place
@@ -471,7 +521,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       }
       optimizer.apply(params, grads);
       ++step;
-      done += labels.num_elements();
+      done += next.size();
       progress.update(done, tracker.loss(), tracker.accuracy());
     }
     progress.update(static_cast<int64_t>(n), tracker.loss(), tracker.accuracy(), true);
@@ -481,8 +531,8 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     const bool has_accuracy = setup.predictions_ != kNoValue;
     const std::string acc_name = setup.binary_labels_ ? "binary_accuracy" : "accuracy";
     if (has_accuracy) record.metrics.emplace_back(acc_name, tracker.accuracy());
-    if (setup.dataset_.validation.size() > 0) {
-      const MetricTracker val = setup.evaluate(setup.dataset_.validation);
+    if (setup.validation_.size() > 0) {
+      const MetricTracker val = setup.evaluate(setup.validation_);
       record.metrics.emplace_back("val_loss", val.loss());
       if (has_accuracy) record.metrics.emplace_back("val_" + acc_name, val.accuracy());
     }
@@ -534,9 +584,9 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     }
   }
 
-  if (setup.dataset_.test.size() > 0) {
+  if (setup.test_.size() > 0) {
     if (fs::exists(best_path)) restore_parameters(setup, read_checkpoint(best_path.string()), best_path.string());
-    const MetricTracker test = setup.evaluate(setup.dataset_.test);
+    const MetricTracker test = setup.evaluate(setup.test_);
     result.test_metrics = {{"test_loss", test.loss()}};
     if (setup.predictions_ != kNoValue)
       result.test_metrics.emplace_back(setup.binary_labels_ ? "test_binary_accuracy" : "test_accuracy", test.accuracy());
@@ -548,10 +598,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
 
 // The padded length a run trained with: the config's max_length, else the fixed
 // T of the tokens input (0 when neither says: the training texts decide).
-int64_t trained_length(const std::string& model_path) {
-  const Model model = Model::load(model_path);
-  const detail::ModelData& data = detail::data_of(model);
-  if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
+int64_t trained_length(const detail::ModelData& data) {
   const pb::TrainConfig& config = data.proto.train();
   if (config.data().max_length() > 0) return config.data().max_length();
   auto tokens = data.graph.find_value(config.tokens_input().empty() ? "tokens" : config.tokens_input());
@@ -564,35 +611,40 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
                     const TrainOptions& options) {
   if (split != "train" && split != "validation" && split != "test")
     throw Error(fmt::format("unknown split '{}' (use train, validation or test)", split));
-  // Only the split's own files are read, tokenized with the run's saved vocabulary,
-  // unless the padded length is known only from the training texts.
-  const Vocabulary vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());
-  DatasetScope scope{&vocabulary, trained_length(model_path), split};
-  if (scope.max_length == 0) scope = {};
+  const Model model = Model::load(model_path);
+  const detail::ModelData& data = detail::data_of(model);
+  if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
+  // Only the split's own files are read: images as they are; texts tokenized with the
+  // run's saved vocabulary, unless the padded length is known only from the training texts.
+  std::optional<Vocabulary> vocabulary;
+  DatasetScope scope{nullptr, 0, split};
+  if (data.proto.train().data().format() != pb::DataConfig::PNG_DIR) {
+    vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());
+    scope = {&*vocabulary, trained_length(data), split};
+    if (scope.max_length == 0) scope = {};
+  }
   TrainingSetup setup(model_path, options, scope);
   const fs::path best = fs::path(run_dir) / "best.ckpt", last = fs::path(run_dir) / "last.ckpt";
   const fs::path ck_path = fs::exists(best) ? best : last;
   restore_parameters(setup, read_checkpoint(ck_path.string()), ck_path.string());
-  const TextSplit* data = split == "train"        ? &setup.dataset_.train
-                          : split == "validation" ? &setup.dataset_.validation
-                          : split == "test"       ? &setup.dataset_.test
-                                                  : nullptr;
-  if (!data) throw Error(fmt::format("unknown split '{}' (use train, validation or test)", split));
-  if (data->size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
-  const MetricTracker t = setup.evaluate(*data);
+  const Split& scored = split == "train" ? setup.train_ : split == "validation" ? setup.validation_ : setup.test_;
+  if (scored.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
+  const MetricTracker t = setup.evaluate(scored);
   EvalResult r;
   r.split = split;
   r.examples = t.examples();
   r.metrics = {{"loss", t.loss()}};
-  if (setup.predictions_ != kNoValue) r.metrics.emplace_back(setup.binary_labels_ ? "binary_accuracy" : "accuracy", t.accuracy());
-  r.confusion = t.confusion();
-  r.classes = setup.dataset_.classes;
+  if (setup.predictions_ != kNoValue) {
+    r.metrics.emplace_back(setup.binary_labels_ ? "binary_accuracy" : "accuracy", t.accuracy());
+    r.confusion = t.confusion();
+    r.classes = setup.dataset_.classes;
+  }
   return r;
 }
 
 std::string format_eval(const EvalResult& r) {
-  std::string out = fmt::format("{}: {} examples{}\nconfusion matrix (rows: true class, columns: predicted):\n", r.split,
-                                r.examples, metrics_line(r.metrics));
+  std::string out = fmt::format("{}: {} examples{}\n", r.split, r.examples, metrics_line(r.metrics));
+  if (!r.confusion.empty()) out += "confusion matrix (rows: true class, columns: predicted):\n";
   for (size_t i = 0; i < r.confusion.size(); ++i) {
     out += fmt::format("{:>12}", i < r.classes.size() ? r.classes[i] : std::to_string(i));
     for (int64_t v : r.confusion[i]) out += fmt::format(" {:>6}", v);

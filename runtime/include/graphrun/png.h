@@ -17,6 +17,9 @@ namespace graphrun {
 Tensor read_png(const std::string& path);
 // [N, H, W, C], in the given order; every image must have the same H, W and C.
 Tensor read_png_batch(const std::vector<std::string>& paths);
+// The paths of every *.png in the directory, sorted by file name; an error names
+// a directory that is missing or holds no .png file.
+std::vector<std::string> list_png_dir(const std::string& dir);
 // Every *.png in the directory, sorted by file name, as read_png_batch.
 Tensor read_png_dir(const std::string& dir);
 // float32 [H, W, C], C in {1, 2, 3, 4}; values are clipped to [0, 1] and rounded

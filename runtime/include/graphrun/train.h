@@ -55,12 +55,13 @@ struct EvalResult {
   std::string split;
   int64_t examples = 0;
   Metrics metrics;                               // loss, accuracy, ...
-  std::vector<std::vector<int64_t>> confusion;   // [true class][predicted class]
+  std::vector<std::vector<int64_t>> confusion;   // [true class][predicted class]; empty without train.predictions
   std::vector<std::string> classes;
 };
 
 // Scores the checkpoint of a run (best.ckpt when present, else last.ckpt) on
-// "train", "validation" or "test".
+// "train", "validation" or "test": the loss, and with train.predictions (text
+// data) accuracy and the confusion matrix.
 EvalResult evaluate(const std::string& model_path, const std::string& run_dir, const std::string& split = "test",
                     const TrainOptions& options = {});
 std::string format_eval(const EvalResult& result);  // metrics and the confusion matrix as text
@@ -86,7 +87,7 @@ struct Prediction {
 };
 
 // Tokenizes with the run's saved vocabulary (RUN_DIR/vocab.txt), loads its best
-// (else last) checkpoint and scores each text.
+// (else last) checkpoint and scores each text. Text models only.
 std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir,
                                 const std::vector<std::string>& texts, const std::string& attention_value = "attention");
 std::string format_prediction(const Prediction& p);        // label, probabilities, token weights

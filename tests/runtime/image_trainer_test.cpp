@@ -1,0 +1,215 @@
+// Training on a directory of PNG images (DataConfig format PNG_DIR): an
+// autoencoder's loss falls, resume equals an uninterrupted run, keep_best and
+// early stopping follow val_loss, eval reports a split's loss, and bad image data
+// gets one-line errors naming the directory, file or input at fault.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "graphrun/png.h"
+#include "graphrun/train.h"
+
+namespace graphrun {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kModel = std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/tiny_autoencoder.pbtxt";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// `n` images [h, w, c] in `dir`: soft blobs at places that vary with the image, so
+// the images share structure an autoencoder can learn.
+void write_images(const fs::path& dir, int n, int64_t h = 8, int64_t w = 8, int64_t c = 4, int first = 0) {
+  fs::create_directories(dir);
+  for (int i = first; i < first + n; ++i) {
+    Tensor image(DType::f32, {h, w, c});
+    const double cy = (i * 3) % h, cx = (i * 5) % w;
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        for (int64_t k = 0; k < c; ++k)
+          image.data<float>()[(y * w + x) * c + k] =
+              static_cast<float>(std::exp(-((y - cy) * (y - cy) + (x - cx) * (x - cx)) / (4.0 + k)));
+    char name[32];
+    std::snprintf(name, sizeof name, "img%03d.png", i);
+    write_png((dir / name).string(), image);
+  }
+}
+
+// A fresh directory holding the model (with `replace_from` replaced), 16 training
+// and 4 test images; returns the model's path.
+std::string image_setup(const std::string& name, const std::string& replace_from = "", const std::string& replace_to = "") {
+  const fs::path dir = fs::temp_directory_path() / ("graphrun_image_trainer_" + name);
+  fs::remove_all(dir);
+  write_images(dir / "images", 16);
+  write_images(dir / "test_images", 4, 8, 8, 4, 16);
+  std::string model = read_file(kModel);
+  if (!replace_from.empty()) {
+    const size_t at = model.find(replace_from);
+    EXPECT_NE(at, std::string::npos) << replace_from;
+    model.replace(at, replace_from.size(), replace_to);
+  }
+  std::ofstream(dir / "model.pbtxt") << model;
+  return (dir / "model.pbtxt").string();
+}
+
+std::string run_dir_of(const std::string& model, const std::string& name = "run") {
+  return (fs::path(model).parent_path() / name).string();
+}
+
+TrainOptions quiet(const std::string& dir) {
+  TrainOptions o;
+  o.run_dir = dir;
+  o.quiet = true;
+  return o;
+}
+
+// The values of one metrics.csv column, by epoch.
+std::vector<double> column(const std::string& csv_path, const std::string& name) {
+  std::istringstream csv(read_file(csv_path));
+  std::string line, cell;
+  std::getline(csv, line);
+  std::istringstream header(line);
+  size_t index = 0;
+  for (; std::getline(header, cell, ','); ++index)
+    if (cell == name) break;
+  std::vector<double> values;
+  while (std::getline(csv, line)) {
+    std::istringstream row(line);
+    for (size_t i = 0; i <= index; ++i) std::getline(row, cell, ',');
+    values.push_back(std::stod(cell));
+  }
+  return values;
+}
+
+TEST(ImageTrainer, AutoencoderLossFallsAndReportsLossesOnly) {
+  const std::string model = image_setup("basic"), dir = run_dir_of(model);
+  const TrainResult r = train(model, quiet(dir));
+  ASSERT_EQ(r.epochs.size(), 6u);
+  EXPECT_LT(r.epochs.back().metrics[0].second, r.epochs.front().metrics[0].second);
+  EXPECT_EQ(read_file(dir + "/metrics.csv").substr(0, 21), "epoch,loss,val_loss\n1");
+  EXPECT_NE(read_file(dir + "/train.log").find("on 12 examples (4 validation, 4 test)"), std::string::npos)
+      << read_file(dir + "/train.log");
+  for (const char* file : {"model.pbtxt", "metrics.csv", "last.ckpt", "best.ckpt", "train.log"})
+    EXPECT_TRUE(fs::exists(fs::path(dir) / file)) << file;
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "vocab.txt"));  // no texts, no vocabulary
+  ASSERT_EQ(r.test_metrics.size(), 1u);
+  EXPECT_EQ(r.test_metrics[0].first, "test_loss");
+}
+
+TEST(ImageTrainer, ResumeEqualsAnUninterruptedRun) {
+  const std::string model = image_setup("resume");
+  const std::string straight = run_dir_of(model, "straight"), resumed = run_dir_of(model, "resumed");
+  TrainOptions all = quiet(straight);
+  all.epochs = 4;
+  train(model, all);
+  TrainOptions first = quiet(resumed);
+  first.epochs = 2;
+  train(model, first);
+  TrainOptions rest = quiet(resumed);
+  rest.resume = true;
+  rest.epochs = 4;
+  EXPECT_EQ(train(model, rest).epochs.size(), 2u);
+  EXPECT_EQ(read_file(resumed + "/metrics.csv"), read_file(straight + "/metrics.csv"));
+  EXPECT_EQ(read_file(resumed + "/last.ckpt"), read_file(straight + "/last.ckpt"));
+  EXPECT_EQ(read_file(resumed + "/best.ckpt"), read_file(straight + "/best.ckpt"));
+}
+
+// A learning rate high enough that val_loss goes up and down: best.ckpt must hold
+// the epoch of the lowest val_loss (lower is better for losses), and eval of the
+// validation split scores that checkpoint.
+TEST(ImageTrainer, KeepBestAndEarlyStoppingFollowTheLowestValLoss) {
+  const std::string model = image_setup("keep_best", "optimizer { adam { learning_rate: 0.01 } }",
+                                        "optimizer { adam { learning_rate: 0.3 } } early_stopping { monitor: \"val_loss\" patience: 3 }");
+  const std::string dir = run_dir_of(model);
+  TrainOptions o = quiet(dir);
+  o.epochs = 30;
+  const TrainResult r = train(model, o);
+  const std::vector<double> val = column(dir + "/metrics.csv", "val_loss");
+  ASSERT_EQ(val.size(), r.epochs.size());
+  const auto lowest = std::min_element(val.begin(), val.end());
+  EXPECT_EQ(r.best_epoch, 1 + (lowest - val.begin()));
+  ASSERT_TRUE(r.best_value.has_value());
+  EXPECT_NEAR(*r.best_value, *lowest, 1e-6);
+  if (r.stopped_early) {
+    EXPECT_EQ(static_cast<int>(val.size()) - r.best_epoch, 3);
+  }
+  const EvalResult v = evaluate(model, dir, "validation", quiet(""));
+  EXPECT_NEAR(v.metrics[0].second, *r.best_value, 1e-5);
+}
+
+TEST(ImageTrainer, EvalReportsTheSplitLossAndPredictRefuses) {
+  const std::string model = image_setup("eval"), dir = run_dir_of(model);
+  const TrainResult r = train(model, quiet(dir));
+  const EvalResult e = evaluate(model, dir, "test", quiet(""));
+  EXPECT_EQ(e.examples, 4);
+  ASSERT_EQ(e.metrics.size(), 1u);
+  EXPECT_EQ(e.metrics[0].first, "loss");
+  EXPECT_NEAR(e.metrics[0].second, r.test_metrics[0].second, 1e-6);
+  EXPECT_EQ(format_eval(e).find("confusion"), std::string::npos) << format_eval(e);
+  // The test images alone score it: the training directory is not needed.
+  fs::remove_all(fs::path(model).parent_path() / "images");
+  EXPECT_NEAR(evaluate(model, dir, "test", quiet("")).metrics[0].second, e.metrics[0].second, 1e-6);
+  try {
+    predict(model, dir, {"a text"});
+    ADD_FAILURE() << "predict ran on an image model";
+  } catch (const Error& error) {
+    const std::string msg = error.what();
+    EXPECT_NE(msg.find("PNG_DIR"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+TEST(ImageTrainer, GradcheckFeedsTheImages) {
+  const GradCheckResult g = gradcheck(image_setup("gradcheck"), 4);
+  EXPECT_TRUE(g.passed) << g.worst;
+  EXPECT_GT(g.checked, 0);
+}
+
+std::string error_of(const std::string& model) {
+  try {
+    train(model, quiet(run_dir_of(model)));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+void expect_error(const std::string& model, const std::string& part) {
+  const std::string msg = error_of(model);
+  EXPECT_NE(msg.find(part), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+TEST(ImageTrainer, BadImageDataGetsOneLineErrors) {
+  expect_error(image_setup("missing_dir", "train: \"images\"", "train: \"no_such_dir\""), "no_such_dir: cannot list directory");
+  const std::string empty = image_setup("empty_dir", "train: \"images\"", "train: \"empty\"");
+  fs::create_directories(fs::path(empty).parent_path() / "empty");
+  expect_error(empty, "empty: directory holds no .png files");
+
+  const std::string sizes = image_setup("sizes");
+  write_images(fs::path(sizes).parent_path() / "images", 1, 9, 8, 4, 99);  // img099.png, 9 rows
+  expect_error(sizes, "img099.png: image is [9,8,4]");
+  const std::string test_sizes = image_setup("test_sizes");
+  fs::remove_all(fs::path(test_sizes).parent_path() / "test_images");
+  write_images(fs::path(test_sizes).parent_path() / "test_images", 2, 8, 8, 3);
+  expect_error(test_sizes, "test_images: test images are [8,8,3]");
+
+  expect_error(image_setup("no_input", "images_input: \"images\"", "images_input: \"pixels\""),
+               "train.images_input 'pixels' is not a graph input");
+  // [-1, 4, 16, 4] flattens to 256 as well, so the graph itself is valid.
+  expect_error(image_setup("wrong_shape", "shape: [-1, 8, 8, 4]", "shape: [-1, 4, 16, 4]"),
+               "train.images_input 'images' is float32[?,4,16,4], but the images are float32 [N, H, W, C] = [12,8,8,4]");
+  expect_error(image_setup("rank", "shape: [-1, 8, 8, 4]", "shape: [-1, 256]"), "train.images_input 'images'");
+  expect_error(image_setup("predictions", "images_input: \"images\"", "images_input: \"images\" predictions: \"reconstruction\""),
+               "train.predictions needs labels");
+  expect_error(image_setup("sklearn", "validation_split: 0.25", "validation_split: 0.25 split_rule: SKLEARN"), "split_rule");
+}
+
+}  // namespace
+}  // namespace graphrun
