@@ -15,10 +15,14 @@
 #include <vector>
 
 #include "graphrun/npy.h"
+#include "test_util.h"
 #include "graphrun/png.h"
 
 namespace graphrun {
 namespace {
+
+using testing::cli;
+using testing::CliResult;
 
 namespace fs = std::filesystem;
 const std::string kSource = GRAPHRUN_SOURCE_DIR;
@@ -171,23 +175,6 @@ TEST(Png, DirectoryOfDifferentSizesIsAnErrorNamingTheFirstThatDiffers) {
   EXPECT_EQ(error_of([&] { read_png_dir(empty.string()); }), empty.string() + ": directory holds no .png files");
   fs::remove_all(dir);
   fs::remove_all(empty);
-}
-
-// The CLI, invoked as the other CLI tests do (session_test.cpp): output and exit code.
-struct CliResult {
-  int exit_code;
-  std::string output;
-};
-CliResult cli(const std::string& args) {
-  static int calls = 0;
-  const std::string out_file =
-      (fs::temp_directory_path() / ("graphrun_png_cli_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt"))
-          .string();
-  const int status = std::system((std::string(GRAPHRUN_CLI) + " " + args + " > " + out_file + " 2>&1").c_str());
-  std::ifstream in(out_file);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  fs::remove(out_file);
-  return {WEXITSTATUS(status), text};
 }
 
 TEST(Cli, RunReadsAPngDirectoryAndWritesPngs) {

@@ -13,6 +13,7 @@
 #include "graph/graph_algo.h"
 #include "graph/loader.h"
 #include "graphrun/graphrun.h"
+#include "test_util.h"
 #include "graphrun/npy.h"
 #include "graphrun/train.h"
 #include "ops/reference/reference.h"
@@ -20,6 +21,9 @@
 
 namespace graphrun {
 namespace {
+
+using testing::cli;
+using testing::CliResult;
 
 const std::string kSource = GRAPHRUN_SOURCE_DIR;
 
@@ -52,13 +56,7 @@ void expect_near(const Tensor& a, const Tensor& b, float tol) {
   for (int64_t i = 0; i < a.num_elements(); ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], tol) << i;
 }
 
-Tensor random_batch(int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-2.f, 2.f);
-  Tensor t(DType::f32, {rows, cols});
-  for (float& v : t.values<float>()) v = dist(rng);
-  return t;
-}
+Tensor random_batch(int64_t rows, int64_t cols, uint32_t seed) { return testing::random_matrix(rows, cols, seed, -2.f, 2.f); }
 
 TEST(Session, MlpMatchesReferenceForSeveralBatchSizes) {
   const std::string path = kSource + "/examples/mlp/mlp.pbtxt";
@@ -144,26 +142,6 @@ TEST(Session, OnePlanFromFourThreadsEqualsSerial) {
 }
 
 // The CLI: run writes the outputs as .npy; errors are one line with exit code 1.
-struct CliResult {
-  int exit_code;
-  std::string output;
-};
-CliResult cli(const std::string& args) {
-  // One file per process and call: ctest runs test cases in parallel processes.
-  static int calls = 0;
-  const std::string out_file = (std::filesystem::temp_directory_path() /
-                                ("graphrun_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt"))
-                                   .string();
-  const int status = std::system((std::string(GRAPHRUN_CLI) + " " + args + " > " + out_file + " 2>&1").c_str());
-  std::string text;
-  {
-    std::ifstream in(out_file);
-    text.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
-  std::filesystem::remove(out_file);
-  return {WEXITSTATUS(status), text};
-}
-
 TEST(Cli, RunWritesOutputsMatchingTheSession) {
   const auto dir = std::filesystem::temp_directory_path() / ("graphrun_cli_run_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

@@ -9,19 +9,14 @@
 #include <random>
 
 #include "graphrun/graphrun.h"
+#include "test_util.h"
 
 namespace graphrun {
 namespace {
 
 const std::string kModel = std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/siamese_cosine_hinge.pbtxt";
 
-Tensor random_rows(int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  Tensor t(DType::f32, {rows, cols});
-  for (float& v : t.values<float>()) v = dist(rng);
-  return t;
-}
+using testing::random_matrix;
 
 // Keras dot([a, b], axes=-1, normalize=True) for one row: l2_normalize each side
 // (x / sqrt(max(sum x^2, 1e-12))), then the dot product; in double.
@@ -36,7 +31,7 @@ TEST(SiameseModel, CosinesAndHingeMatchTheFormulas) {
   const Session session(model);
   const int64_t rows = 33;
   std::vector<Tensor> out = session.run(
-      {{"question", random_rows(rows, 6, 1)}, {"correct", random_rows(rows, 4, 2)}, {"incorrect", random_rows(rows, 4, 3)}},
+      {{"question", random_matrix(rows, 6, 1)}, {"correct", random_matrix(rows, 4, 2)}, {"incorrect", random_matrix(rows, 4, 3)}},
       {"q_code", "pos_code", "neg_code", "cos_correct", "cos_incorrect", "loss"});
   const int64_t width = out[0].dims()[1];
   double hinge_sum = 0;

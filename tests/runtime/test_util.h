@@ -1,0 +1,47 @@
+// Helpers shared by the runtime tests.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "graphrun/tensor.h"
+
+namespace graphrun::testing {
+
+// A float32 [rows, cols] tensor of uniform values in [low, high), reproducible from `seed`.
+inline Tensor random_matrix(int64_t rows, int64_t cols, uint32_t seed, float low = -1.f, float high = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(low, high);
+  Tensor t(DType::f32, {rows, cols});
+  for (float& v : t.values<float>()) v = dist(rng);
+  return t;
+}
+
+// The graphrun command line run with `args`: its exit code and its output (stdout and stderr).
+struct CliResult {
+  int exit_code;
+  std::string output;
+};
+inline CliResult cli(const std::string& args) {
+  // One file per process and call: ctest runs test cases in parallel processes.
+  static int calls = 0;
+  const std::string out_file = (std::filesystem::temp_directory_path() /
+                                ("graphrun_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt"))
+                                   .string();
+  const int status = std::system((std::string(GRAPHRUN_CLI) + " " + args + " > " + out_file + " 2>&1").c_str());
+  std::string text;
+  {
+    std::ifstream in(out_file);
+    text.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  std::filesystem::remove(out_file);
+  return {WEXITSTATUS(status), text};
+}
+
+}  // namespace graphrun::testing
