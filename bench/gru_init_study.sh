@@ -26,7 +26,9 @@ for s in "${seeds[@]}"; do
       -e "s#\"\\.\\./data/#\"$root/examples/data/#g" -e "s#\"data/#\"$root/examples/movie_reviews/data/#g" "$model" > "$d/model.pbtxt"
   [ "$(grep -c 'npy { file' "$d/model.pbtxt")" -eq 3 ] || { echo "gru_init_study.sh: could not rewrite the initialisers of $model" >&2; exit 1; }
   "$graphrun" train "$d/model.pbtxt" --run-dir "$d/run" --no-progress > "$d/train.txt" 2>&1 || { cat "$d/train.txt" >&2; exit 1; }
-  echo "seed $s  $(tail -n +2 "$d/run/metrics.csv" | awk -F, '{ if ($5 > best) best = $5 } END { printf "val %.2f%%  (%d epochs)", 100 * best, NR }')"
+  read -r split value < <("$root/scripts/figure.sh" "$d/run")  # best val accuracy, as seeds.sh reports it
+  awk -v s="$s" -v which="$split" -v v="$value" -v e="$(($(wc -l < "$d/run/metrics.csv") - 1))" \
+    'BEGIN { printf "seed %s  %s %.2f%%  (%d epochs)\n", s, which, 100 * v, e }'
 done | tee "$out/seeds.txt"
 awk '{ v = $4 + 0; e = substr($5, 2) + 0; n++; sum += v; if (v >= 78.0) hit++; if (e >= 28) long++ }
      END { printf "mean val %.2f%% over %d seeds; %d at or above 78.0%%; %d ran 28 epochs or more\n", sum / n, n, hit, long }' "$out/seeds.txt"
