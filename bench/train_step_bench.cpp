@@ -11,7 +11,7 @@
 #include "autodiff/autodiff.h"
 #include "graph/loader.h"
 #include "ops/registry.h"
-#include "runtime/graph_runner.h"
+#include "runtime/exec/graph_runner.h"
 #include "runtime/initializers.h"
 #include "runtime/optimizer.h"
 

@@ -11,7 +11,7 @@
 #include "graph/graph_algo.h"
 #include "graphrun/train.h"
 #include "ops/registry.h"
-#include "runtime/graph_runner.h"
+#include "runtime/exec/graph_runner.h"
 #include "runtime/initializers.h"
 #include "runtime/model_data.h"
 #include "runtime/image_dataset.h"

@@ -5,7 +5,7 @@
 #include "graph/graph_algo.h"
 #include "graphrun/graphrun.h"
 #include "ops/registry.h"
-#include "runtime/graph_runner.h"
+#include "runtime/exec/graph_runner.h"
 #include "runtime/initializers.h"
 #include "runtime/model_data.h"
 

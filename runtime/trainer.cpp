@@ -33,7 +33,7 @@
 #include "graphrun/train.h"
 #include "ops/registry.h"
 #include "runtime/checkpoint.h"
-#include "runtime/graph_runner.h"
+#include "runtime/exec/graph_runner.h"
 #include "runtime/image_dataset.h"
 #include "runtime/initializers.h"
 #include "runtime/model_data.h"

@@ -8,7 +8,7 @@
 #include "autodiff/autodiff.h"
 #include "graph/loader.h"
 #include "graph/op_schema.h"
-#include "runtime/graph_runner.h"
+#include "runtime/exec/graph_runner.h"
 #include "ops/reference/reference.h"
 #include "ops/registry.h"
 

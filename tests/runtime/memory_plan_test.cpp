@@ -1,7 +1,7 @@
 // The arena planner reuses bytes only across DAG-ordered lifetimes.
 #include <gtest/gtest.h>
 
-#include "runtime/memory_plan.h"
+#include "runtime/exec/memory_plan.h"
 
 namespace graphrun {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "graph/graph.h"
 #include "graphrun/tensor.h"
-#include "runtime/executor.h"
-#include "runtime/plan.h"
+#include "runtime/exec/executor.h"
+#include "runtime/exec/plan.h"
 
 namespace graphrun {
 

@@ -1,4 +1,4 @@
-#include "runtime/plan.h"
+#include "runtime/exec/plan.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "graph/graph_algo.h"
 #include "graphrun/tensor.h"
-#include "runtime/memory_plan.h"
+#include "runtime/exec/memory_plan.h"
 
 namespace graphrun {
 

@@ -1,4 +1,4 @@
-#include "runtime/graph_runner.h"
+#include "runtime/exec/graph_runner.h"
 
 #include <fmt/format.h>
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "graphrun/tensor.h"
-#include "runtime/plan.h"
+#include "runtime/exec/plan.h"
 
 namespace graphrun {
 

@@ -1,4 +1,4 @@
-#include "runtime/executor.h"
+#include "runtime/exec/executor.h"
 
 #include <omp.h>
 #include <oneapi/tbb/task_arena.h>
