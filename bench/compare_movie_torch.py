@@ -14,16 +14,19 @@ logits, Adam eps 1e-7) in torch.
 
 With --init graphrun --order graphrun (and --train-seed = the config's train seed) the per-epoch
 figures equal graphrun's train.log to the printed 4 decimals: with --adam keras for graphrun's
-default Adam, with --adam torch (torch.optim.Adam, as ../shared/reference) for a graphrun run with
+default Adam, with --adam torch (torch.optim.Adam, as the PyTorch reference implementation) for a graphrun run with
 `adam { epsilon_placement: PYTORCH }`. Mixing the two leaves ~1e-4 differences by epoch 2.
 --init keras draws Keras-distributed initial weights from torch's generator instead.
 Slow on a loaded machine (fused LSTM, step-loop GRU); set OMP_NUM_THREADS=1 when the cores are busy.
 """
 import argparse, copy, csv, glob, gzip, json, math, os, sys, time
-sys.path.insert(0, '/work/shared/reference')
+# The PyTorch reference implementation (train_ref.py) is not part of this repository:
+# GRAPHRUN_TORCH_REFERENCE names the folder that holds it.
+sys.path.insert(0, os.environ.get('GRAPHRUN_TORCH_REFERENCE', '.'))
 import torch, torch.nn as nn, torch.nn.functional as F
 torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
 import numpy as np
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('REF_BLAS_CHILD', '1')  # train_ref: no BLAS re-exec on import
 
 MASK64 = (1 << 64) - 1
@@ -115,7 +118,7 @@ def read_checkpoint(path):
     return params, meta
 def glove_matrix(tok, rows=10000):
     vec = {}
-    for p in sorted(glob.glob('/work/main/examples/data/glove/glove.6B.100d.top30k.part*.txt.gz')):
+    for p in sorted(glob.glob(os.path.join(REPO_ROOT, 'examples/data/glove/glove.6B.100d.top30k.part*.txt.gz'))):
         with gzip.open(p, 'rt', encoding='utf-8') as f:
             for line in f:
                 v = line.split()

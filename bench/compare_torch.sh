@@ -5,7 +5,7 @@
 #
 # Debian's python3-torch calls whatever libblas.so.3 the system has, by default
 # the slow reference BLAS. For a fair comparison PyTorch runs on OpenBLAS (Debian's
-# libopenblas0-openmp, as the PyTorch reference in ../shared/reference did): the
+# libopenblas0-openmp, as the PyTorch reference implementation did): the
 # package is downloaded once with apt-get and unpacked into bench/.deps (not
 # installed; nothing system-wide changes) and put first on LD_LIBRARY_PATH.
 # REFERENCE_BLAS=1 skips that. The torch side prints the BLAS it loaded.

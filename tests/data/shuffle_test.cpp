@@ -100,7 +100,7 @@ TEST(StratifiedSplit, EdgeFractionsAndErrors) {
 // Expected values were generated once with Debian's numpy 1.24.2
 // (/usr/bin/python3) and pasted here; the Python line is above each constant.
 // The sklearn splits come from sk_stratified_split in
-// /work/shared/reference/train_ref.py (sklearn's StratifiedShuffleSplit on the
+// the PyTorch reference re-implementation's train_ref.py (sklearn's StratifiedShuffleSplit on the
 // legacy RandomState stream); these tests do not need that file.
 
 TEST(NumpyRandomState, RawDrawsAreMt19937InitGenrand) {

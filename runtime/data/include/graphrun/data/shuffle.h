@@ -108,7 +108,7 @@ class NumpyRandomState {
 //   then train = rng.permutation(train), test = rng.permutation(test).
 // _approximate_mode: continuous = n_draws * counts / counts.sum() (the integer
 // product exact, then one float64 division, as sklearn < 1.0 and the reference
-// /work/shared/reference/train_ref.py; sklearn >= 1.0 computes
+// PyTorch reference re-implementation's train_ref.py; sklearn >= 1.0 computes
 // counts / counts.sum() * n_draws, which can differ only when that rounding moves
 // a share across an integer or splits a tie); floored = floor(continuous); the
 // missing draws go to the classes with the largest remainders, value by value in
