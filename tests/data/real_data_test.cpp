@@ -1,10 +1,7 @@
-// Checks against the real data sets in shared/data (row and label counts from
-// their SOURCE.md files). Skipped when the folder is absent; set
-// GRAPHRUN_SHARED_DATA to use another location.
+// Checks against the real data sets the examples ship (examples/*/data,
+// examples/data/glove): row and label counts from their SOURCE.md files.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <map>
 
 #include "graphrun/data/embeddings.h"
@@ -17,16 +14,14 @@
 namespace graphrun::data {
 namespace {
 
-std::string shared_data() {
-  const char* env = std::getenv("GRAPHRUN_SHARED_DATA");
-  return env != nullptr ? env : GRAPHRUN_SHARED_DATA_DEFAULT;
-}
+const std::string examples = std::string(GRAPHRUN_SOURCE_DIR) + "/examples";
 
-#define REQUIRE_SHARED(relative)                                                   \
-  const std::string base = shared_data();                                          \
-  if (!std::filesystem::exists(base + "/" + (relative))) {                         \
-    GTEST_SKIP() << base << "/" << (relative) << " is absent";                     \
-  }
+// "<dir>/<stem>.part01<ext>" ... "<dir>/<stem>.partNN<ext>"
+std::vector<std::string> numbered_parts(const std::string& stem, int count, const std::string& ext) {
+  std::vector<std::string> parts;
+  for (int i = 1; i <= count; ++i) parts.push_back(stem + (i < 10 ? ".part0" : ".part") + std::to_string(i) + ext);
+  return parts;
+}
 
 std::map<std::string, std::int64_t> label_counts(const EncodedLabels& labels) {
   std::map<std::string, std::int64_t> counts;
@@ -35,8 +30,7 @@ std::map<std::string, std::int64_t> label_counts(const EncodedLabels& labels) {
 }
 
 TEST(RealData, EmotionTrain) {
-  REQUIRE_SHARED("emotion/train.txt");
-  const Table t = read_text_label(base + "/emotion/train.txt");
+  const Table t = read_text_label(examples + "/emotion/data/train.txt");
   ASSERT_EQ(t.rows.size(), 16000u);
   EXPECT_EQ(t.rows[0].fields, (std::vector<std::string>{"i didnt feel humiliated", "sadness"}));
   const auto labels = encode_labels(
@@ -58,17 +52,14 @@ TEST(RealData, EmotionTrain) {
 }
 
 TEST(RealData, MovieReviews) {
-  REQUIRE_SHARED("movie_reviews/movie_reviews.csv");
-  const Table t = read_csv(base + "/movie_reviews/movie_reviews.csv", {.expected_fields = 2});
+  const Table t = read_csv(examples + "/movie_reviews/data/movie_reviews.csv.gz", {.expected_fields = 2});
   ASSERT_EQ(t.rows.size(), 10662u);
   const auto labels = encode_int_labels(t.rows, t.column_index("label"), 2);
   EXPECT_EQ(std::count(labels.ids.begin(), labels.ids.end(), 1), 5331);
 }
 
 TEST(RealData, ImdbTestParts) {
-  REQUIRE_SHARED("imdb/test.part01.csv");
-  const auto parts = part_files(base + "/imdb/test.csv");
-  ASSERT_EQ(parts.size(), 9u);
+  const auto parts = numbered_parts(examples + "/imdb/data/test", 9, ".csv.gz");
   const Table t = read_csv_parts(parts, {.expected_fields = 4}, PartHeaders::kEvery);
   EXPECT_EQ(t.header, (std::vector<std::string>{"label", "rating", "id", "text"}));
   ASSERT_EQ(t.rows.size(), 25000u);
@@ -77,38 +68,22 @@ TEST(RealData, ImdbTestParts) {
 }
 
 TEST(RealData, Emojify) {
-  REQUIRE_SHARED("emojify/train_emoji.csv");
-  const Table train = read_csv(base + "/emojify/train_emoji.csv", {.header = false});
+  const Table train = read_csv(examples + "/emojify/data/train_emoji.csv", {.header = false});
   ASSERT_EQ(train.rows.size(), 132u);
   const auto labels = encode_int_labels(train.rows, 1, 5);
   std::map<std::int64_t, std::int64_t> counts;
   for (auto id : labels.ids) ++counts[id];
   EXPECT_EQ(counts, (std::map<std::int64_t, std::int64_t>{{0, 22}, {1, 19}, {2, 38}, {3, 36}, {4, 17}}));
-  const Table test = read_csv(base + "/emojify/tesss.csv", {.header = false, .expected_fields = 2});
+  const Table test = read_csv(examples + "/emojify/data/tesss.csv", {.header = false, .expected_fields = 2});
   EXPECT_EQ(test.rows.size(), 56u);
 }
 
-TEST(RealData, AirlineTweetsWithEmbeddedNewlines) {
-  REQUIRE_SHARED("airline_tweets/Tweets.csv");
-  const Table t = read_csv(base + "/airline_tweets/Tweets.csv", {.expected_fields = 15});
-  ASSERT_EQ(t.rows.size(), 14640u);
-  const auto labels = encode_labels(t.rows, t.column_index("airline_sentiment"));
-  EXPECT_EQ(label_counts(labels),
-            (std::map<std::string, std::int64_t>{{"negative", 9178}, {"neutral", 3099}, {"positive", 2363}}));
-}
-
 TEST(RealData, Glove) {
-  REQUIRE_SHARED("glove/glove.6B.100d.top30k.part01.txt");
-  const auto parts = part_files(base + "/glove/glove.6B.100d.top30k.txt");
-  ASSERT_EQ(parts.size(), 8u);
+  const auto parts = numbered_parts(examples + "/data/glove/glove.6B.100d.top30k", 8, ".txt.gz");
   const WordVectors all = load_word_vectors(parts);
   EXPECT_EQ(all.dim, 100);
   EXPECT_EQ(all.words.size(), 30015u);
   EXPECT_FLOAT_EQ(all.vector("the")[0], -0.038194f);
-  const WordVectors small = load_word_vectors(std::vector<std::string>{base + "/glove/glove.6B.50d.top2446.txt"});
-  EXPECT_EQ(small.dim, 50);
-  EXPECT_EQ(small.words.size(), 2446u);
-  EXPECT_FLOAT_EQ(small.vector("the")[0], 0.418f);
 }
 
 }  // namespace
