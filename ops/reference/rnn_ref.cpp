@@ -1,5 +1,5 @@
-// Reference kernels for ops/rnn.cpp (RNN, LSTM, GRU): a plain step loop in
-// double per direction, written from the Keras equations (see ops/rnn.cpp):
+// Reference kernels for ops/rnn/ (RNN, LSTM, GRU): a plain step loop in
+// double per direction, written from the Keras equations (see ops/rnn/rnn.cpp):
 //   RNN:  h' = tanh(x W + h R + b)
 //   LSTM: i, f, o = sigma(.), g = tanh(.), c' = f c + i g, h' = o tanh(c')
 //   GRU:  z, r = sigma(.), n = tanh(x W_h + (r h) R_h + b_h)            (reset_after false)
@@ -16,7 +16,7 @@
 // Dropout (training only, Keras implementation 1): gate g sees x * dm_g and
 // h * rm_g, with one mask per sequence and gate, reused at every step; vanilla
 // GRU's candidate sees (r * h * rm_h) R_h. Masks come from rnn_dropout_stream
-// below, which must stay identical to the one in ops/rnn.cpp.
+// (ops/random.h), as in the step-wise kernel (ops/rnn/stepwise.cpp).
 #include <cmath>
 #include <vector>
 

@@ -12,6 +12,7 @@
 
 #include "graph/op_schema.h"
 #include "ops/registry.h"
+#include "ops/rnn/rnn_config.h"
 #include "tests/ops/op_test_util.h"
 
 namespace graphrun::testing {
@@ -508,6 +509,38 @@ TEST(RecurrentStepwise, ShapeRule) {
                  {f32({3, 4, 5}), f32({2, 5, 2}), f32({2, 2, 2}), f32({2, 2})});
   EXPECT_EQ(out[0], f32({3, 4}));
   EXPECT_EQ(out[2], f32({2 * 3 * 5 + 2 * 3 * 2 + 3 * 4 + 2 * 3 * 4 * 2 * 2}));
+}
+
+// The one path rule, for every cell: fused unless a feature oneDNN's fused RNN lacks
+// (token-id masking, dropout, recurrent dropout) is asked for; the reason names each.
+TEST(RecurrentStepwise, PathChoiceAndReason) {
+  for (const rnn::Cell cell :
+       {rnn::Cell::rnn, rnn::Cell::lstm, rnn::Cell::gru_reset_before, rnn::Cell::gru_reset_after}) {
+    SCOPED_TRACE(static_cast<int>(cell));
+    auto choose = [cell](bool has_ids, float dropout, float recurrent_dropout) {
+      rnn::RnnConfig c;
+      c.cell = cell;
+      c.has_ids = has_ids;
+      c.dropout = dropout;
+      c.recurrent_dropout = recurrent_dropout;
+      return rnn::choose_recurrent_path(c);
+    };
+    rnn::PathChoice choice = choose(false, 0.f, 0.f);
+    EXPECT_EQ(choice.path, rnn::RecurrentPath::fused);
+    EXPECT_EQ(choice.reason, "");
+    choice = choose(true, 0.f, 0.f);
+    EXPECT_EQ(choice.path, rnn::RecurrentPath::stepwise);
+    EXPECT_EQ(choice.reason, "mask_zero");
+    choice = choose(false, 0.25f, 0.f);
+    EXPECT_EQ(choice.path, rnn::RecurrentPath::stepwise);
+    EXPECT_EQ(choice.reason, "dropout 0.25");
+    choice = choose(false, 0.f, 0.1f);
+    EXPECT_EQ(choice.path, rnn::RecurrentPath::stepwise);
+    EXPECT_EQ(choice.reason, "recurrent_dropout 0.1");
+    choice = choose(true, 0.25f, 0.1f);
+    EXPECT_EQ(choice.path, rnn::RecurrentPath::stepwise);
+    EXPECT_EQ(choice.reason, "mask_zero, dropout 0.25, recurrent_dropout 0.1");
+  }
 }
 
 TEST(RecurrentStepwise, Note) {

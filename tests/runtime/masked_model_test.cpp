@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "graphrun/graphrun.h"
+#include "tests/runtime/test_util.h"
 
 namespace graphrun {
 namespace {
@@ -49,6 +50,15 @@ TEST(MaskedModel, PaddingChangesNothing) {
       }
     }
   }
+}
+
+// `graphrun check` tells why the masked LSTM cannot take oneDNN's fused RNN.
+TEST(MaskedModel, CheckPrintsTheStepwiseReason) {
+  const testing::CliResult r = testing::cli("check " + kModel);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("step-wise: mask_zero (oneDNN's fused RNN has neither masking nor dropout)"),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace

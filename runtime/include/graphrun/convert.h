@@ -6,7 +6,7 @@
 //       graphrun::WeightFormat::pytorch, {.cell = graphrun::RecurrentCell::lstm}, torch);
 //   session.set_parameter("W", w.W);  // likewise R and B
 //
-// graphrun's layout (ops/rnn.cpp), G gates (RNN 1, LSTM 4, GRU 3), H = hidden size:
+// graphrun's layout (ops/rnn/rnn.cpp), G gates (RNN 1, LSTM 4, GRU 3), H = hidden size:
 // W [C, G*H], R [H, G*H], B [G*H] (GRU reset_after: [2*3H], input then recurrent bias),
 // gates in Keras order (LSTM i,f,c,o; GRU z,r,h); a bidirectional layer stacks the forward
 // and the reverse direction on a leading dim of 2.

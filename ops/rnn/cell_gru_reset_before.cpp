@@ -1,0 +1,73 @@
+// The classic GRU's step: Keras GRU with reset_after false (Keras 2's default, oneDNN's
+// vanilla gru), gates z, r, h (= oneDNN u, r, o). The reset gate scales h_{t-1} before
+// the candidate's recurrent matmul, so the step has two parts around that matmul:
+//   z = sigma(x W_z + h R_z + b_z)   r = sigma(x W_r + h R_r + b_r)        (forward)
+//   n = tanh(x W_h + (r * h * rm_h) R_h + b_h)   h' = z h + (1 - z) n      (forward_candidate)
+#include "ops/rnn/step_cell.h"
+
+namespace graphrun::rnn {
+namespace {
+
+constexpr int64_t kCandidate = 2;  // the candidate gate, whose recurrent source is r * h
+
+class GruResetBeforeCell final : public StepCell {
+ public:
+  bool reset_before() const override { return true; }
+
+  void forward(const ForwardRow& row) const override {
+    const int64_t H = row.H;
+    const float *x = row.x_proj, *hr = row.h_proj, *b = row.bias;
+    float* a = row.act;
+    for (int64_t j = 0; j < H; ++j) {
+      a[j] = sigmoid(x[j] + hr[j] + b[j]);
+      const float r = a[H + j] = sigmoid(x[H + j] + hr[H + j] + b[H + j]);
+      row.reset_h[j] = r * row.h[j] * row.rec_masks.at(kCandidate, row.n, j);
+    }
+  }
+
+  // h_proj's candidate gate now holds (r * h * rm_h) R_h.
+  void forward_candidate(const ForwardRow& row) const override {
+    const int64_t H = row.H;
+    float* a = row.act;
+    for (int64_t j = 0; j < H; ++j) {
+      const float cand = a[2 * H + j] = std::tanh(row.x_proj[2 * H + j] + row.h_proj[2 * H + j] + row.bias[2 * H + j]);
+      row.h_new[j] = a[j] * row.h[j] + (1 - a[j]) * cand;
+    }
+  }
+
+  // z and the candidate; r needs the candidate's gradient through R_h (backward_reset).
+  void backward(const BackwardRow& row) const override {
+    const int64_t H = row.H;
+    const float* a = row.act;
+    for (int64_t j = 0; j < H; ++j) {
+      const float z = a[j], cand = a[2 * H + j];
+      row.da[j] = row.dh[j] * (row.h[j] - cand) * z * (1 - z);
+      row.da[2 * H + j] = row.dh[j] * (1 - z) * (1 - cand * cand);
+      row.dh_prev[j] = row.dh[j] * z;
+    }
+  }
+
+  // reset_grad = da_n R_h^T, the gradient of r * h * rm_h: gives dr and part of dh_{t-1}.
+  void backward_reset(const BackwardRow& row) const override {
+    const int64_t H = row.H;
+    for (int64_t j = 0; j < H; ++j) {
+      const float r = row.act[H + j], drh = row.reset_grad[j] * row.rec_masks.at(kCandidate, row.n, j);
+      row.da[H + j] = drh * row.h[j] * r * (1 - r);
+      row.dh_prev[j] += drh * r;
+    }
+  }
+
+  void scale_recurrent_source(int64_t g, const float* act, float* source, int64_t H) const override {
+    if (g == kCandidate)
+      for (int64_t j = 0; j < H; ++j) source[j] *= act[H + j];
+  }
+};
+
+}  // namespace
+
+const StepCell& gru_reset_before_cell() {
+  static const GruResetBeforeCell cell;
+  return cell;
+}
+
+}  // namespace graphrun::rnn

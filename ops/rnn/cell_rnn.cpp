@@ -1,0 +1,29 @@
+// Keras SimpleRNN's step (oneDNN vanilla_rnn with tanh): h' = tanh(x W + h R + b).
+#include "ops/rnn/step_cell.h"
+
+namespace graphrun::rnn {
+namespace {
+
+class RnnCell final : public StepCell {
+ public:
+  void forward(const ForwardRow& row) const override {
+    for (int64_t j = 0; j < row.H; ++j)
+      row.h_new[j] = row.act[j] = std::tanh(row.x_proj[j] + row.h_proj[j] + row.bias[j]);
+  }
+
+  void backward(const BackwardRow& row) const override {
+    for (int64_t j = 0; j < row.H; ++j) {
+      row.da[j] = row.dh[j] * (1 - row.act[j] * row.act[j]);
+      row.dh_prev[j] = 0.f;
+    }
+  }
+};
+
+}  // namespace
+
+const StepCell& rnn_cell() {
+  static const RnnCell cell;
+  return cell;
+}
+
+}  // namespace graphrun::rnn

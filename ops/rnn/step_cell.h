@@ -1,0 +1,86 @@
+// The step-wise path's cell units (private to ops/rnn/), laid out as oneDNN's own RNN
+// code: one time-loop driver (stepwise.cpp: matmuls, masking, dropout masks, state carry,
+// the per-row OpenMP split) and per cell the element-wise work after the matmuls of one
+// row (one sequence at one step), forward and backward (cell_*.cpp).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "ops/rnn/rnn_config.h"
+
+namespace graphrun::rnn {
+
+inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
+
+// This direction's recurrent dropout masks [G, N, H] (nullptr without recurrent dropout).
+struct RecurrentMasks {
+  const float* masks;
+  int64_t N, H;
+  // rm_g of row n, element j; 1 without recurrent dropout.
+  float at(int64_t g, int64_t n, int64_t j) const { return masks ? masks[(g * N + n) * H + j] : 1.f; }
+};
+
+// One row of a forward step: sequence n at step t. Arrays hold H floats unless noted;
+// gates are concatenated (G*H) in Keras' order.
+struct ForwardRow {
+  int64_t n, H;
+  const float* x_proj;  // x_t W, [G*H] (per gate (x_t * dm_g) W_g with dropout)
+  const float* h_proj;  // h_{t-1} R, [G*H] (per gate (h_{t-1} * rm_g) R_g with recurrent dropout)
+  const float* bias;    // the direction's Keras bias (reset_after GRU: [2, 3H], input then recurrent)
+  const float* h;       // h_{t-1}
+  const float* c;       // c_{t-1} (LSTM)
+  float* act;           // out: gate activations [G*H], saved for backward
+  float* h_new;         // out: h_t
+  float* c_new;         // out: c_t (LSTM)
+  float* q;             // out: reset_after GRU's h_{t-1} R_h + rb_h, saved for backward
+  float* reset_h;       // out: classic GRU's r * h_{t-1} * rm_h, the candidate's matmul source
+  RecurrentMasks rec_masks;
+};
+
+// One row of a backward step (only real steps: a masked one passes dh, dc through).
+struct BackwardRow {
+  int64_t n, H;
+  const float* act;         // the step's gate activations [G*H]
+  const float* h;           // h_{t-1}
+  const float* c;           // c_{t-1} (LSTM)
+  const float* c_t;         // c_t (LSTM)
+  const float* q;           // reset_after GRU's saved q
+  const float* dh;          // dh_t
+  float* dc;                // in: dc_t, out: dc_{t-1} (LSTM)
+  float* da;                // out: gradients of the gate pre-activations [G*H]
+  float* da_rec;            // out: reset_after GRU: their recurrent side [G*H] (the candidate's: dq)
+  float* dh_prev;           // out: dh_{t-1} apart from the recurrent matmuls
+  const float* reset_grad;  // classic GRU: d(r * h_{t-1} * rm_h) before the mask, da_n R_h^T
+  RecurrentMasks rec_masks;
+};
+
+// A cell's post-matmul unit. The driver calls forward() per row after h_{t-1} R of the
+// first recurrent_gates() gates, backward() per row before the recurrent matmuls of dh.
+class StepCell {
+ public:
+  virtual ~StepCell() = default;
+
+  // Classic GRU (reset_before): the candidate's recurrent matmul takes r * h_{t-1}, which
+  // forward() yields; the driver then multiplies it by R_h into h_proj's candidate gate and
+  // calls forward_candidate(). Backward mirrors it: backward(), da_n R_h^T into
+  // reset_grad, backward_reset().
+  virtual bool reset_before() const { return false; }
+  // Gates whose h_{t-1} R the driver multiplies before forward().
+  int64_t recurrent_gates(int64_t gates) const { return reset_before() ? gates - 1 : gates; }
+
+  virtual void forward(const ForwardRow& row) const = 0;
+  virtual void forward_candidate(const ForwardRow&) const {}
+  virtual void backward(const BackwardRow& row) const = 0;
+  virtual void backward_reset(const BackwardRow&) const {}
+  // dR's source of gate g is h_{t-1} * rm_g; a cell may scale it further (classic GRU's
+  // candidate: by r). `act` is the step's gate activations.
+  virtual void scale_recurrent_source(int64_t /*g*/, const float* /*act*/, float* /*source*/, int64_t /*H*/) const {}
+};
+
+const StepCell& rnn_cell();                // cell_rnn.cpp
+const StepCell& lstm_cell();               // cell_lstm.cpp
+const StepCell& gru_reset_before_cell();   // cell_gru_reset_before.cpp
+const StepCell& gru_reset_after_cell();    // cell_gru_reset_after.cpp
+
+}  // namespace graphrun::rnn

@@ -1,0 +1,502 @@
+// The step-wise path: masking and dropout, which oneDNN's fused RNN lacks. One time-loop
+// driver for forward and backward, as Keras' step loop: the input projection of all steps
+// as one oneDNN matmul, then per step a oneDNN matmul for the recurrent projection and the
+// cell's element-wise unit per row (step_cell.h; one file per cell).
+//
+// Masking rule (Keras mask_zero), with m_t = (id_t != 0), in the direction's step order:
+//   h_t = m_t ? cell(x_t, h_{t-1}) : h_{t-1}        (c likewise)
+//   Y_t = seen_t ? h_t : 0    where seen_t = (some step up to t was real)
+// which is Keras' "a masked step keeps the state and repeats the previous output, zeros
+// before the first real step". Y_h, Y_c are the states after the last real step; without
+// return_sequences Y is the last output (zeros for an all-padding row, as Keras).
+// Dropout (training only, Keras implementation=1): gate g's pre-activation is
+//   (x_t * dm_g) W_g + (h_{t-1} * rm_g) R_g + b_g
+// with one inverted-dropout mask per sequence, gate and direction (dm_g [N, C], rm_g [N, H],
+// kept elements scaled by 1/(1-p)) reused at every step; the classic GRU's candidate uses
+// (r * h_{t-1} * rm_h) R_h, reset_after GRU's r * ((h_{t-1} * rm_h) R_h + rb_h).
+// The masks are saved in the workspace (StepLayout), so backward uses exactly the forward's masks.
+#include <algorithm>
+#include <optional>
+
+#include "graphrun/error.h"
+#include "ops/dnnl_util.h"
+#include "ops/random.h"
+#include "ops/rnn/rnn_config.h"
+#include "ops/rnn/step_cell.h"
+
+namespace graphrun::rnn {
+namespace {
+
+using dnnl::memory;
+
+// A 2-D strided view: rows x cols with the given strides (in floats).
+struct View {
+  int64_t rows, cols, row_stride, col_stride;
+};
+
+// dst = src x weights (+ dst when accumulating) on strided views: a oneDNN matmul created once.
+class Matmul {
+ public:
+  Matmul(View a, View b, View c, bool accumulate = false)
+      : a_(strided_desc({a.rows, a.cols}, {a.row_stride, a.col_stride})),
+        b_(strided_desc({b.rows, b.cols}, {b.row_stride, b.col_stride})),
+        c_(strided_desc({c.rows, c.cols}, {c.row_stride, c.col_stride})) {
+    dnnl::primitive_attr attr = user_scratchpad_attr();
+    if (accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_, b_, c_), attr, cpu_engine());
+    pad_ = pd.scratchpad_desc();
+    primitive_ = dnnl::matmul(pd);
+  }
+  size_t scratchpad_bytes() const { return pad_.get_size(); }
+  void run(const float* a, const float* b, float* c, void* scratchpad) const {
+    execute(primitive_, {{DNNL_ARG_SRC, wrap(a_, a)}, {DNNL_ARG_WEIGHTS, wrap(b_, b)}, {DNNL_ARG_DST, wrap(c_, c)}},
+            pad_, scratchpad);
+  }
+
+ private:
+  memory::desc a_, b_, c_, pad_;
+  dnnl::matmul primitive_;
+};
+
+const StepCell& step_cell(Cell cell) {
+  switch (cell) {
+    case Cell::rnn: return rnn_cell();
+    case Cell::lstm: return lstm_cell();
+    case Cell::gru_reset_before: return gru_reset_before_cell();
+    case Cell::gru_reset_after: return gru_reset_after_cell();
+  }
+  throw Error("unknown recurrent cell");
+}
+
+// What the step-wise forward and backward kernels share.
+class StepwiseBase : public Kernel {
+ protected:
+  StepwiseBase(const RnnConfig& c, int num_float_inputs)
+      : c_(c), cell_(step_cell(c.cell)), layout_(step_layout(c)), num_float_inputs_(num_float_inputs),
+        has_c_(c.cell == Cell::lstm), has_rec_bias_(c.cell == Cell::gru_reset_after), G_(c.gates()),
+        GH_(c.gates() * c.H), NT_(c.N * c.T), Gz_(cell_.recurrent_gates(c.gates())),
+        parallel_(c.N * c.H >= 16 * 1024) {}
+
+  size_t scratchpad_bytes() const override { return plan_.total(); }
+
+  // Reserves the matmuls' shared scratchpad region (call after creating them all).
+  void plan_matmul_pad(std::initializer_list<const std::optional<Matmul>*> matmuls) {
+    size_t bytes = 0;
+    for (const std::optional<Matmul>* m : matmuls)
+      if (*m) bytes = std::max(bytes, (*m)->scratchpad_bytes());
+    matmul_pad_ = plan_.add(bytes);
+  }
+  size_t floats(int64_t n) { return plan_.add(static_cast<size_t>(n) * sizeof(float)); }
+
+  bool reverse(int64_t d) const {
+    return c_.D == 2 ? d == 1 : c_.direction == pb::RecurrentParams::REVERSE;
+  }
+  // Time index of step s of direction d.
+  int64_t time_of(int64_t d, int64_t s) const { return reverse(d) ? c_.T - 1 - s : s; }
+  const float* bias(const KernelIO& io, int64_t d) const { return io.in<float>(kB) + d * c_.keras_bias(); }
+  // A direction's slice of an optional [N, D*H] state input, as [N, H] (zeros when absent).
+  void load_state(const float* nh, int64_t d, float* out) const {
+    for (int64_t n = 0; n < c_.N; ++n)
+      for (int64_t j = 0; j < c_.H; ++j) out[n * c_.H + j] = nh ? nh[n * c_.DH() + d * c_.H + j] : 0.f;
+  }
+  // Direction d's recurrent dropout masks in the workspace.
+  RecurrentMasks rec_masks(const float* ws, int64_t d) const {
+    return {c_.recurrent_dropout > 0 ? ws + layout_.rec_masks + d * G_ * c_.N * c_.H : nullptr, c_.N, c_.H};
+  }
+  // Direction d's per-step arrays of H floats in the workspace (nullptr when the layout has none).
+  template <typename Float>
+  Float* saved_states(Float* ws, int64_t offset, bool present, int64_t d) const {
+    return present ? ws + offset + d * NT_ * c_.H : nullptr;
+  }
+
+  RnnConfig c_;
+  const StepCell& cell_;
+  StepLayout layout_;
+  int num_float_inputs_;
+  bool has_c_;  // LSTM: a cell state
+  bool has_rec_bias_;  // reset_after GRU: a recurrent bias inside r * (.): q saved per step, dAR apart from dA
+  int64_t G_, GH_, NT_;
+  int64_t Gz_;  // gates in the per-step recurrent matmul (classic GRU: z, r; the candidate follows r)
+  // Rows (sequences) are independent within a step, so the per-row loops split over the
+  // OpenMP team the executor gave this step; each element is computed exactly as serially.
+  // Below ~16K state elements a parallel region costs more than it saves.
+  bool parallel_;
+  ScratchPlan plan_;
+  size_t matmul_pad_ = 0;
+};
+
+class StepwiseKernel final : public StepwiseBase {
+ public:
+  StepwiseKernel(const RnnConfig& c, uint64_t node_seed, int num_float_inputs)
+      : StepwiseBase(c, num_float_inputs), node_seed_(node_seed) {
+    const int64_t C = c.C, H = c.H, N = c.N;
+    if (c.dropout > 0)  // per gate: (X * dm_g) [NT, C] x W_g [C, H] -> XP_g
+      x_proj_.emplace(View{NT_, C, C, 1}, View{C, H, GH_, 1}, View{NT_, H, GH_, 1});
+    else  // X [NT, C] x W [C, G*H] -> XP [NT, G*H]
+      x_proj_.emplace(View{NT_, C, C, 1}, View{C, GH_, GH_, 1}, View{NT_, GH_, GH_, 1});
+    if (c.recurrent_dropout <= 0)  // h [N, H] x R [H, Gz*H] -> HR
+      h_proj_.emplace(View{N, H, H, 1}, View{H, Gz_ * H, GH_, 1}, View{N, Gz_ * H, GH_, 1});
+    if (c.recurrent_dropout > 0 || cell_.reset_before())  // one gate: [N, H] x R_g [H, H] -> HR_g
+      h_gate_proj_.emplace(View{N, H, H, 1}, View{H, H, GH_, 1}, View{N, H, GH_, 1});
+    plan_matmul_pad({&x_proj_, &h_proj_, &h_gate_proj_});
+    xp_ = floats(NT_ * GH_);
+    if (c.dropout > 0) xd_ = floats(NT_ * C);
+    hr_ = floats(N * GH_);
+    for (size_t* region : {&h_, &c_state_, &h_new_, &c_new_, &h_src_}) *region = floats(N * H);
+    seen_ = floats(N);
+  }
+
+  void run(const KernelIO& io) const override {
+    const int64_t N = c_.N, T = c_.T, C = c_.C, H = c_.H, DH = c_.DH();
+    void* pad = io.scratchpad;
+    void* mm_pad = at(pad, matmul_pad_);
+    const bool training = io.run != nullptr && io.run->training;
+    float* ws = io.out<float>(has_c_ ? 3 : 2);
+    float* y = io.out<float>(0);
+    const float* X = io.in<float>(kX);
+    float* step_mask = ws + layout_.step_mask;
+    for (int64_t i = 0; i < NT_; ++i)
+      step_mask[i] = c_.has_ids ? (io.in<int64_t>(io.inputs.size() - 1)[i] != 0 ? 1.f : 0.f) : 1.f;
+    float *xp = at(pad, xp_), *hr = at(pad, hr_), *h = at(pad, h_), *cs = at(pad, c_state_);
+    float *h_new = at(pad, h_new_), *c_new = at(pad, c_new_), *h_src = at(pad, h_src_), *seen = at(pad, seen_);
+
+    for (int64_t d = 0; d < c_.D; ++d) {
+      const float* W = io.in<float>(kW) + d * C * GH_;
+      const float* R = io.in<float>(kR) + d * H * GH_;
+      const float* b = bias(io, d);
+      // Dropout masks of this direction (ones outside training).
+      float* dm = ws + layout_.in_masks + d * G_ * N * C;
+      float* rm = ws + layout_.rec_masks + d * G_ * N * H;
+      for (int64_t g = 0; g < G_; ++g) {
+        if (c_.dropout > 0) {
+          const DropoutMask m =
+              rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.dropout, d, 0, g, G_);
+#pragma omp parallel for if (parallel_)
+          for (int64_t i = 0; i < N * C; ++i) dm[g * N * C + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f;
+        }
+        if (c_.recurrent_dropout > 0) {
+          const DropoutMask m =
+              rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.recurrent_dropout, d, 1, g, G_);
+#pragma omp parallel for if (parallel_)
+          for (int64_t i = 0; i < N * H; ++i) rm[g * N * H + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f;
+        }
+      }
+      // 1. The input projection of every step: XP = X W (per gate on X * dm_g with dropout).
+      if (c_.dropout > 0) {
+        float* xd = at(pad, xd_);
+        for (int64_t g = 0; g < G_; ++g) {
+#pragma omp parallel for if (parallel_)
+          for (int64_t row = 0; row < NT_; ++row)
+            for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
+          x_proj_->run(xd, W + g * H, xp + g * H, mm_pad);
+        }
+      } else {
+        x_proj_->run(X, W, xp, mm_pad);
+      }
+      // 2. The step loop.
+      load_state(num_float_inputs_ > kInitH ? io.in<float>(kInitH) : nullptr, d, h);
+      load_state(num_float_inputs_ > kInitC ? io.in<float>(kInitC) : nullptr, d, cs);
+      std::fill_n(seen, N, 0.f);
+      float* act_d = ws + layout_.act + d * NT_ * GH_;
+      float* q_d = saved_states(ws, layout_.q, has_rec_bias_, d);
+      const RecurrentMasks masks = rec_masks(ws, d);
+      auto step_row = [&](int64_t n, int64_t t) {
+        const int64_t row = n * T + t;
+        return ForwardRow{.n = n,
+                          .H = H,
+                          .x_proj = xp + row * GH_,
+                          .h_proj = hr + n * GH_,
+                          .bias = b,
+                          .h = h + n * H,
+                          .c = cs + n * H,
+                          .act = act_d + row * GH_,
+                          .h_new = h_new + n * H,
+                          .c_new = c_new + n * H,
+                          .q = q_d ? q_d + row * H : nullptr,
+                          .reset_h = h_src + n * H,
+                          .rec_masks = masks};
+      };
+      for (int64_t s = 0; s < T; ++s) {
+        const int64_t t = time_of(d, s);
+        // HR = h R for the first Gz gates ((h * rm_g) R_g with recurrent dropout).
+        if (c_.recurrent_dropout > 0) {
+          for (int64_t g = 0; g < Gz_; ++g) {
+#pragma omp parallel for if (parallel_)
+            for (int64_t i = 0; i < N * H; ++i) h_src[i] = h[i] * rm[g * N * H + i];
+            h_gate_proj_->run(h_src, R + g * H, hr + g * H, mm_pad);
+          }
+        } else {
+          h_proj_->run(h, R, hr, mm_pad);
+        }
+#pragma omp parallel for if (parallel_)
+        for (int64_t n = 0; n < N; ++n) cell_.forward(step_row(n, t));
+        if (cell_.reset_before()) {  // the candidate's HR from r * h * rm_h (in h_src)
+          h_gate_proj_->run(h_src, R + Gz_ * H, hr + Gz_ * H, mm_pad);
+#pragma omp parallel for if (parallel_)
+          for (int64_t n = 0; n < N; ++n) cell_.forward_candidate(step_row(n, t));
+        }
+        // Commit real steps (a masked step keeps h and c), save the states, write outputs.
+#pragma omp parallel for if (parallel_)
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t row = n * T + t;
+          if (step_mask[row] != 0.f) {
+            seen[n] = 1.f;
+            std::copy_n(h_new + n * H, H, h + n * H);
+            if (has_c_) std::copy_n(c_new + n * H, H, cs + n * H);
+          }
+          std::copy_n(h + n * H, H, ws + layout_.hs + (d * NT_ + row) * H);
+          if (has_c_) std::copy_n(cs + n * H, H, ws + layout_.cs + (d * NT_ + row) * H);
+          if (c_.return_sequences)
+            for (int64_t j = 0; j < H; ++j) y[row * DH + d * H + j] = seen[n] != 0.f ? h[n * H + j] : 0.f;
+        }
+      }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < H; ++j) {
+          io.out<float>(1)[n * DH + d * H + j] = h[n * H + j];
+          if (has_c_) io.out<float>(2)[n * DH + d * H + j] = cs[n * H + j];
+          if (!c_.return_sequences) y[n * DH + d * H + j] = seen[n] != 0.f ? h[n * H + j] : 0.f;
+        }
+    }
+  }
+
+ private:
+  uint64_t node_seed_;
+  std::optional<Matmul> x_proj_, h_proj_, h_gate_proj_;
+  size_t xp_ = 0, xd_ = 0, hr_ = 0, h_ = 0, c_state_ = 0, h_new_ = 0, c_new_ = 0, h_src_ = 0, seen_ = 0;
+};
+
+// Backpropagation through time over the saved workspace. Per direction, steps in reverse
+// order carry dh (and dc); a masked step passes them through unchanged; Y_t's gradient
+// joins dh_t when seen_t. Gate pre-activation gradients dA [N, T, G*H] (zeros at masked
+// steps) then give dW, dX, dB in one matmul each and dR from the saved recurrent
+// sources; dAR is dA's recurrent side (reset_after GRU: dq = da_n * r for the candidate).
+class StepwiseGradKernel final : public StepwiseBase {
+ public:
+  StepwiseGradKernel(const RnnConfig& c, int num_float_inputs)
+      : StepwiseBase(c, num_float_inputs), at_(c.cell == Cell::lstm),
+        Gs_(c.recurrent_dropout > 0 || cell_.reset_before() ? c.gates() : 1) {
+    const int64_t C = c.C, H = c.H, N = c.N, T = c.T;
+    const int64_t step_rows = T * GH_;  // dA's row stride within one step
+    if (c.recurrent_dropout <= 0)  // dAR_t [N, Gz*H] x R^T [Gz*H, H] -> [N, H]
+      dh_proj_.emplace(View{N, Gz_ * H, step_rows, 1}, View{Gz_ * H, H, 1, GH_}, View{N, H, H, 1});
+    if (c.recurrent_dropout > 0 || cell_.reset_before())  // one gate: dAR_t,g [N, H] x R_g^T [H, H]
+      dh_gate_proj_.emplace(View{N, H, step_rows, 1}, View{H, H, 1, GH_}, View{N, H, H, 1});
+    if (c.dropout > 0) {
+      dx_.emplace(View{NT_, H, GH_, 1}, View{H, C, 1, GH_}, View{NT_, C, C, 1});          // dA_g W_g^T
+      dw_.emplace(View{C, NT_, 1, C}, View{NT_, H, GH_, 1}, View{C, H, GH_, 1});          // (X dm_g)^T dA_g
+    } else {
+      dx_.emplace(View{NT_, GH_, GH_, 1}, View{GH_, C, 1, GH_}, View{NT_, C, C, 1}, true);  // dX += dA W^T
+      dw_.emplace(View{C, NT_, 1, C}, View{NT_, GH_, GH_, 1}, View{C, GH_, GH_, 1});       // X^T dA
+    }
+    if (Gs_ == 1)  // HS^T dAR, HS [NT, H] the previous states
+      dr_.emplace(View{H, NT_, 1, H}, View{NT_, GH_, GH_, 1}, View{H, GH_, GH_, 1});
+    else  // per gate HS_g^T dAR_g
+      dr_.emplace(View{H, NT_, 1, H}, View{NT_, H, GH_, 1}, View{H, H, GH_, 1});
+    plan_matmul_pad({&dh_proj_, &dh_gate_proj_, &dx_, &dw_, &dr_});
+    da_ = floats(NT_ * GH_);
+    if (has_rec_bias_) dar_ = floats(NT_ * GH_);
+    hs_src_ = floats(Gs_ * NT_ * H);
+    if (c.dropout > 0) {
+      xd_ = floats(NT_ * C);
+      dxg_ = floats(NT_ * C);
+    }
+    for (size_t* region : {&h0_, &c0_, &dh_, &dc_, &dh_new_, &tmp_}) *region = floats(N * H);
+    first_ = floats(N);
+  }
+
+  void run(const KernelIO& io) const override {
+    const int64_t N = c_.N, T = c_.T, C = c_.C, H = c_.H, DH = c_.DH();
+    void* pad = io.scratchpad;
+    void* mm_pad = at(pad, matmul_pad_);
+    const float* ws = io.in<float>(static_cast<size_t>(at_.ws));
+    const float* X = io.in<float>(kX);
+    const float* dY = io.in<float>(static_cast<size_t>(at_.dy));
+    const float* step_mask = ws + layout_.step_mask;
+    const float* init_h = num_float_inputs_ > at_.init_h ? io.in<float>(static_cast<size_t>(at_.init_h)) : nullptr;
+    const float* init_c = has_c_ && num_float_inputs_ > at_.init_c ? io.in<float>(static_cast<size_t>(at_.init_c))
+                                                                    : nullptr;
+    float *dA = at(pad, da_), *dAR = has_rec_bias_ ? at(pad, dar_) : dA, *hs_src = at(pad, hs_src_);
+    float *h0 = at(pad, h0_), *c0 = at(pad, c0_), *dh = at(pad, dh_), *dc = at(pad, dc_);
+    float *dh_new = at(pad, dh_new_), *tmp = at(pad, tmp_), *first = at(pad, first_);
+    float* dX = io.out<float>(0);
+    std::fill_n(dX, NT_ * C, 0.f);
+
+    for (int64_t d = 0; d < c_.D; ++d) {
+      const float* W = io.in<float>(kW) + d * C * GH_;
+      const float* R = io.in<float>(kR) + d * H * GH_;
+      const float* dm = ws + layout_.in_masks + d * G_ * N * C;
+      const RecurrentMasks masks = rec_masks(ws, d);
+      const float* act = ws + layout_.act + d * NT_ * GH_;
+      const float* hs = ws + layout_.hs + d * NT_ * H;
+      const float* cs = saved_states(ws, layout_.cs, has_c_, d);
+      const float* qs = saved_states(ws, layout_.q, has_rec_bias_, d);
+      load_state(init_h, d, h0);
+      load_state(init_c, d, c0);
+      // The state before step s of row n: after step s - 1, or the initial state.
+      auto prev = [&](const float* saved, const float* initial, int64_t n, int64_t s) {
+        return s == 0 ? initial + n * H : saved + (n * T + time_of(d, s - 1)) * H;
+      };
+      auto step_row = [&](int64_t n, int64_t s) {
+        const int64_t row = n * T + time_of(d, s);
+        return BackwardRow{.n = n,
+                           .H = H,
+                           .act = act + row * GH_,
+                           .h = prev(hs, h0, n, s),
+                           .c = cs ? prev(cs, c0, n, s) : nullptr,
+                           .c_t = cs ? cs + row * H : nullptr,
+                           .q = qs ? qs + row * H : nullptr,
+                           .dh = dh + n * H,
+                           .dc = dc + n * H,
+                           .da = dA + row * GH_,
+                           .da_rec = dAR + row * GH_,
+                           .dh_prev = dh_new + n * H,
+                           .reset_grad = tmp + n * H,
+                           .rec_masks = masks};
+      };
+      // first[n]: the first real step (T when none): Y_t = h_t exactly from there on.
+#pragma omp parallel for if (parallel_)
+      for (int64_t n = 0; n < N; ++n) {
+        first[n] = static_cast<float>(T);
+        for (int64_t s = T - 1; s >= 0; --s)
+          if (step_mask[n * T + time_of(d, s)] != 0.f) first[n] = static_cast<float>(s);
+      }
+      // Gradients of the final states (and, without return_sequences, of the last output).
+      const float* dY_h = io.in<float>(static_cast<size_t>(at_.dy_h));
+      const float* dY_c = has_c_ ? io.in<float>(static_cast<size_t>(at_.dy_c)) : nullptr;
+#pragma omp parallel for if (parallel_)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < H; ++j) {
+          const int64_t k = n * DH + d * H + j;
+          dh[n * H + j] = dY_h[k] + (!c_.return_sequences && first[n] < static_cast<float>(T) ? dY[k] : 0.f);
+          dc[n * H + j] = dY_c ? dY_c[k] : 0.f;
+        }
+      std::fill_n(dA, NT_ * GH_, 0.f);
+      if (has_rec_bias_) std::fill_n(dAR, NT_ * GH_, 0.f);
+
+      for (int64_t s = T - 1; s >= 0; --s) {
+        const int64_t t = time_of(d, s);
+#pragma omp parallel for if (parallel_)
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t row = n * T + t;
+          if (c_.return_sequences && static_cast<float>(s) >= first[n])
+            for (int64_t j = 0; j < H; ++j) dh[n * H + j] += dY[row * DH + d * H + j];
+          if (step_mask[row] == 0.f) continue;  // dh, dc pass through a masked step
+          cell_.backward(step_row(n, s));  // dA_t, dc_{t-1} and dh_{t-1} apart from the recurrent matmuls
+        }
+        if (cell_.reset_before()) {  // the candidate's da_n R_h^T gives dr and part of dh_{t-1}
+          dh_gate_proj_->run(dA + t * GH_ + Gz_ * H, R + Gz_ * H, tmp, mm_pad);
+#pragma omp parallel for if (parallel_)
+          for (int64_t n = 0; n < N; ++n)
+            if (step_mask[n * T + t] != 0.f) cell_.backward_reset(step_row(n, s));
+        }
+        // dh_{t-1} += sum_g (dAR_g R_g^T) * rm_g over the first Gz gates.
+        if (c_.recurrent_dropout > 0) {
+          for (int64_t g = 0; g < Gz_; ++g) {
+            dh_gate_proj_->run(dAR + t * GH_ + g * H, R + g * H, tmp, mm_pad);
+#pragma omp parallel for if (parallel_)
+            for (int64_t n = 0; n < N; ++n)
+              for (int64_t j = 0; j < H; ++j) dh_new[n * H + j] += tmp[n * H + j] * masks.at(g, n, j);
+          }
+        } else {
+          dh_proj_->run(dAR + t * GH_, R, tmp, mm_pad);
+#pragma omp parallel for if (parallel_)
+          for (int64_t i = 0; i < N * H; ++i) dh_new[i] += tmp[i];
+        }
+#pragma omp parallel for if (parallel_)
+        for (int64_t n = 0; n < N; ++n)
+          if (step_mask[n * T + t] != 0.f) std::copy_n(dh_new + n * H, H, dh + n * H);
+      }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < H; ++j) {
+          io.out<float>(4)[n * DH + d * H + j] = dh[n * H + j];
+          if (has_c_) io.out<float>(5)[n * DH + d * H + j] = dc[n * H + j];
+        }
+
+      // dR = sum over steps of (recurrent source)^T dAR: h_{t-1} * rm_g, scaled further by the cell
+      // (the classic GRU's candidate: r h_{t-1} rm_h).
+#pragma omp parallel for if (parallel_)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t s = 0; s < T; ++s) {
+          const int64_t row = n * T + time_of(d, s);
+          const float* hp = prev(hs, h0, n, s);
+          for (int64_t g = 0; g < Gs_; ++g) {
+            float* src = hs_src + (g * NT_ + row) * H;
+            for (int64_t j = 0; j < H; ++j) src[j] = hp[j] * masks.at(g, n, j);
+            cell_.scale_recurrent_source(g, act + row * GH_, src, H);
+          }
+        }
+      float* dR = io.out<float>(2) + d * H * GH_;
+      if (Gs_ == 1)
+        dr_->run(hs_src, dAR, dR, mm_pad);
+      else
+        for (int64_t g = 0; g < G_; ++g) dr_->run(hs_src + g * NT_ * H, dAR + g * H, dR + g * H, mm_pad);
+      // dW = (X dm_g)^T dA_g and dX = sum_g (dA_g W_g^T) dm_g.
+      float* dW = io.out<float>(1) + d * C * GH_;
+      if (c_.dropout > 0) {
+        float *xd = at(pad, xd_), *dxg = at(pad, dxg_);
+        for (int64_t g = 0; g < G_; ++g) {
+#pragma omp parallel for if (parallel_)
+          for (int64_t row = 0; row < NT_; ++row)
+            for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
+          dw_->run(xd, dA + g * H, dW + g * H, mm_pad);
+          dx_->run(dA + g * H, W + g * H, dxg, mm_pad);
+#pragma omp parallel for if (parallel_)
+          for (int64_t row = 0; row < NT_; ++row)
+            for (int64_t i = 0; i < C; ++i) dX[row * C + i] += dxg[row * C + i] * dm[(g * N + row / T) * C + i];
+        }
+      } else {
+        dw_->run(X, dA, dW, mm_pad);
+        dx_->run(dA, W, dX, mm_pad);
+      }
+      // dB: the input bias sums dA; reset_after GRU's recurrent bias sums dAR.
+      float* dB = io.out<float>(3) + d * c_.keras_bias();
+      std::fill_n(dB, c_.keras_bias(), 0.f);
+      for (int64_t row = 0; row < NT_; ++row)
+        for (int64_t k = 0; k < GH_; ++k) {
+          dB[k] += dA[row * GH_ + k];
+          if (has_rec_bias_) dB[GH_ + k] += dAR[row * GH_ + k];
+        }
+    }
+  }
+
+ private:
+  GradInputs at_;
+  int64_t Gs_;  // recurrent sources for dR: one (h_{t-1}) or one per gate
+  std::optional<Matmul> dh_proj_, dh_gate_proj_, dx_, dw_, dr_;
+  size_t da_ = 0, dar_ = 0, hs_src_ = 0, xd_ = 0, dxg_ = 0;
+  size_t h0_ = 0, c0_ = 0, dh_ = 0, dc_ = 0, dh_new_ = 0, tmp_ = 0, first_ = 0;
+};
+
+}  // namespace
+
+StepLayout step_layout(const RnnConfig& c) {
+  StepLayout l;
+  auto take = [&](int64_t floats) {
+    const int64_t at = l.total;
+    l.total += floats;
+    return at;
+  };
+  const int64_t NT = c.N * c.T;
+  l.in_masks = take(c.dropout > 0 ? c.D * c.gates() * c.N * c.C : 0);
+  l.rec_masks = take(c.recurrent_dropout > 0 ? c.D * c.gates() * c.N * c.H : 0);
+  l.step_mask = take(NT);
+  l.act = take(c.D * NT * c.gates() * c.H);
+  l.hs = take(c.D * NT * c.H);
+  l.cs = take(c.cell == Cell::lstm ? c.D * NT * c.H : 0);
+  l.q = take(c.cell == Cell::gru_reset_after ? c.D * NT * c.H : 0);
+  return l;
+}
+
+std::unique_ptr<Kernel> make_stepwise_kernel(const RnnConfig& c, uint64_t node_seed, int num_float_inputs) {
+  return std::make_unique<StepwiseKernel>(c, node_seed, num_float_inputs);
+}
+
+std::unique_ptr<Kernel> make_stepwise_grad_kernel(const RnnConfig& c, int num_float_inputs) {
+  return std::make_unique<StepwiseGradKernel>(c, num_float_inputs);
+}
+
+}  // namespace graphrun::rnn
