@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "graphrun.pb.h"
+#include "graphrun/data/table.h"
 #include "graphrun/data/tokenizer.h"
 #include "graphrun/tensor.h"
 
@@ -78,5 +79,13 @@ Tensor word_vector_embedding(const pb::DataConfig& config, const std::string& ba
 Tensor encode_text(const pb::DataConfig& config, int64_t max_length, const Vocabulary& vocabulary,
                    const std::string& text, std::vector<std::pair<std::string, int64_t>>* kept_tokens = nullptr,
                    std::vector<int64_t>* positions = nullptr);
+
+// Shared with the numeric source (numeric_dataset.h), which reads the same files:
+// the config's files resolved against `base`; the files of a split as one table
+// (CSV or TSV, per the config's format and header); a column given as a header
+// name or a 0-based index (`fallback` when empty; `what` names the field in errors).
+std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files, const std::string& base);
+data::Table read_data_table(const pb::DataConfig& config, const std::vector<std::string>& paths);
+size_t table_column(const data::Table& table, const std::string& column, size_t fallback, const char* what);
 
 }  // namespace graphrun

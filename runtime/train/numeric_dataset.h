@@ -1,0 +1,21 @@
+// Numeric datasets for training (DataConfig.feed): each feed fills one graph
+// input with numbers per example, from columns of the split's CSV/TSV files or
+// from one .npy file per split; label_column, when set, feeds train.labels_input
+// as the text data does. For models without text: an MLP, a regression, a model
+// fed precomputed vectors, several inputs per example.
+#pragma once
+
+#include <string>
+
+#include "graph/graph.h"
+#include "graphrun.pb.h"
+#include "runtime/train/dataset.h"
+
+namespace graphrun {
+
+// `only_split` ("", "train", "validation" or "test") reads what that split needs.
+// Errors are one line naming the file (and line and column) or the feed at fault.
+Dataset load_numeric_dataset(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path,
+                             const std::string& base_dir, const std::string& only_split = "");
+
+}  // namespace graphrun
