@@ -95,6 +95,9 @@ Dataset load_numeric_dataset(const pb::TrainConfig& config, const Graph& graph, 
   const pb::DataConfig& data = config.data();
   if (!only_split.empty() && only_split != "train" && only_split != "validation" && only_split != "test")
     throw Error(fmt::format("unknown split '{}' (use train, validation or test)", only_split));
+  if (!data.text_column().empty())
+    throw Error(fmt::format("{}: data.text_column with data.feed: texts and numeric feeds in one dataset are not supported yet",
+                            model_path));
   Dataset ds;
   std::vector<const Value*> inputs;  // per column of the dataset
   std::set<std::string> fed;
