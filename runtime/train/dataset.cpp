@@ -106,12 +106,17 @@ DataSource data_source(const pb::DataConfig& config) {
   return config.feed_size() > 0 ? DataSource::numeric : DataSource::text;
 }
 
+bool tokenizes_texts(const pb::DataConfig& config) {
+  const DataSource source = data_source(config);
+  return source == DataSource::text || (source == DataSource::numeric && !config.text_column().empty());
+}
+
 Dataset load_dataset(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path,
                      const std::string& base_dir, const DatasetScope& scope) {
   Dataset ds;
   switch (data_source(config.data())) {
     case DataSource::images: ds = image_source(config, graph, model_path, base_dir, scope); break;
-    case DataSource::numeric: ds = load_numeric_dataset(config, graph, model_path, base_dir, scope.only_split); break;
+    case DataSource::numeric: ds = load_numeric_dataset(config, graph, model_path, base_dir, scope); break;
     case DataSource::text: ds = text_source(config, graph, model_path, base_dir, scope); break;
   }
   // The classes the model predicts, even when the loaded split lacks some.

@@ -52,6 +52,8 @@ enum class DataSource {
   numeric,  // data.feed: numbers per graph input
 };
 DataSource data_source(const pb::DataConfig& config);
+// Whether the data has texts to tokenize (so a run saves its vocabulary): text data, or numeric feeds with a text_column.
+bool tokenizes_texts(const pb::DataConfig& config);
 
 // The graph inputs a config feeds when it names none.
 std::string tokens_input_name(const pb::TrainConfig& config);  // default "tokens"

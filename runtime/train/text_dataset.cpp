@@ -27,17 +27,6 @@ data::TokenizerConfig tokenizer_config(const pb::DataConfig& config) {
   return t;
 }
 
-// The config's literal text replacements ("<br />" -> " ", "'" -> ""), applied
-// in order before tokenizing.
-std::string apply_replacements(const pb::DataConfig& config, std::string text) {
-  for (const pb::DataConfig::Replace& r : config.replace()) {
-    if (r.from().empty()) continue;
-    for (size_t at = text.find(r.from()); at != std::string::npos; at = text.find(r.from(), at + r.to().size()))
-      text.replace(at, r.from().size(), r.to());
-  }
-  return text;
-}
-
 // Raw texts and label ids of one split.
 struct RawSplit {
   std::vector<std::string> texts;
@@ -83,21 +72,31 @@ RawSplit read_split(const pb::DataConfig& config, const std::vector<std::string>
   return split;
 }
 
-TextSplit make_split(const RawSplit& raw, const Vocabulary& vocabulary, const pb::DataConfig& config, int64_t max_length) {
-  TextSplit split;
-  if (raw.texts.empty()) return split;
+// Padded token ids of `texts`: int64 [N, max_length] (empty without texts).
+Tensor padded_ids(const std::vector<std::string>& texts, const Vocabulary& vocabulary, const pb::DataConfig& config,
+                  int64_t max_length) {
+  if (texts.empty()) return Tensor();
   std::vector<std::vector<int64_t>> sequences;
-  for (const std::string& t : raw.texts) sequences.push_back(vocabulary.ids(t));
+  for (const std::string& t : texts) sequences.push_back(vocabulary.ids(t));
   const data::Padded padded = data::pad_sequences(
       sequences, {.maxlen = max_length,
                   .padding = config.padding() == pb::DataConfig::POST ? data::Side::kPost : data::Side::kPre,
                   .truncating = config.truncating() == pb::DataConfig::POST ? data::Side::kPost : data::Side::kPre});
-  split.tokens = Tensor::from_ints({padded.shape[0], padded.shape[1]}, padded.values);
-  split.labels = Tensor::from_ints({static_cast<int64_t>(raw.labels.size())}, raw.labels);
-  return split;
+  return Tensor::from_ints({padded.shape[0], padded.shape[1]}, padded.values);
 }
 
 }  // namespace
+
+// The config's literal text replacements ("<br />" -> " ", "'" -> ""), applied
+// in order before tokenizing.
+std::string apply_replacements(const pb::DataConfig& config, std::string text) {
+  for (const pb::DataConfig::Replace& r : config.replace()) {
+    if (r.from().empty()) continue;
+    for (size_t at = text.find(r.from()); at != std::string::npos; at = text.find(r.from(), at + r.to().size()))
+      text.replace(at, r.from().size(), r.to());
+  }
+  return text;
+}
 
 std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files, const std::string& base) {
   std::vector<std::string> paths;
@@ -232,6 +231,44 @@ Vocabulary Vocabulary::load(const std::string& path) {
   return v;
 }
 
+TokenizedTexts tokenize_texts(const pb::DataConfig& config, const std::string& base_dir, const DatasetScope& scope,
+                              const std::vector<std::string>& train, const std::vector<std::string>& validation,
+                              const std::vector<std::string>& test) {
+  TokenizedTexts out;
+  std::optional<data::WordVectors> vectors;
+  if (scope.vocabulary) {
+    out.vocabulary = *scope.vocabulary;
+    if (config.word_vectors().file_size() > 0)  // only the vocabulary's words
+      vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), out.vocabulary.word_index());
+  } else {
+    if (config.word_vectors().file_size() > 0) vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir));
+    if (config.vocabulary() == pb::DataConfig::WORD_VECTORS) {
+      if (!vectors) throw Error("training config: vocabulary WORD_VECTORS needs data.word_vectors files");
+      std::vector<std::string> words = vectors->words;
+      std::sort(words.begin(), words.end());
+      out.vocabulary = Vocabulary::from_words(config, std::move(words));
+    } else {
+      out.vocabulary = Vocabulary::fit(config, train);
+    }
+  }
+
+  out.max_length = config.max_length() > 0 ? config.max_length() : scope.vocabulary ? scope.max_length : 0;
+  if (out.max_length <= 0)
+    for (const std::string& t : train) out.max_length = std::max<int64_t>(out.max_length, static_cast<int64_t>(out.vocabulary.ids(t).size()));
+  out.train = padded_ids(train, out.vocabulary, config, out.max_length);
+  out.validation = padded_ids(validation, out.vocabulary, config, out.max_length);
+  out.test = padded_ids(test, out.vocabulary, config, out.max_length);
+
+  if (vectors && !config.word_vectors().parameter().empty()) {
+    const data::EmbeddingMatrix m = data::build_embedding_matrix(*vectors, out.vocabulary.word_index(), out.vocabulary.size());
+    // rows - 1: row 0 is padding, not a word.
+    out.embedding_parameter = config.word_vectors().parameter();
+    out.embedding = Tensor::from_floats({m.rows, m.dim}, m.values);
+    out.notes = fmt::format("{} of {} vocabulary words have no vector. ", m.missing, m.rows - 1);
+  }
+  return out;
+}
+
 TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& base_dir, uint64_t seed,
                               const DatasetScope& scope) {
   if (config.train_size() == 0) throw Error("training config: data.train names no file");
@@ -272,30 +309,16 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
     train = std::move(kept);
   }
 
+  TokenizedTexts tokens = tokenize_texts(config, base_dir, scope, train.texts, validation.texts, test.texts);
   TextDataset ds;
-  std::optional<data::WordVectors> vectors;
-  if (scope.vocabulary) {
-    ds.vocabulary = *scope.vocabulary;
-    if (config.word_vectors().file_size() > 0)  // only the vocabulary's words
-      vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), ds.vocabulary.word_index());
-  } else {
-    if (config.word_vectors().file_size() > 0) vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir));
-    if (config.vocabulary() == pb::DataConfig::WORD_VECTORS) {
-      if (!vectors) throw Error("training config: vocabulary WORD_VECTORS needs data.word_vectors files");
-      std::vector<std::string> words = vectors->words;
-      std::sort(words.begin(), words.end());
-      ds.vocabulary = Vocabulary::from_words(config, std::move(words));
-    } else {
-      ds.vocabulary = Vocabulary::fit(config, train.texts);
-    }
+  for (auto [raw, to, ids] : {std::tuple{&train, &ds.train, &tokens.train}, {&validation, &ds.validation, &tokens.validation},
+                              {&test, &ds.test, &tokens.test}}) {
+    if (raw->texts.empty()) continue;
+    to->tokens = std::move(*ids);
+    to->labels = Tensor::from_ints({static_cast<int64_t>(raw->labels.size())}, raw->labels);
   }
-
-  ds.max_length = config.max_length() > 0 ? config.max_length() : scope.vocabulary ? scope.max_length : 0;
-  if (ds.max_length <= 0)
-    for (const std::string& t : train.texts) ds.max_length = std::max<int64_t>(ds.max_length, static_cast<int64_t>(ds.vocabulary.ids(t).size()));
-  ds.train = make_split(train, ds.vocabulary, config, ds.max_length);
-  ds.validation = make_split(validation, ds.vocabulary, config, ds.max_length);
-  ds.test = make_split(test, ds.vocabulary, config, ds.max_length);
+  ds.vocabulary = std::move(tokens.vocabulary);
+  ds.max_length = tokens.max_length;
 
   ds.classes.assign(config.classes().begin(), config.classes().end());
   for (const TextSplit* s : {&ds.train, &ds.validation, &ds.test})
@@ -303,13 +326,9 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
   if (!ds.classes.empty()) ds.num_classes = static_cast<int64_t>(ds.classes.size());
 
   if (skipped) ds.notes += fmt::format("skipped {} bad rows (first: {}). ", skipped, first_skip);
-  if (vectors && !config.word_vectors().parameter().empty()) {
-    const data::EmbeddingMatrix m = data::build_embedding_matrix(*vectors, ds.vocabulary.word_index(), ds.vocabulary.size());
-    // rows - 1: row 0 is padding, not a word.
-    ds.embedding_parameter = config.word_vectors().parameter();
-    ds.embedding = Tensor::from_floats({m.rows, m.dim}, m.values);
-    ds.notes += fmt::format("{} of {} vocabulary words have no vector. ", m.missing, m.rows - 1);
-  }
+  ds.notes += tokens.notes;
+  ds.embedding_parameter = std::move(tokens.embedding_parameter);
+  ds.embedding = std::move(tokens.embedding);
   return ds;
 }
 

@@ -169,7 +169,7 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
   // run's saved vocabulary, unless the padded length is known only from the training texts.
   std::optional<Vocabulary> vocabulary;
   DatasetScope scope{nullptr, 0, split};
-  if (data_source(data.proto.train().data()) == DataSource::text) {
+  if (tokenizes_texts(data.proto.train().data())) {
     vocabulary = run.load_vocabulary();
     scope = {&*vocabulary, trained_length(data), split};
     if (scope.max_length == 0) scope = {};

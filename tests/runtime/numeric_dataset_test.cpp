@@ -45,10 +45,13 @@ class NumericData : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   // Loads the data of kModelHead + `train_block` (written to model.pbtxt in the test's directory).
   Dataset load(const std::string& train_block, const std::string& only_split = "") {
-    write("model.pbtxt", std::string(kModelHead) + train_block);
+    return load_model(std::string(kModelHead) + train_block, only_split);
+  }
+  Dataset load_model(const std::string& model_text, const std::string& only_split = "") {
+    write("model.pbtxt", model_text);
     model_ = std::make_unique<Model>(Model::load(path("model.pbtxt")));
     const detail::ModelData& data = detail::data_of(*model_);
-    return load_numeric_dataset(data.proto.train(), data.graph, data.path, data.directory, only_split);
+    return load_numeric_dataset(data.proto.train(), data.graph, data.path, data.directory, {nullptr, 0, only_split});
   }
   std::string error_of(const std::string& train_block) {
     try {
@@ -164,6 +167,77 @@ TEST_F(NumericData, BadDataGetsOneLineErrors) {
             std::string::npos);
   EXPECT_NE(error_of(R"(train { data { feed { input: "x" } } })").find("data.feed 'x' needs either columns or .npy files"),
             std::string::npos);
+}
+
+// The next example's shape: a question text (tokenized into `tokens` as the text
+// data is) and two answer codes from columns of the same rows, no labels. A
+// contrastive hinge on dot products: the loss falls, the run saves the
+// vocabulary, and eval of the run directory's copy tokenizes with it.
+constexpr const char* kQuestionAnswerModel = R"(
+version: 1
+name: "question_answer"
+seed: 3
+input { name: "tokens" shape: [-1, 4] dtype: INT64 }
+input { name: "correct" shape: [-1, 2] }
+input { name: "incorrect" shape: [-1, 2] }
+parameter { name: "emb" shape: [20, 2] init { uniform { low: -0.5 high: 0.5 } } }
+node { name: "vectors" op: "Gather" input: ["emb", "tokens"] }
+node { name: "question" op: "ReduceSum" input: "vectors" axes: [1] keepdims: false }
+node { name: "pos_prod" op: "Mul" input: ["question", "correct"] }
+node { name: "pos" op: "ReduceSum" input: "pos_prod" axes: [-1] keepdims: false }
+node { name: "neg_prod" op: "Mul" input: ["question", "incorrect"] }
+node { name: "neg" op: "ReduceSum" input: "neg_prod" axes: [-1] keepdims: false }
+node { name: "margin" op: "Constant" value { float_data: [1] } }
+node { name: "gap" op: "Sub" input: ["neg", "pos"] }
+node { name: "hinge_pre" op: "Add" input: ["gap", "margin"] }
+node { name: "hinge" op: "Relu" input: "hinge_pre" }
+node { name: "loss" op: "ReduceMean" input: "hinge" axes: [0] keepdims: false }
+loss { value: "loss" }
+train {
+  data {
+    train: "qa.csv"
+    test: "qa_test.csv"
+    validation_split: 0.25
+    text_column: "question"
+    max_length: 4
+    feed { input: "correct" column: ["c1", "c2"] }
+    feed { input: "incorrect" column: ["i1", "i2"] }
+  }
+  batch_size: 4
+  epochs: 8
+  seed: 1
+  optimizer { adam { learning_rate: 0.05 } }
+}
+)";
+
+TEST_F(NumericData, TextColumnAndNumericFeedsTrainTogether) {
+  // Questions about "up" want the code (1, 0), about "down" (0, 1).
+  std::string csv = "question,c1,c2,i1,i2\n";
+  for (int i = 0; i < 16; ++i)
+    csv += i % 2 ? "which way is up,1,0,0,1\n" : "which way is down,0,1,1,0\n";
+  write("qa.csv", csv);
+  write("qa_test.csv", "question,c1,c2,i1,i2\nup or not,1,0,0,1\n");
+  const Dataset ds = load_model(kQuestionAnswerModel);
+  ASSERT_EQ(ds.inputs, (std::vector<std::string>{"correct", "incorrect", "tokens"}));
+  EXPECT_EQ(ds.train.size(), 12);
+  EXPECT_EQ(ds.validation.size(), 4);
+  ASSERT_TRUE(ds.vocabulary.has_value());
+  // Each row's tokens go with its own codes: "up" and "down" rows keep their answers.
+  const int64_t up = ds.vocabulary->ids("up")[0];
+  for (const Split* s : {&ds.train, &ds.validation}) {
+    ASSERT_EQ(s->columns[2].dims(), (Dims{s->size(), 4}));
+    for (int64_t r = 0; r < s->size(); ++r)
+      EXPECT_EQ(s->columns[2].data<int64_t>()[r * 4 + 3] == up, s->columns[0].data<float>()[r * 2] == 1.f) << r;
+  }
+
+  TrainOptions o;
+  o.quiet = true;
+  o.run_dir = path("run");
+  const TrainResult r = train(path("model.pbtxt"), o);
+  EXPECT_LT(r.epochs.back().metrics[0].second, r.epochs.front().metrics[0].second);
+  EXPECT_TRUE(fs::exists(path("run/vocab.txt")));
+  fs::remove(path("qa.csv"));  // the test split alone, tokenized with the run's vocabulary
+  EXPECT_DOUBLE_EQ(evaluate(path("run/model.pbtxt"), path("run"), "test", o).metrics[0].second, r.test_metrics[0].second);
 }
 
 // examples/mlp/train.pbtxt: numeric columns only; loss falls, eval (also of the
