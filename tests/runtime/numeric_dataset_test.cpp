@@ -262,6 +262,10 @@ TEST(NumericTraining, MlpExampleTrainsEvaluatesAndResumes) {
     EXPECT_DOUBLE_EQ(e.metrics[1].second, r.test_metrics[1].second);
     EXPECT_EQ(e.confusion.size(), 3u);
   }
+  // The command line, pointed at the run directory's copy.
+  const testing::CliResult cli = testing::cli("eval " + o.run_dir + "/model.pbtxt --checkpoint " + o.run_dir);
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_NE(cli.output.find("test: 45 examples"), std::string::npos) << cli.output;
   testing::expect_resume_equals_uninterrupted(model, (dir / "straight").string(), (dir / "resumed").string(), 3, 6,
                                               (dir / "resumed" / "model.pbtxt").string());
   EXPECT_THROW(predict(model, o.run_dir, {"a text"}), Error);
