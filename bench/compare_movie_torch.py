@@ -4,7 +4,7 @@
 Reproduces graphrun's data pipeline exactly in Python (load() below: sklearn's split, the
 Tokenizer fit on the training rows in sklearn's order, pre pad/truncate 40) and its per-epoch
 shuffle (std::mt19937_64 Fisher-Yates, runtime/data/shuffle.*, seed mix(train.seed, epoch) as in
-runtime/trainer.cpp) and trains the same model (Keras-layout W/R/B, Dense on logits, BCE with
+runtime/train/batches.cpp) and trains the same model (Keras-layout W/R/B, Dense on logits, BCE with
 logits, Adam eps 1e-7) in torch.
 
   /usr/bin/python3 bench/compare_movie_torch.py --eval-ckpt RUN/best.ckpt      # graphrun checkpoint on the same split

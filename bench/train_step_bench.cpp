@@ -13,7 +13,7 @@
 #include "ops/registry.h"
 #include "runtime/exec/graph_runner.h"
 #include "runtime/initializers.h"
-#include "runtime/optimizer.h"
+#include "runtime/train/optimizer.h"
 
 namespace {
 

@@ -38,7 +38,10 @@ Model Model::load(const std::string& path) {
   text << in.rdbuf();
   std::shared_ptr<detail::ModelData> data = parse_model_data(text.str(), path);
   data->path = path;
-  data->directory = std::filesystem::path(path).parent_path().string();
+  // data_dir (a run directory's model copy sets it) moves where relative paths resolve.
+  std::filesystem::path directory = std::filesystem::path(path).parent_path();
+  if (!data->proto.data_dir().empty()) directory /= data->proto.data_dir();
+  data->directory = directory.string();
   return Model(std::move(data));
 }
 

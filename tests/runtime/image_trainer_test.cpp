@@ -11,6 +11,7 @@
 
 #include "graphrun/png.h"
 #include "graphrun/train.h"
+#include "test_util.h"
 
 namespace graphrun {
 namespace {
@@ -104,20 +105,7 @@ TEST(ImageTrainer, AutoencoderLossFallsAndReportsLossesOnly) {
 
 TEST(ImageTrainer, ResumeEqualsAnUninterruptedRun) {
   const std::string model = image_setup("resume");
-  const std::string straight = run_dir_of(model, "straight"), resumed = run_dir_of(model, "resumed");
-  TrainOptions all = quiet(straight);
-  all.epochs = 4;
-  train(model, all);
-  TrainOptions first = quiet(resumed);
-  first.epochs = 2;
-  train(model, first);
-  TrainOptions rest = quiet(resumed);
-  rest.resume = true;
-  rest.epochs = 4;
-  EXPECT_EQ(train(model, rest).epochs.size(), 2u);
-  EXPECT_EQ(read_file(resumed + "/metrics.csv"), read_file(straight + "/metrics.csv"));
-  EXPECT_EQ(read_file(resumed + "/last.ckpt"), read_file(straight + "/last.ckpt"));
-  EXPECT_EQ(read_file(resumed + "/best.ckpt"), read_file(straight + "/best.ckpt"));
+  testing::expect_resume_equals_uninterrupted(model, run_dir_of(model, "straight"), run_dir_of(model, "resumed"), 2, 4);
 }
 
 // A learning rate high enough that val_loss goes up and down: best.ckpt must hold

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "runtime/optimizer.h"
+#include "runtime/train/optimizer.h"
 
 namespace graphrun {
 namespace {

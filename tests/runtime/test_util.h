@@ -1,6 +1,7 @@
 // Helpers shared by the runtime tests.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "graphrun/tensor.h"
+#include "graphrun/train.h"
 
 namespace graphrun::testing {
 
@@ -42,6 +44,37 @@ inline CliResult cli(const std::string& args) {
   }
   std::filesystem::remove(out_file);
   return {WEXITSTATUS(status), text};
+}
+
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Trains `model` for `epochs` epochs into run directory `straight`, and for
+// `first` epochs into `resumed` and then resumed to `epochs` (given
+// `resume_model`, e.g. the run directory's own model copy; default `model`):
+// metrics.csv and the checkpoints must be byte-identical.
+inline void expect_resume_equals_uninterrupted(const std::string& model, const std::string& straight,
+                                               const std::string& resumed, int first, int epochs,
+                                               const std::string& resume_model = "") {
+  TrainOptions o;
+  o.quiet = true;
+  o.run_dir = straight;
+  o.epochs = epochs;
+  train(model, o);
+  o.run_dir = resumed;
+  o.epochs = first;
+  train(model, o);
+  o.resume = true;
+  o.epochs = epochs;
+  EXPECT_EQ(train(resume_model.empty() ? model : resume_model, o).epochs.size(), static_cast<size_t>(epochs - first));
+  for (const char* file : {"metrics.csv", "last.ckpt", "best.ckpt"}) {
+    const std::string a = straight + "/" + file, b = resumed + "/" + file;
+    EXPECT_EQ(std::filesystem::exists(a), std::filesystem::exists(b)) << file;
+    EXPECT_EQ(file_text(a), file_text(b)) << file;
+  }
+  EXPECT_FALSE(file_text(straight + "/last.ckpt").empty());
 }
 
 }  // namespace graphrun::testing

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "graphrun/train.h"
+#include "test_util.h"
 
 namespace graphrun {
 namespace {
@@ -48,21 +49,7 @@ TEST(Trainer, LossFallsAndRunDirectoryIsComplete) {
 }
 
 TEST(Trainer, ResumeEqualsAnUninterruptedRun) {
-  const std::string straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
-  TrainOptions all = quiet(straight);
-  all.epochs = 4;
-  train(kTinyModel, all);
-
-  TrainOptions first = quiet(resumed);
-  first.epochs = 2;
-  train(kTinyModel, first);
-  TrainOptions rest = quiet(resumed);
-  rest.resume = true;
-  rest.epochs = 4;
-  const TrainResult r = train(kTinyModel, rest);
-  EXPECT_EQ(r.epochs.size(), 2u);  // epochs 3 and 4
-  EXPECT_EQ(read_file(resumed + "/metrics.csv"), read_file(straight + "/metrics.csv"));
-  EXPECT_EQ(read_file(resumed + "/last.ckpt"), read_file(straight + "/last.ckpt"));
+  testing::expect_resume_equals_uninterrupted(kTinyModel, fresh_dir("straight"), fresh_dir("resumed"), 2, 4);
 }
 
 TEST(Trainer, SameSeedSameResult) {
@@ -96,6 +83,28 @@ std::string tiny_model_variant(const std::string& name, const std::string& repla
   const std::string path = fresh_dir(name) + ".pbtxt";
   std::ofstream(path) << text;
   return path;
+}
+
+// The run directory's model copy reads the original's data (its relative paths
+// resolve against the original's directory): eval and --resume work given it.
+TEST(Trainer, TheRunDirectorysModelCopyServesEvalAndResume) {
+  const std::string straight = fresh_dir("copy_straight"), resumed = fresh_dir("copy_resumed");
+  testing::expect_resume_equals_uninterrupted(kTinyModel, straight, resumed, 2, 4, resumed + "/model.pbtxt");
+  const EvalResult original = evaluate(kTinyModel, straight, "test", quiet(""));
+  const EvalResult copy = evaluate(straight + "/model.pbtxt", straight, "test", quiet(""));
+  EXPECT_EQ(copy.examples, 56);
+  EXPECT_EQ(copy.metrics, original.metrics);
+  // A new run from the copy writes a copy of its own that reads the same data.
+  TrainOptions again = quiet(fresh_dir("copy_of_copy"));
+  again.epochs = 4;
+  train(straight + "/model.pbtxt", again);
+  EXPECT_EQ(read_file(again.run_dir + "/metrics.csv"), read_file(straight + "/metrics.csv"));
+  EXPECT_EQ(evaluate(again.run_dir + "/model.pbtxt", again.run_dir, "test", quiet("")).metrics, original.metrics);
+  // Another model is still refused.
+  TrainOptions other = quiet(straight);
+  other.resume = true;
+  other.epochs = 5;
+  EXPECT_THROW(train(tiny_model_variant("copy_changed", "seed: 3", "seed: 4"), other), Error);
 }
 
 TEST(Trainer, AdamEpsilonPlacementReachesTheOptimizer) {

@@ -3,10 +3,13 @@
 //   graphrun::TrainResult r = graphrun::train("examples/emojify/v1.pbtxt", {});
 //
 // The model file's `train { ... }` block says what data to read, how to batch
-// it, which optimizer and metrics to use, and when to stop. Every run writes a
-// run directory: the model as trained (model.pbtxt), per-epoch metrics
-// (metrics.csv), the vocabulary (vocab.txt), checkpoints (last.ckpt and, with
-// keep_best, best.ckpt) and a log (train.log).
+// it, which optimizer and metrics to use, and when to stop. The data is texts
+// (token ids and labels), PNG images, or numbers fed to graph inputs from CSV
+// columns or .npy files (train.data.feed). Every run writes a run directory: the
+// model as trained (model.pbtxt, whose data_dir points at the original model's
+// directory, so eval and --resume work given the copy), per-epoch metrics
+// (metrics.csv), the vocabulary of text data (vocab.txt), checkpoints (last.ckpt
+// and, with keep_best, best.ckpt) and a log (train.log).
 #pragma once
 
 #include <optional>
@@ -60,7 +63,7 @@ struct EvalResult {
 };
 
 // Scores the checkpoint of a run (best.ckpt when present, else last.ckpt) on
-// "train", "validation" or "test": the loss, and with train.predictions (text
+// "train", "validation" or "test": the loss, and with train.predictions (labelled
 // data) accuracy and the confusion matrix.
 EvalResult evaluate(const std::string& model_path, const std::string& run_dir, const std::string& split = "test",
                     const TrainOptions& options = {});

@@ -3,17 +3,14 @@
 // computes one.
 #include <fmt/format.h>
 
-#include <filesystem>
-
 #include "graphrun/train.h"
-#include "runtime/checkpoint.h"
 #include "runtime/model_data.h"
-#include "runtime/text_dataset.h"
+#include "runtime/train/checkpoint.h"
+#include "runtime/train/dataset.h"
+#include "runtime/train/run_dir.h"
 
 namespace graphrun {
 namespace {
-
-namespace fs = std::filesystem;
 
 std::string html_escape(const std::string& s) {
   std::string out;
@@ -35,15 +32,14 @@ Session load_trained(const std::string& model_path, const std::string& run_dir, 
   const Model model = Model::load(model_path);
   const detail::ModelData& data = detail::data_of(model);
   Session session(model, options);
-  const fs::path best = fs::path(run_dir) / "best.ckpt", last = fs::path(run_dir) / "last.ckpt";
-  const std::string ck_path = (fs::exists(best) ? best : last).string();
+  const RunDirectory run(run_dir);
+  const std::string ck_path = run.kept_checkpoint();
   const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
   for (const pb::NamedTensor& named : checkpoint.parameter())
     session.set_parameter(named.name(), from_named_tensor(named, ck_path));
   if (data.proto.has_train() && !data.proto.train().data().word_vectors().parameter().empty()) {
     const pb::DataConfig& config = data.proto.train().data();
-    const Vocabulary vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());
-    session.set_parameter(config.word_vectors().parameter(), word_vector_embedding(config, data.directory, vocabulary));
+    session.set_parameter(config.word_vectors().parameter(), word_vector_embedding(config, data.directory, run.load_vocabulary()));
   }
   return session;
 }
@@ -54,15 +50,16 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
   const detail::ModelData& data = detail::data_of(model);
   if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
   const pb::TrainConfig& config = data.proto.train();
-  if (config.data().format() == pb::DataConfig::PNG_DIR)
-    throw Error(fmt::format("{}: predict scores texts, and this model trains on images (format PNG_DIR); use graphrun run "
-                            "--checkpoint RUN_DIR to run it on images, graphrun eval for its loss", model_path));
+  if (data_source(config.data()) != DataSource::text)
+    throw Error(fmt::format("{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
+                            "run it on its inputs, graphrun eval for its metrics", model_path,
+                            data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)" : "numbers (data.feed)"));
   if (config.predictions().empty()) throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
 
-  const Vocabulary vocabulary = Vocabulary::load((fs::path(run_dir) / "vocab.txt").string());
+  const Vocabulary vocabulary = RunDirectory(run_dir).load_vocabulary();
   const Session session = load_trained(model_path, run_dir);
 
-  const std::string tokens_input = config.tokens_input().empty() ? "tokens" : config.tokens_input();
+  const std::string tokens_input = tokens_input_name(config);
   auto tokens_id = data.graph.find_value(tokens_input);
   if (!tokens_id) throw Error(fmt::format("{}: no input '{}'", model_path, tokens_input));
   const Dims& token_dims = data.graph.value(*tokens_id).type.dims;

@@ -53,6 +53,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "graphrun.pb.h"
 #include "graphrun/tensor.h"
 
 namespace graphrun {
@@ -74,6 +75,10 @@ struct OptimizerConfig {
   enum class Clip { none, global_norm, per_tensor_norm } clip = Clip::none;
   float clip_norm = 0.f;  // the threshold, > 0 when clip != none
 };
+
+// The model file's train.optimizer as an OptimizerConfig (SGD's learning rate
+// defaults to 0.01, as in Keras; at most one clipping rule).
+OptimizerConfig optimizer_config(const pb::OptimizerConfig& config);
 
 class Optimizer {
  public:

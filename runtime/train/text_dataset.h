@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "graphrun.pb.h"
+#include "graphrun/data/table.h"
 #include "graphrun/data/tokenizer.h"
 #include "graphrun/tensor.h"
 
@@ -65,6 +66,21 @@ struct DatasetScope {
   std::string only_split;                  // "", "train", "validation" or "test"
 };
 
+// Texts as a model takes them: the vocabulary (the scope's, the word vectors'
+// words, or a Tokenizer fit on the training texts), each split's padded token ids
+// (int64 [N, max_length]; empty without texts) and the word-vector embedding.
+struct TokenizedTexts {
+  Tensor train, validation, test;
+  Vocabulary vocabulary;
+  int64_t max_length = 0;
+  std::string embedding_parameter;  // with data.word_vectors.parameter
+  Tensor embedding;
+  std::string notes;                // words without vectors
+};
+TokenizedTexts tokenize_texts(const pb::DataConfig& config, const std::string& base_dir, const DatasetScope& scope,
+                              const std::vector<std::string>& train, const std::vector<std::string>& validation,
+                              const std::vector<std::string>& test);
+
 // `base_dir` resolves relative paths. Errors name the file and line.
 TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& base_dir, uint64_t seed,
                               const DatasetScope& scope = {});
@@ -78,5 +94,15 @@ Tensor word_vector_embedding(const pb::DataConfig& config, const std::string& ba
 Tensor encode_text(const pb::DataConfig& config, int64_t max_length, const Vocabulary& vocabulary,
                    const std::string& text, std::vector<std::pair<std::string, int64_t>>* kept_tokens = nullptr,
                    std::vector<int64_t>* positions = nullptr);
+
+// Shared with the numeric source (numeric_dataset.h), which reads the same files:
+// the config's files resolved against `base`; the files of a split as one table
+// (CSV or TSV, per the config's format and header); a column given as a header
+// name or a 0-based index (`fallback` when empty; `what` names the field in errors).
+std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files, const std::string& base);
+data::Table read_data_table(const pb::DataConfig& config, const std::vector<std::string>& paths);
+size_t table_column(const data::Table& table, const std::string& column, size_t fallback, const char* what);
+// The config's literal text replacements (data.replace), applied in order before tokenizing.
+std::string apply_replacements(const pb::DataConfig& config, std::string text);
 
 }  // namespace graphrun

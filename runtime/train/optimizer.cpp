@@ -1,4 +1,4 @@
-#include "runtime/optimizer.h"
+#include "runtime/train/optimizer.h"
 
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
@@ -195,6 +195,35 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
   for (size_t k = 0; k < targets.size(); ++k)
     std::memcpy(targets[k].second.raw_data(), sources[k]->raw_data(), targets[k].second.num_bytes());
   iterations_ = iterations->data<int64_t>()[0];
+}
+
+OptimizerConfig optimizer_config(const pb::OptimizerConfig& c) {
+  OptimizerConfig o;
+  if (c.has_sgd()) {
+    o.kind = OptimizerConfig::Kind::sgd;
+    o.learning_rate = c.sgd().learning_rate() > 0 ? c.sgd().learning_rate() : 0.01f;
+    o.momentum = c.sgd().momentum();
+    o.nesterov = c.sgd().nesterov();
+  } else {
+    o.kind = OptimizerConfig::Kind::adam;
+    const pb::OptimizerConfig::Adam& a = c.adam();
+    if (a.has_learning_rate()) o.learning_rate = a.learning_rate();
+    if (a.has_beta1()) o.beta1 = a.beta1();
+    if (a.has_beta2()) o.beta2 = a.beta2();
+    if (a.has_epsilon()) o.epsilon = a.epsilon();
+    o.pytorch_epsilon = a.epsilon_placement() == pb::OptimizerConfig::Adam::PYTORCH;
+  }
+  if (c.clip_global_norm() > 0 && c.clip_norm_per_tensor() > 0)
+    throw Error("training config: set clip_global_norm or clip_norm_per_tensor, not both");
+  if (c.clip_global_norm() > 0) {
+    o.clip = OptimizerConfig::Clip::global_norm;
+    o.clip_norm = c.clip_global_norm();
+  } else if (c.clip_norm_per_tensor() > 0) {
+    o.clip = OptimizerConfig::Clip::per_tensor_norm;
+    o.clip_norm = c.clip_norm_per_tensor();
+  }
+  o.weight_decay = c.weight_decay();
+  return o;
 }
 
 }  // namespace graphrun

@@ -1,4 +1,4 @@
-#include "runtime/image_dataset.h"
+#include "runtime/train/image_dataset.h"
 
 #include <fmt/format.h>
 
@@ -9,6 +9,7 @@
 #include "graph/shape.h"
 #include "graphrun/data/shuffle.h"
 #include "graphrun/png.h"
+#include "runtime/train/dataset.h"
 
 namespace graphrun {
 namespace {
@@ -49,13 +50,10 @@ ImageDataset load_image_dataset(const pb::DataConfig& config, const std::string&
   if (all || only_split == "test") ds.test = read_dirs(config.test(), base_dir);
 
   if (!ds.train.empty() && split_from_train) {
-    if (config.validation_split() >= 1) throw Error(fmt::format("validation_split {} must be in (0, 1)", config.validation_split()));
     if (config.split_rule() != pb::DataConfig::STRATIFIED)
       throw Error("training config: format PNG_DIR has no labels to stratify; its validation_split takes split_rule STRATIFIED");
     // The text data's stratified rule with every image in one class.
-    const std::vector<int64_t> one_class(static_cast<size_t>(ds.train.dims()[0]), 0);
-    const data::Split split =
-        data::stratified_split(one_class, config.validation_split(), config.split_seed() != 0 ? config.split_seed() : seed);
+    const data::Split split = validation_rows(config, std::vector<int64_t>(static_cast<size_t>(ds.train.dims()[0]), 0), seed);
     ds.validation = split.validation.empty() ? Tensor() : take(ds.train, split.validation);
     ds.train = take(ds.train, split.train);
   }

@@ -11,11 +11,8 @@
 #include "graph/graph_algo.h"
 #include "graphrun/train.h"
 #include "ops/registry.h"
-#include "runtime/exec/graph_runner.h"
-#include "runtime/initializers.h"
 #include "runtime/model_data.h"
-#include "runtime/image_dataset.h"
-#include "runtime/text_dataset.h"
+#include "runtime/train/setup.h"
 
 namespace graphrun {
 namespace {
@@ -56,29 +53,21 @@ std::string gradient_graph_text(const Model& model) {
 }
 
 GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_parameter, double tolerance) {
-  const Model model = Model::load(model_path);
-  const detail::ModelData& data = detail::data_of(model);
-  auto graph = std::make_shared<Graph>(data.graph);
-  const GradientResult grads = add_gradients(*graph, builtin_ops());
-
-  std::vector<Tensor> params;
-  for (const ParameterDef& p : graph->parameters) params.push_back(initialize_parameter(p.def, graph->seed, data.directory));
+  // Serial, and only the first `batch` examples of the data (a model without a train block gets none).
+  TrainOptions options;
+  options.threads = 1;
+  options.limit_examples = batch;
+  TrainingSetup setup(model_path, options, {}, TrainingSetup::DataNeed::if_configured);
+  const std::shared_ptr<Graph>& graph = setup.graph;
+  const GradientResult& grads = setup.gradients;
+  std::vector<Tensor>& params = setup.params;
 
   // Feeds: the first training examples when the model has data, else random values.
   std::vector<Tensor> feeds(graph->inputs.size());
   std::mt19937 rng(7);
   std::map<std::string, Tensor> examples;  // graph input -> the training data it takes
-  if (data.proto.has_train()) {
-    const pb::TrainConfig& config = data.proto.train();
-    auto name_or = [](const std::string& name, const char* fallback) { return name.empty() ? std::string(fallback) : name; };
-    if (config.data().format() == pb::DataConfig::PNG_DIR) {
-      examples[name_or(config.images_input(), "images")] = load_image_dataset(config.data(), data.directory, config.seed()).train;
-    } else {
-      const TextDataset dataset = load_text_dataset(config.data(), data.directory, config.seed());
-      examples[name_or(config.tokens_input(), "tokens")] = dataset.train.tokens;
-      examples[name_or(config.labels_input(), "labels")] = dataset.train.labels;
-    }
-  }
+  for (size_t c = 0; c < setup.dataset.inputs.size(); ++c)
+    if (!setup.dataset.train.columns.empty()) examples[setup.dataset.inputs[c]] = setup.dataset.train.columns[c];
   for (size_t i = 0; i < graph->inputs.size(); ++i) {
     const Value& v = graph->value(graph->inputs[i]);
     Dims dims = v.type.dims;
@@ -86,7 +75,7 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
     Tensor t(v.type.dtype, dims);
     auto example = examples.find(v.name);
     if (example != examples.end() && !example->second.empty()) {
-      const Tensor& src = example->second;  // int64 token ids and labels, or float32 images
+      const Tensor& src = example->second;  // token ids, labels, images or numeric columns
       const int64_t row = src.num_elements() / src.dims()[0];
       for (int64_t k = 0; k < t.num_elements(); ++k) {
         const int64_t at = k % (row * std::min<int64_t>(batch, src.dims()[0]));
@@ -101,7 +90,7 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
     feeds[i] = t;
   }
 
-  const GraphRunner runner(graph, ExecutionPolicy{1, 0});
+  const GraphRunner& runner = *setup.runner;
   const RunContext run{true, 99};  // dropout on, with a fixed mask
   std::vector<ValueId> fetches;
   std::vector<size_t> checked_params;

@@ -1,4 +1,4 @@
-#include "runtime/text_dataset.h"
+#include "runtime/train/text_dataset.h"
 
 #include <fmt/format.h>
 
@@ -11,6 +11,7 @@
 #include "graphrun/data/sequence.h"
 #include "graphrun/data/shuffle.h"
 #include "graphrun/data/table.h"
+#include "runtime/train/dataset.h"
 
 namespace graphrun {
 namespace {
@@ -26,52 +27,6 @@ data::TokenizerConfig tokenizer_config(const pb::DataConfig& config) {
   return t;
 }
 
-std::vector<std::string> resolve(const google::protobuf::RepeatedPtrField<std::string>& files, const std::string& base) {
-  std::vector<std::string> paths;
-  for (const std::string& f : files) paths.push_back(fs::path(f).is_relative() ? (fs::path(base) / f).string() : f);
-  return paths;
-}
-
-data::Table read_table(const pb::DataConfig& config, const std::vector<std::string>& paths) {
-  const data::TableOptions options{.header = config.has_header() ? config.header() : config.format() != pb::DataConfig::TEXT_LABEL};
-  switch (config.format()) {
-    case pb::DataConfig::CSV: return data::read_csv_parts(paths, options);
-    case pb::DataConfig::TSV:
-    case pb::DataConfig::TEXT_LABEL: {
-      data::Table all;
-      for (const std::string& p : paths) {
-        data::Table t = config.format() == pb::DataConfig::TSV ? data::read_tsv(p, options) : data::read_text_label(p);
-        if (all.rows.empty()) {
-          all.source = t.source;
-          all.header = t.header;
-        }
-        for (data::Row& r : t.rows) all.rows.push_back(std::move(r));
-      }
-      return all;
-    }
-    default: throw Error(fmt::format("data format {} is not supported", static_cast<int>(config.format())));
-  }
-}
-
-size_t column_of(const data::Table& table, const std::string& column, size_t fallback, const char* what) {
-  if (column.empty()) return fallback;
-  if (std::all_of(column.begin(), column.end(), ::isdigit)) return std::stoul(column);
-  if (table.header.empty())
-    throw Error(fmt::format("{}: {} '{}' is a column name, but the file is read without a header", table.source, what, column));
-  return table.column_index(column);
-}
-
-// The config's literal text replacements ("<br />" -> " ", "'" -> ""), applied
-// in order before tokenizing.
-std::string apply_replacements(const pb::DataConfig& config, std::string text) {
-  for (const pb::DataConfig::Replace& r : config.replace()) {
-    if (r.from().empty()) continue;
-    for (size_t at = text.find(r.from()); at != std::string::npos; at = text.find(r.from(), at + r.to().size()))
-      text.replace(at, r.from().size(), r.to());
-  }
-  return text;
-}
-
 // Raw texts and label ids of one split.
 struct RawSplit {
   std::vector<std::string> texts;
@@ -82,9 +37,9 @@ RawSplit read_split(const pb::DataConfig& config, const std::vector<std::string>
                     std::string* first_skip) {
   RawSplit split;
   if (paths.empty()) return split;
-  const data::Table table = read_table(config, paths);
-  const size_t text_col = column_of(table, config.text_column(), 0, "text_column");
-  const size_t label_col = column_of(table, config.label_column(), 1, "label_column");
+  const data::Table table = read_data_table(config, paths);
+  const size_t text_col = table_column(table, config.text_column(), 0, "text_column");
+  const size_t label_col = table_column(table, config.label_column(), 1, "label_column");
 
   // Empty texts are bad rows too.
   std::vector<data::Row> rows;
@@ -117,21 +72,66 @@ RawSplit read_split(const pb::DataConfig& config, const std::vector<std::string>
   return split;
 }
 
-TextSplit make_split(const RawSplit& raw, const Vocabulary& vocabulary, const pb::DataConfig& config, int64_t max_length) {
-  TextSplit split;
-  if (raw.texts.empty()) return split;
+// Padded token ids of `texts`: int64 [N, max_length] (empty without texts).
+Tensor padded_ids(const std::vector<std::string>& texts, const Vocabulary& vocabulary, const pb::DataConfig& config,
+                  int64_t max_length) {
+  if (texts.empty()) return Tensor();
   std::vector<std::vector<int64_t>> sequences;
-  for (const std::string& t : raw.texts) sequences.push_back(vocabulary.ids(t));
+  for (const std::string& t : texts) sequences.push_back(vocabulary.ids(t));
   const data::Padded padded = data::pad_sequences(
       sequences, {.maxlen = max_length,
                   .padding = config.padding() == pb::DataConfig::POST ? data::Side::kPost : data::Side::kPre,
                   .truncating = config.truncating() == pb::DataConfig::POST ? data::Side::kPost : data::Side::kPre});
-  split.tokens = Tensor::from_ints({padded.shape[0], padded.shape[1]}, padded.values);
-  split.labels = Tensor::from_ints({static_cast<int64_t>(raw.labels.size())}, raw.labels);
-  return split;
+  return Tensor::from_ints({padded.shape[0], padded.shape[1]}, padded.values);
 }
 
 }  // namespace
+
+// The config's literal text replacements ("<br />" -> " ", "'" -> ""), applied
+// in order before tokenizing.
+std::string apply_replacements(const pb::DataConfig& config, std::string text) {
+  for (const pb::DataConfig::Replace& r : config.replace()) {
+    if (r.from().empty()) continue;
+    for (size_t at = text.find(r.from()); at != std::string::npos; at = text.find(r.from(), at + r.to().size()))
+      text.replace(at, r.from().size(), r.to());
+  }
+  return text;
+}
+
+std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files, const std::string& base) {
+  std::vector<std::string> paths;
+  for (const std::string& f : files) paths.push_back(fs::path(f).is_relative() ? (fs::path(base) / f).string() : f);
+  return paths;
+}
+
+data::Table read_data_table(const pb::DataConfig& config, const std::vector<std::string>& paths) {
+  const data::TableOptions options{.header = config.has_header() ? config.header() : config.format() != pb::DataConfig::TEXT_LABEL};
+  switch (config.format()) {
+    case pb::DataConfig::CSV: return data::read_csv_parts(paths, options);
+    case pb::DataConfig::TSV:
+    case pb::DataConfig::TEXT_LABEL: {
+      data::Table all;
+      for (const std::string& p : paths) {
+        data::Table t = config.format() == pb::DataConfig::TSV ? data::read_tsv(p, options) : data::read_text_label(p);
+        if (all.rows.empty()) {
+          all.source = t.source;
+          all.header = t.header;
+        }
+        for (data::Row& r : t.rows) all.rows.push_back(std::move(r));
+      }
+      return all;
+    }
+    default: throw Error(fmt::format("data format {} is not supported", static_cast<int>(config.format())));
+  }
+}
+
+size_t table_column(const data::Table& table, const std::string& column, size_t fallback, const char* what) {
+  if (column.empty()) return fallback;
+  if (std::all_of(column.begin(), column.end(), ::isdigit)) return std::stoul(column);
+  if (table.header.empty())
+    throw Error(fmt::format("{}: {} '{}' is a column name, but the file is read without a header", table.source, what, column));
+  return table.column_index(column);
+}
 
 Vocabulary Vocabulary::fit(const pb::DataConfig& config, const std::vector<std::string>& train_texts) {
   Vocabulary v;
@@ -231,6 +231,44 @@ Vocabulary Vocabulary::load(const std::string& path) {
   return v;
 }
 
+TokenizedTexts tokenize_texts(const pb::DataConfig& config, const std::string& base_dir, const DatasetScope& scope,
+                              const std::vector<std::string>& train, const std::vector<std::string>& validation,
+                              const std::vector<std::string>& test) {
+  TokenizedTexts out;
+  std::optional<data::WordVectors> vectors;
+  if (scope.vocabulary) {
+    out.vocabulary = *scope.vocabulary;
+    if (config.word_vectors().file_size() > 0)  // only the vocabulary's words
+      vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), out.vocabulary.word_index());
+  } else {
+    if (config.word_vectors().file_size() > 0) vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir));
+    if (config.vocabulary() == pb::DataConfig::WORD_VECTORS) {
+      if (!vectors) throw Error("training config: vocabulary WORD_VECTORS needs data.word_vectors files");
+      std::vector<std::string> words = vectors->words;
+      std::sort(words.begin(), words.end());
+      out.vocabulary = Vocabulary::from_words(config, std::move(words));
+    } else {
+      out.vocabulary = Vocabulary::fit(config, train);
+    }
+  }
+
+  out.max_length = config.max_length() > 0 ? config.max_length() : scope.vocabulary ? scope.max_length : 0;
+  if (out.max_length <= 0)
+    for (const std::string& t : train) out.max_length = std::max<int64_t>(out.max_length, static_cast<int64_t>(out.vocabulary.ids(t).size()));
+  out.train = padded_ids(train, out.vocabulary, config, out.max_length);
+  out.validation = padded_ids(validation, out.vocabulary, config, out.max_length);
+  out.test = padded_ids(test, out.vocabulary, config, out.max_length);
+
+  if (vectors && !config.word_vectors().parameter().empty()) {
+    const data::EmbeddingMatrix m = data::build_embedding_matrix(*vectors, out.vocabulary.word_index(), out.vocabulary.size());
+    // rows - 1: row 0 is padding, not a word.
+    out.embedding_parameter = config.word_vectors().parameter();
+    out.embedding = Tensor::from_floats({m.rows, m.dim}, m.values);
+    out.notes = fmt::format("{} of {} vocabulary words have no vector. ", m.missing, m.rows - 1);
+  }
+  return out;
+}
+
 TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& base_dir, uint64_t seed,
                               const DatasetScope& scope) {
   if (config.train_size() == 0) throw Error("training config: data.train names no file");
@@ -244,7 +282,7 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
   size_t skipped = 0;
   std::string first_skip;
   auto read_if = [&](bool wanted, const auto& files) {
-    return wanted ? read_split(config, resolve(files, base_dir), &skipped, &first_skip) : RawSplit{};
+    return wanted ? read_split(config, data_paths(files, base_dir), &skipped, &first_skip) : RawSplit{};
   };
   RawSplit train = read_if(read_train, config.train());
   RawSplit validation = read_if(only.empty() || only == "validation", config.validation());
@@ -255,21 +293,10 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
   // vocabulary (and the default length) only ever sees training texts, as Keras
   // code that splits before fitting its Tokenizer does.
   if (read_train && split_from_train) {
-    if (config.validation_split() >= 1) throw Error(fmt::format("validation_split {} must be in (0, 1)", config.validation_split()));
-    const uint64_t split_seed = config.split_seed() != 0 ? config.split_seed() : seed;
-    data::Split split;
-    if (config.split_rule() == pb::DataConfig::SKLEARN) {
-      if (split_seed > 0xffffffffULL) throw Error(fmt::format("split_seed {} must be below 2^32 for split_rule SKLEARN (numpy's RandomState)", split_seed));
-      // The float field's shortest decimal as a double (0.1f -> 0.1, as Python's
-      // test_size=0.1), so ceil(test_size * n) counts the rows sklearn does.
-      const double test_size = std::stod(fmt::format("{}", config.validation_split()));
-      // Rows stay in sklearn's shuffled order: the Tokenizer breaks ties between
-      // equally frequent words by first occurrence, so the order decides which
-      // words make the num_words cut (as it did for the notebook's data_train).
-      split = data::sklearn_stratified_split(train.labels, test_size, static_cast<uint32_t>(split_seed));
-    } else {
-      split = data::stratified_split(train.labels, config.validation_split(), split_seed);
-    }
+    // With split_rule SKLEARN, rows stay in sklearn's shuffled order: the Tokenizer
+    // breaks ties between equally frequent words by first occurrence, so the order
+    // decides which words make the num_words cut (as it did for the notebook's data_train).
+    const data::Split split = validation_rows(config, train.labels, seed);
     RawSplit kept;
     for (size_t i : split.validation) {
       validation.texts.push_back(train.texts[i]);
@@ -282,30 +309,16 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
     train = std::move(kept);
   }
 
+  TokenizedTexts tokens = tokenize_texts(config, base_dir, scope, train.texts, validation.texts, test.texts);
   TextDataset ds;
-  std::optional<data::WordVectors> vectors;
-  if (scope.vocabulary) {
-    ds.vocabulary = *scope.vocabulary;
-    if (config.word_vectors().file_size() > 0)  // only the vocabulary's words
-      vectors = data::load_word_vectors(resolve(config.word_vectors().file(), base_dir), ds.vocabulary.word_index());
-  } else {
-    if (config.word_vectors().file_size() > 0) vectors = data::load_word_vectors(resolve(config.word_vectors().file(), base_dir));
-    if (config.vocabulary() == pb::DataConfig::WORD_VECTORS) {
-      if (!vectors) throw Error("training config: vocabulary WORD_VECTORS needs data.word_vectors files");
-      std::vector<std::string> words = vectors->words;
-      std::sort(words.begin(), words.end());
-      ds.vocabulary = Vocabulary::from_words(config, std::move(words));
-    } else {
-      ds.vocabulary = Vocabulary::fit(config, train.texts);
-    }
+  for (auto [raw, to, ids] : {std::tuple{&train, &ds.train, &tokens.train}, {&validation, &ds.validation, &tokens.validation},
+                              {&test, &ds.test, &tokens.test}}) {
+    if (raw->texts.empty()) continue;
+    to->tokens = std::move(*ids);
+    to->labels = Tensor::from_ints({static_cast<int64_t>(raw->labels.size())}, raw->labels);
   }
-
-  ds.max_length = config.max_length() > 0 ? config.max_length() : scope.vocabulary ? scope.max_length : 0;
-  if (ds.max_length <= 0)
-    for (const std::string& t : train.texts) ds.max_length = std::max<int64_t>(ds.max_length, static_cast<int64_t>(ds.vocabulary.ids(t).size()));
-  ds.train = make_split(train, ds.vocabulary, config, ds.max_length);
-  ds.validation = make_split(validation, ds.vocabulary, config, ds.max_length);
-  ds.test = make_split(test, ds.vocabulary, config, ds.max_length);
+  ds.vocabulary = std::move(tokens.vocabulary);
+  ds.max_length = tokens.max_length;
 
   ds.classes.assign(config.classes().begin(), config.classes().end());
   for (const TextSplit* s : {&ds.train, &ds.validation, &ds.test})
@@ -313,13 +326,9 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
   if (!ds.classes.empty()) ds.num_classes = static_cast<int64_t>(ds.classes.size());
 
   if (skipped) ds.notes += fmt::format("skipped {} bad rows (first: {}). ", skipped, first_skip);
-  if (vectors && !config.word_vectors().parameter().empty()) {
-    const data::EmbeddingMatrix m = data::build_embedding_matrix(*vectors, ds.vocabulary.word_index(), ds.vocabulary.size());
-    // rows - 1: row 0 is padding, not a word.
-    ds.embedding_parameter = config.word_vectors().parameter();
-    ds.embedding = Tensor::from_floats({m.rows, m.dim}, m.values);
-    ds.notes += fmt::format("{} of {} vocabulary words have no vector. ", m.missing, m.rows - 1);
-  }
+  ds.notes += tokens.notes;
+  ds.embedding_parameter = std::move(tokens.embedding_parameter);
+  ds.embedding = std::move(tokens.embedding);
   return ds;
 }
 
@@ -328,7 +337,7 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
 namespace graphrun {
 
 Tensor word_vector_embedding(const pb::DataConfig& config, const std::string& base_dir, const Vocabulary& vocabulary) {
-  const data::WordVectors vectors = data::load_word_vectors(resolve(config.word_vectors().file(), base_dir), vocabulary.word_index());
+  const data::WordVectors vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), vocabulary.word_index());
   const data::EmbeddingMatrix m = data::build_embedding_matrix(vectors, vocabulary.word_index(), vocabulary.size());
   return Tensor::from_floats({m.rows, m.dim}, m.values);
 }

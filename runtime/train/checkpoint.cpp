@@ -1,4 +1,4 @@
-#include "runtime/checkpoint.h"
+#include "runtime/train/checkpoint.h"
 
 #include <fmt/format.h>
 

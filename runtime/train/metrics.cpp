@@ -1,0 +1,47 @@
+#include "runtime/train/metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace graphrun {
+
+MetricTracker::MetricTracker(int64_t num_classes, bool binary) : classes_(std::max<int64_t>(num_classes, 2)), binary_(binary) {
+  confusion_.assign(static_cast<size_t>(classes_), std::vector<int64_t>(static_cast<size_t>(classes_), 0));
+}
+
+void MetricTracker::add(const Tensor& loss, int64_t n, const Tensor& predictions, const Tensor& labels) {
+  loss_sum_ += double(loss.data<float>()[0]) * double(n);
+  examples_ += n;
+  if (predictions.empty()) return;
+  const int64_t width = predictions.num_elements() / n;
+  const float* p = predictions.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t predicted = 0;
+    if (binary_ || width == 1) {
+      predicted = p[i * width] > 0.5f ? 1 : 0;
+    } else {
+      for (int64_t c = 1; c < width; ++c)
+        if (p[i * width + c] > p[i * width + predicted]) predicted = c;
+    }
+    const int64_t truth = labels.dtype() == DType::i64 ? labels.data<int64_t>()[i] : static_cast<int64_t>(labels.data<float>()[i]);
+    correct_ += predicted == truth;
+    if (truth >= 0 && truth < classes_ && predicted < classes_) ++confusion_[static_cast<size_t>(truth)][static_cast<size_t>(predicted)];
+  }
+}
+
+std::string metrics_line(const Metrics& metrics) {
+  std::string s;
+  for (const auto& [name, value] : metrics) s += fmt::format("  {} {:.4f}", name, value);
+  return s;
+}
+
+std::optional<double> metric_value(const Metrics& metrics, const std::string& name) {
+  for (const auto& [k, v] : metrics)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+bool lower_is_better(const std::string& metric) { return metric.find("loss") != std::string::npos; }
+
+}  // namespace graphrun

@@ -1,0 +1,53 @@
+// A training run's directory: what `graphrun train` writes, and the rules for
+// reading it back (`eval`, `predict`, `--resume`, load_trained).
+//
+//   model.pbtxt   the model as trained: the original's text plus a data_dir line
+//                 pointing at the original's directory, so the copy reads the same
+//                 data, word vectors and npy files (and can be given to eval or --resume)
+//   vocab.txt     text data: the vocabulary, so eval/predict tokenize as training did
+//   metrics.csv   one row per epoch
+//   last.ckpt     the last epoch's checkpoint; best.ckpt, with keep_best, the best one's
+//   train.log     the console output
+#pragma once
+
+#include <string>
+
+#include "runtime/model_data.h"
+#include "runtime/train/text_dataset.h"
+
+namespace graphrun {
+
+class RunDirectory {
+ public:
+  explicit RunDirectory(std::string path) : path_(std::move(path)) {}
+  static std::string default_path(const std::string& model_name);  // runs/<name>-<UTC time>
+
+  const std::string& path() const { return path_; }
+  std::string model_copy() const { return file("model.pbtxt"); }
+  std::string vocabulary_file() const { return file("vocab.txt"); }
+  std::string metrics_csv() const { return file("metrics.csv"); }
+  std::string log() const { return file("train.log"); }
+  std::string last_checkpoint() const { return file("last.ckpt"); }
+  std::string best_checkpoint() const { return file("best.ckpt"); }
+  // The checkpoint a finished run is used by: best.ckpt when keep_best wrote one, else last.ckpt.
+  std::string kept_checkpoint() const;
+
+  // A new run: refuses a directory that already holds one, then writes the model
+  // copy and, for text data, the vocabulary.
+  void create(const detail::ModelData& model, const Vocabulary* vocabulary) const;
+  // Resuming: the run has a last checkpoint, and `model` is the one it started
+  // with (the original model file, or the run's own copy).
+  void check_resumable(const detail::ModelData& model) const;
+  Vocabulary load_vocabulary() const;
+
+ private:
+  std::string file(const char* name) const;
+  std::string path_;
+};
+
+// The text of `model`'s copy in run directory `run_dir`.
+std::string model_copy_text(const detail::ModelData& model, const std::string& run_dir);
+
+void write_text(const std::string& path, const std::string& text);  // whole file; Error naming it when it fails
+
+}  // namespace graphrun

@@ -1,0 +1,112 @@
+#include "runtime/train/setup.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <numeric>
+
+#include "ops/registry.h"
+#include "runtime/initializers.h"
+#include "runtime/train/callbacks.h"
+#include "runtime/train/checkpoint.h"
+#include "runtime/train/optimizer.h"
+
+namespace graphrun {
+
+TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope, DataNeed need)
+    : model(Model::load(model_path)), data(detail::data_of(model)) {
+  const bool has_data = data.proto.has_train();
+  if (!has_data && need == DataNeed::required)
+    throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
+  config = data.proto.train();
+  if (options.batch_size) {
+    if (*options.batch_size <= 0) throw Error(fmt::format("batch size {} must be positive", *options.batch_size));
+    config.set_batch_size(*options.batch_size);
+  }
+  if (!config.predictions().empty()) {
+    auto id = data.graph.find_value(config.predictions());
+    if (!id) throw Error(fmt::format("{}: train.predictions '{}' is not a value of the graph", model_path, config.predictions()));
+    predictions = *id;
+  }
+  if (has_data) dataset = load_dataset(config, data.graph, model_path, data.directory, scope);
+  if (options.limit_examples)
+    for (Split* s : {&dataset.train, &dataset.validation, &dataset.test}) {
+      if (s->size() <= *options.limit_examples) continue;
+      std::vector<size_t> rows(static_cast<size_t>(*options.limit_examples));
+      std::iota(rows.begin(), rows.end(), 0);
+      *s = s->gather(rows, 0, rows.size());
+    }
+
+  graph = std::make_shared<Graph>(data.graph);
+  gradients = add_gradients(*graph, builtin_ops());
+  for (size_t i = 0; i < graph->parameters.size(); ++i)
+    if (gradients.gradients.count(graph->parameters[i].value)) trainable.push_back(i);
+  for (const ParameterDef& p : graph->parameters) params.push_back(initialize_parameter(p.def, graph->seed, data.directory));
+  if (!dataset.embedding_parameter.empty()) set_parameter(dataset.embedding_parameter, dataset.embedding);
+  for (const std::string& input : dataset.inputs) input_ids_.push_back(*graph->find_value(input));
+
+  runner = std::make_unique<GraphRunner>(graph, ExecutionPolicy{options.threads, options.intra_threads});
+}
+
+void TrainingSetup::set_parameter(const std::string& name, const Tensor& value) {
+  for (size_t i = 0; i < graph->parameters.size(); ++i) {
+    const Value& v = graph->value(graph->parameters[i].value);
+    if (v.name != name) continue;
+    if (v.type.dims != value.dims() || v.type.dtype != value.dtype())
+      throw Error(fmt::format("parameter '{}' is {}, the data gives {} (match the parameter's shape to the vocabulary)", name,
+                              type_str(v.type), value.type_string()));
+    std::memcpy(params[i].raw_data(), value.raw_data(), value.num_bytes());
+    return;
+  }
+  throw Error(fmt::format("train.data.word_vectors.parameter '{}' is not a parameter of the model", name));
+}
+
+std::vector<Tensor> TrainingSetup::feeds(const Split& batch) const {
+  std::vector<Tensor> feeds(graph->inputs.size());
+  for (size_t i = 0; i < graph->inputs.size(); ++i)
+    for (size_t c = 0; c < input_ids_.size(); ++c)
+      if (graph->inputs[i] == input_ids_[c]) feeds[i] = batch.columns[c];
+  return feeds;
+}
+
+std::vector<ValueId> TrainingSetup::metric_fetches() const {
+  std::vector<ValueId> fetches = {gradients.loss};
+  if (has_accuracy()) fetches.push_back(predictions);
+  return fetches;
+}
+
+void TrainingSetup::track(MetricTracker& tracker, const Split& batch, const std::vector<Tensor>& out) const {
+  const bool accuracy = has_accuracy() && dataset.labels_column;
+  tracker.add(out[0], batch.size(), accuracy ? out[1] : Tensor(), accuracy ? batch.columns[*dataset.labels_column] : Tensor());
+}
+
+MetricTracker TrainingSetup::evaluate(const Split& split) const {
+  MetricTracker t = tracker();
+  std::vector<size_t> order(static_cast<size_t>(split.size()));
+  std::iota(order.begin(), order.end(), 0);
+  const auto batch = static_cast<size_t>(batch_size());
+  const std::vector<ValueId> fetches = metric_fetches();
+  for (size_t begin = 0; begin < order.size(); begin += batch) {
+    const Split b = split.gather(order, begin, std::min(order.size(), begin + batch));
+    track(t, b, runner->run(feeds(b), params, fetches, RunContext{false, 0}));
+  }
+  return t;
+}
+
+pb::Checkpoint TrainingSetup::checkpoint(const Optimizer& optimizer, const TrainingState& state) const {
+  pb::Checkpoint ck;
+  ck.set_version(1);
+  ck.set_seed(config.seed());
+  state.save_to(ck);
+  // Only trainable parameters: the others are rebuilt from the model and its data
+  // (initialisers, word vectors), which keeps checkpoints of frozen embeddings small.
+  for (size_t i : trainable) *ck.add_parameter() = to_named_tensor(graph->value(graph->parameters[i].value).name, params[i]);
+  for (const auto& [name, t] : optimizer.state()) *ck.add_optimizer_state() = to_named_tensor(name, t);
+  return ck;
+}
+
+void TrainingSetup::restore_parameters(const pb::Checkpoint& checkpoint, const std::string& source) {
+  for (const pb::NamedTensor& named : checkpoint.parameter()) set_parameter(named.name(), from_named_tensor(named, source));
+}
+
+}  // namespace graphrun

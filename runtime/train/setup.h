@@ -1,0 +1,67 @@
+// Everything training, evaluation and gradcheck derive from a model file, built
+// once: the model, its data (load_dataset), the training graph (forward, loss and
+// gradients from autodiff), the parameters (initialised, word vectors filled) and
+// a runner.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autodiff/autodiff.h"
+#include "graphrun/train.h"
+#include "runtime/exec/graph_runner.h"
+#include "runtime/model_data.h"
+#include "runtime/train/dataset.h"
+#include "runtime/train/metrics.h"
+
+namespace graphrun {
+
+class Optimizer;
+struct TrainingState;
+
+class TrainingSetup {
+ public:
+  enum class DataNeed {
+    required,       // train and eval: the model must have a train block
+    if_configured,  // gradcheck: a model without one gets no data
+  };
+  // `scope` limits what data is read (evaluation reads one split with the run's vocabulary).
+  TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope = {},
+                DataNeed need = DataNeed::required);
+
+  // Copies `value` into the parameter `name` (shape and dtype must match).
+  void set_parameter(const std::string& name, const Tensor& value);
+  // Feeds for one batch: each column to its graph input.
+  std::vector<Tensor> feeds(const Split& batch) const;
+  MetricTracker tracker() const { return MetricTracker(dataset.num_classes, dataset.binary_labels); }
+  // The values a step fetches: the loss, then the predictions when there are any.
+  std::vector<ValueId> metric_fetches() const;
+  // Adds a batch's loss (and accuracy, when there are predictions) to `tracker`; `out` starts with metric_fetches().
+  void track(MetricTracker& tracker, const Split& batch, const std::vector<Tensor>& out) const;
+  // Loss (and accuracy) of the current parameters on a split, dropout off.
+  MetricTracker evaluate(const Split& split) const;
+  int64_t batch_size() const { return config.batch_size() > 0 ? config.batch_size() : 32; }
+  bool has_accuracy() const { return predictions != kNoValue; }
+  std::string accuracy_name() const { return dataset.binary_labels ? "binary_accuracy" : "accuracy"; }
+
+  // A checkpoint of the trainable parameters, the optimizer and the loop's state.
+  pb::Checkpoint checkpoint(const Optimizer& optimizer, const TrainingState& state) const;
+  void restore_parameters(const pb::Checkpoint& checkpoint, const std::string& source);
+
+  const Model model;
+  const detail::ModelData& data;
+  pb::TrainConfig config;
+  ValueId predictions = kNoValue;
+  Dataset dataset;
+  std::shared_ptr<Graph> graph;
+  GradientResult gradients;
+  std::vector<size_t> trainable;  // indices into graph parameters that get a gradient
+  std::vector<Tensor> params;
+  std::unique_ptr<GraphRunner> runner;
+
+ private:
+  std::vector<ValueId> input_ids_;  // the graph input of each dataset column
+};
+
+}  // namespace graphrun

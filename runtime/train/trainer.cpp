@@ -1,0 +1,205 @@
+// The training loop behind `graphrun train`, and `graphrun eval`.
+//
+// One training step: gather a batch of rows (BatchPrefetcher), run the training
+// graph (forward, loss, gradients) with dropout on, then apply the optimizer to
+// the trainable parameters in place. At each epoch's end the callbacks log,
+// write metrics.csv, follow the monitored metric, checkpoint and maybe stop.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "graphrun/train.h"
+#include "runtime/train/batches.h"
+#include "runtime/train/callbacks.h"
+#include "runtime/train/checkpoint.h"
+#include "runtime/train/optimizer.h"
+#include "runtime/train/run_dir.h"
+#include "runtime/train/setup.h"
+
+namespace graphrun {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// The epoch's metrics: the training ones from `tracker`, then the validation split's.
+EpochRecord epoch_record(const TrainingSetup& setup, int epoch, const MetricTracker& tracker, double seconds) {
+  const auto n = static_cast<double>(setup.dataset.train.size());
+  EpochRecord record{epoch, {{"loss", tracker.loss()}}, seconds, seconds > 0 ? n / seconds : 0};
+  if (setup.has_accuracy()) record.metrics.emplace_back(setup.accuracy_name(), tracker.accuracy());
+  if (setup.dataset.validation.size() > 0) {
+    const MetricTracker val = setup.evaluate(setup.dataset.validation);
+    record.metrics.emplace_back("val_loss", val.loss());
+    if (setup.has_accuracy()) record.metrics.emplace_back("val_" + setup.accuracy_name(), val.accuracy());
+  }
+  return record;
+}
+
+// The padded length a run trained with: the config's max_length, else the fixed
+// T of the tokens input (0 when neither says: the training texts decide).
+int64_t trained_length(const detail::ModelData& data) {
+  const pb::TrainConfig& config = data.proto.train();
+  if (config.data().max_length() > 0) return config.data().max_length();
+  auto tokens = data.graph.find_value(tokens_input_name(config));
+  if (!tokens) return 0;
+  const Dims& dims = data.graph.value(*tokens).type.dims;
+  return dims.size() == 2 && dims[1] > 0 ? dims[1] : 0;
+}
+
+}  // namespace
+
+TrainResult train(const std::string& model_path, const TrainOptions& options) {
+  TrainingSetup setup(model_path, options);
+  const pb::TrainConfig& config = setup.config;
+  TrainResult result;
+  result.notes = setup.dataset.notes;
+  result.run_dir = options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir;
+  const RunDirectory run(result.run_dir);
+  if (options.resume) run.check_resumable(setup.data);
+  else run.create(setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+
+  std::vector<Dims> shapes;
+  for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
+  Optimizer optimizer(optimizer_config(config.optimizer()), shapes);
+  TrainingState state;
+  if (options.resume) {
+    const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
+    setup.restore_parameters(ck, run.last_checkpoint());
+    std::vector<std::pair<std::string, Tensor>> optimizer_state;
+    for (const pb::NamedTensor& named : ck.optimizer_state())
+      optimizer_state.emplace_back(named.name(), from_named_tensor(named, run.last_checkpoint()));
+    optimizer.load_state(optimizer_state);
+    state = TrainingState::from(ck);
+  }
+
+  const int epochs = options.epochs ? *options.epochs : (config.epochs() > 0 ? config.epochs() : 1);
+  const std::string monitor = !config.keep_best().empty() ? config.keep_best() : config.early_stopping().monitor();
+  TrainLog log(run.log(), options.quiet, epochs);
+  if (!result.notes.empty()) log.say("data: " + result.notes);
+  log.say(fmt::format("training {} on {} examples ({} validation, {} test), batch {}, {} epochs, run dir {}", model_path,
+                      setup.dataset.train.size(), setup.dataset.validation.size(), setup.dataset.test.size(),
+                      setup.batch_size(), epochs, run.path()));
+
+  // In this order: the bar is cleared before the epoch's line, metrics.csv is
+  // written before the checkpoint that stores its rows, and the monitor updates
+  // before keep-best and early stopping read it.
+  std::optional<ProgressBar> progress;
+  if (options.progress && !options.quiet && ::isatty(2)) progress.emplace(setup.has_accuracy(), epochs);
+  CSVLogger csv(run.metrics_csv());
+  std::optional<MetricMonitor> monitor_tracker;
+  if (!monitor.empty()) monitor_tracker.emplace(monitor, config.early_stopping().min_delta());
+  ModelCheckpoint checkpoints(run.last_checkpoint(), run.best_checkpoint(), !config.keep_best().empty(),
+                              [&](const TrainingState& s) { return setup.checkpoint(optimizer, s); });
+  std::optional<EarlyStopping> early_stopping;
+  if (config.early_stopping().patience() > 0) early_stopping.emplace(monitor, config.early_stopping().patience(), log);
+  std::vector<Callback*> in_order;
+  if (progress) in_order.push_back(&*progress);
+  in_order.push_back(&log);
+  in_order.push_back(&csv);
+  if (monitor_tracker) in_order.push_back(&*monitor_tracker);
+  in_order.push_back(&checkpoints);
+  if (early_stopping) in_order.push_back(&*early_stopping);
+
+  const auto n = static_cast<size_t>(setup.dataset.train.size());
+  std::vector<ValueId> fetches = setup.metric_fetches();
+  const size_t first_grad = fetches.size();
+  for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
+
+  for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
+    for (Callback* c : in_order) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
+    MetricTracker tracker = setup.tracker();
+    const auto start = Clock::now();
+    BatchPrefetcher batches(setup.dataset.train, epoch_order(n, config, epoch), static_cast<size_t>(setup.batch_size()));
+    Split next;
+    int64_t done = 0;
+    while (batches.next(&next)) {
+      const std::vector<Tensor> out =
+          setup.runner->run(setup.feeds(next), setup.params, fetches, RunContext{true, step_seed(config, state.step)});
+      if (!std::isfinite(out[0].data<float>()[0]))
+        throw Error(fmt::format("epoch {} step {}: the loss is {}; last good checkpoint: {}", epoch, state.step,
+                                out[0].data<float>()[0], run.last_checkpoint()));
+      setup.track(tracker, next, out);
+      std::vector<Tensor> params, grads;
+      for (size_t k = 0; k < setup.trainable.size(); ++k) {
+        params.push_back(setup.params[setup.trainable[k]]);  // shares storage: updated in place
+        grads.push_back(out[first_grad + k]);
+      }
+      optimizer.apply(params, grads);
+      ++state.step;
+      done += next.size();
+      for (Callback* c : in_order) c->on_batch_end(done, tracker);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    EpochRecord record = epoch_record(setup, epoch, tracker, seconds);
+    state.epoch = epoch;
+    state.improved = false;
+    for (Callback* c : in_order) c->on_epoch_end(record, state);
+    result.epochs.push_back(std::move(record));
+    if (state.stop) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+  result.best_value = state.best_value;
+  result.best_epoch = state.best_epoch;
+
+  if (setup.dataset.test.size() > 0) {
+    const bool best = fs::exists(run.best_checkpoint());
+    if (best) setup.restore_parameters(read_checkpoint(run.best_checkpoint()), run.best_checkpoint());
+    const MetricTracker test = setup.evaluate(setup.dataset.test);
+    result.test_metrics = {{"test_loss", test.loss()}};
+    if (setup.has_accuracy()) result.test_metrics.emplace_back("test_" + setup.accuracy_name(), test.accuracy());
+    log.say(fmt::format("test ({} examples, {} parameters){}", test.examples(), best ? "best" : "last", metrics_line(result.test_metrics)));
+  }
+  return result;
+}
+
+EvalResult evaluate(const std::string& model_path, const std::string& run_dir, const std::string& split,
+                    const TrainOptions& options) {
+  if (split != "train" && split != "validation" && split != "test")
+    throw Error(fmt::format("unknown split '{}' (use train, validation or test)", split));
+  const RunDirectory run(run_dir);
+  const Model model = Model::load(model_path);
+  const detail::ModelData& data = detail::data_of(model);
+  if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
+  // Only the split's own files are read: images and numbers as they are; texts tokenized with the
+  // run's saved vocabulary, unless the padded length is known only from the training texts.
+  std::optional<Vocabulary> vocabulary;
+  DatasetScope scope{nullptr, 0, split};
+  if (tokenizes_texts(data.proto.train().data())) {
+    vocabulary = run.load_vocabulary();
+    scope = {&*vocabulary, trained_length(data), split};
+    if (scope.max_length == 0) scope = {};
+  }
+  TrainingSetup setup(model_path, options, scope);
+  setup.restore_parameters(read_checkpoint(run.kept_checkpoint()), run.kept_checkpoint());
+  const Split& scored = setup.dataset.split(split);
+  if (scored.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
+  const MetricTracker t = setup.evaluate(scored);
+  EvalResult r;
+  r.split = split;
+  r.examples = t.examples();
+  r.metrics = {{"loss", t.loss()}};
+  if (setup.has_accuracy()) {
+    r.metrics.emplace_back(setup.accuracy_name(), t.accuracy());
+    r.confusion = t.confusion();
+    r.classes = setup.dataset.classes;
+  }
+  return r;
+}
+
+std::string format_eval(const EvalResult& r) {
+  std::string out = fmt::format("{}: {} examples{}\n", r.split, r.examples, metrics_line(r.metrics));
+  if (!r.confusion.empty()) out += "confusion matrix (rows: true class, columns: predicted):\n";
+  for (size_t i = 0; i < r.confusion.size(); ++i) {
+    out += fmt::format("{:>12}", i < r.classes.size() ? r.classes[i] : std::to_string(i));
+    for (int64_t v : r.confusion[i]) out += fmt::format(" {:>6}", v);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace graphrun
