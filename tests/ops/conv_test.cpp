@@ -12,22 +12,11 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
 pb::Node conv_attrs(int64_t sh, int64_t sw, bool same) {
   return make_attrs("strides: [" + std::to_string(sh) + ", " + std::to_string(sw) + "]" +
                     (same ? " auto_pad: \"SAME_UPPER\"" : ""));
 }
 pb::Node conv_attrs(int64_t stride, bool same) { return conv_attrs(stride, stride, same); }
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // Dims of Y for one forward op.
 Dims out_dims(const std::string& op, const pb::Node& attrs, const Dims& x, const Dims& w) {

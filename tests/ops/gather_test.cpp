@@ -8,9 +8,6 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-TensorType i64(Dims dims) { return {DType::i64, std::move(dims)}; }
-
 TensorType infer_gather(const std::string& attrs, const TensorType& data, const TensorType& indices) {
   return infer_op("Gather", make_attrs(attrs), {data, indices}).at(0);
 }

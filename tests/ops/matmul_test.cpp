@@ -11,17 +11,6 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(MatMul, ShapeRule) {
   EXPECT_EQ(infer_op("MatMul", {}, {f32({3, 4}), f32({4, 5})})[0], f32({3, 5}));
   EXPECT_EQ(infer_op("MatMul", {}, {f32({-1, 10}), f32({10, 5})})[0], f32({-1, 5}));

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,11 +15,24 @@
 
 namespace graphrun::testing {
 
+TensorType f32(Dims dims);
+TensorType i64(Dims dims);
+Tensor floats(Dims dims, std::initializer_list<float> values);
+Tensor ints(Dims dims, std::initializer_list<int64_t> values);
+
 // A node of `op` with the given attributes (name/op/inputs are filled in).
 pb::Node make_attrs(const std::string& pbtxt_attrs = "");
 
 // Infers the output types of `op` on the inputs' types (throws Error like the loader).
 std::vector<TensorType> infer_op(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs);
+
+// The message of the Error the shape rule of `op` throws on the inputs' types,
+// or "no error".
+std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs);
+std::string infer_error(const std::string& op, const std::vector<TensorType>& inputs);
+// Expects the shape rule to fail with a message containing `substring`.
+void expect_infer_error(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs,
+                        const std::string& substring);
 
 std::vector<Tensor> run_kernel(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                const RunContext& run = {});

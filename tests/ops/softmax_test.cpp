@@ -11,18 +11,7 @@ namespace {
 
 const char* kSoftmaxOps[] = {"Softmax", "LogSoftmax"};
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
 pb::Node axis_attrs(int64_t axis) { return make_attrs("axis: " + std::to_string(axis)); }
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 TEST(Softmax, ShapeRuleKeepsShape) {
   for (const char* op : kSoftmaxOps) {

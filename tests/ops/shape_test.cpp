@@ -12,23 +12,8 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-TensorType i64(Dims dims) { return {DType::i64, std::move(dims)}; }
-
 TensorType infer1(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs) {
   return infer_op(op, make_attrs(attrs), inputs).at(0);
-}
-
-// Expects the shape rule to fail with a message containing `substring`.
-void expect_infer_error(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs,
-                        const std::string& substring) {
-  try {
-    infer_op(op, make_attrs(attrs), inputs);
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << "message: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << op << " {" << attrs << "} did not fail; expected an error containing '" << substring << "'";
 }
 
 Tensor random_tensor(DType dtype, const Dims& dims, std::mt19937& rng) {
