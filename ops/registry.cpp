@@ -62,11 +62,6 @@ OpDefBuilder& OpDefBuilder::non_differentiable(std::string why) {
   return *this;
 }
 
-OpDefBuilder& OpDefBuilder::reference_exempt(std::string why) {
-  def_->reference_exemption = std::move(why);
-  return *this;
-}
-
 OpDefBuilder& OpDefBuilder::note(std::function<std::string(const Node&, const std::vector<TensorType>&)> note) {
   def_->schema.note = std::move(note);
   return *this;

@@ -36,10 +36,6 @@ struct OpDef {
   // higher-order derivatives). Empty for ops with a rule; the registry rejects
   // an op with neither.
   std::string non_differentiable;
-  // Why tests cannot compare the op's kernel with a reference kernel
-  // (ops/reference/), for the rare op without one; empty otherwise. A test
-  // fails when an op has neither.
-  std::string reference_exemption;
 
   bool is_differentiable() const { return non_differentiable.empty(); }
 };
@@ -61,7 +57,6 @@ class OpDefBuilder {
   OpDefBuilder& kernel(KernelFactory factory);
   OpDefBuilder& gradient(GradientRule rule);
   OpDefBuilder& non_differentiable(std::string why);
-  OpDefBuilder& reference_exempt(std::string why);
   // A short note `graphrun check` prints for a node of this op.
   OpDefBuilder& note(std::function<std::string(const Node&, const std::vector<TensorType>&)> note);
 

@@ -26,7 +26,6 @@ ReferenceKernel broadcasting(Fn fn) {
   };
 }
 
-
 // A broadcasting binary op on float32 or int64 inputs, computed in double,
 // giving float32.
 template <typename Fn>

@@ -14,6 +14,19 @@ const ReferenceKernel* find(std::string_view op) {
   return it == table.end() ? nullptr : &it->second;
 }
 
+const std::string* exemption(std::string_view op) {
+  // The recurrent backward ops: a reference backpropagation through time would
+  // restate the gradient rule; the numeric gradient cases of the forward op
+  // check these kernels against central differences instead.
+  static const std::map<std::string, std::string, std::less<>> exemptions = {
+      {"GRUGrad", "checked by GRU's numeric gradient cases (tests/ops/rnn_test.cpp)"},
+      {"LSTMGrad", "checked by LSTM's numeric gradient cases (tests/ops/rnn_test.cpp)"},
+      {"RNNGrad", "checked by RNN's numeric gradient cases (tests/ops/rnn_test.cpp)"},
+  };
+  auto it = exemptions.find(op);
+  return it == exemptions.end() ? nullptr : &it->second;
+}
+
 int64_t broadcast_index(const Dims& dims, const Dims& coords) {
   int64_t index = 0;
   const size_t offset = coords.size() - dims.size();

@@ -117,7 +117,7 @@ TEST(Binary, HandComputedValues) {
                       Tensor::from_floats({3}, std::vector<float>{1.f, 0.5f, 0.25f}), 0.f, "1 / b");
 }
 
-TEST(Binary, GradientsMatchNumeric) {
+void binary_gradients_match_numeric() {
   const std::pair<Dims, Dims> cases[] = {
       {{7}, {7}},                // same shape, odd size
       {{3, 5}, {3, 5}},
@@ -206,7 +206,7 @@ TEST(MaxMin, MatchReferenceOnBroadcastShapes) {
   EXPECT_EQ(g[1].data<float>()[1], 2.f);
 }
 
-TEST(MaxMin, GradientsMatchNumeric) {
+void max_min_gradients_match_numeric() {
   std::mt19937 rng(9);
   for (const auto& [a, b] : std::vector<std::pair<Dims, Dims>>{{{2, 3}, {2, 3}}, {{2, 3}, {3}}, {{3, 1}, {1, 4}}}) {
     // B = A +- 0.3 where shapes match; elsewhere random values spaced apart.
@@ -217,4 +217,12 @@ TEST(MaxMin, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> binary_gradient_cases() {
+  return {
+      {"Binary_GradientsMatchNumeric", {"Add", "Sub", "Mul", "Div"}, binary_gradients_match_numeric},
+      {"MaxMin_GradientsMatchNumeric", {"Max", "Min"}, max_min_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

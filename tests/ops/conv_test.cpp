@@ -298,7 +298,7 @@ TEST(Conv2DTranspose, IsTheAdjointOfConv2D) {
   }
 }
 
-TEST(Conv2D, GradientsMatchNumeric) {
+void conv2d_gradients_match_numeric() {
   // Small shapes; Y is linear in each input, so central differences are exact up to rounding
   // and a larger step keeps float32 rounding small.
   const Case cases[] = {
@@ -314,7 +314,7 @@ TEST(Conv2D, GradientsMatchNumeric) {
   }
 }
 
-TEST(Conv2DTranspose, GradientsMatchNumeric) {
+void conv2d_transpose_gradients_match_numeric() {
   const Case cases[] = {
       {{2, 3, 3, 2}, {3, 3, 3, 2}, 2, 2, true}, {{1, 3, 4, 2}, {3, 3, 2, 2}, 1, 1, false},
       {{1, 2, 3, 2}, {1, 1, 2, 2}, 2, 2, false}, {{2, 3, 2, 3}, {2, 2, 2, 3}, 1, 2, true},
@@ -329,4 +329,12 @@ TEST(Conv2DTranspose, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> conv_gradient_cases() {
+  return {
+      {"Conv2D_GradientsMatchNumeric", {"Conv2D"}, conv2d_gradients_match_numeric},
+      {"Conv2DTranspose_GradientsMatchNumeric", {"Conv2DTranspose"}, conv2d_transpose_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -39,7 +39,7 @@ TEST(Eltwise, ReluClampsNegatives) {
 namespace graphrun::testing {
 namespace {
 
-TEST(EltwiseGrad, MatchesNumericGradients) {
+void eltwise_grad_matches_numeric_gradients() {
   std::mt19937 rng(2);
   for (const Dims& dims : {Dims{1}, Dims{3, 5}, Dims{2, 3, 7}}) {
     for (const char* op : {"Tanh", "Sigmoid", "Exp", "Neg"})
@@ -106,7 +106,7 @@ TEST(Sign, MatchesReference) {
   EXPECT_EQ(y.data<float>()[2], 1.f);
 }
 
-TEST(CastSign, GradientsMatchNumeric) {
+void cast_sign_gradients_match_numeric() {
   std::mt19937 rng(9);
   expect_gradients_match_numeric("CastToFloat", {}, {random_floats({2, 3}, rng)});
   // Sign: away from 0, the true derivative is 0 and no gradient flows.
@@ -116,4 +116,13 @@ TEST(CastSign, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> eltwise_gradient_cases() {
+  return {
+      {"EltwiseGrad_MatchesNumericGradients", {"Tanh", "Sigmoid", "Exp", "Neg", "Log", "Sqrt", "Relu", "Abs"},
+       eltwise_grad_matches_numeric_gradients},
+      {"CastSign_GradientsMatchNumeric", {"CastToFloat", "Sign"}, cast_sign_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

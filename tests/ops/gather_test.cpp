@@ -180,7 +180,7 @@ TEST(GatherGrad, OutOfRangeIndexIsAnError) {
                "node 'node' (GatherGrad): index 10 is out of range for axis 0 of size 10");
 }
 
-TEST(Gather, GradientMatchesNumeric) {
+void gather_gradient_matches_numeric() {
   // The int64 indices are skipped by the check; the table's gradient covers
   // repeated and negative indices.
   std::mt19937 rng(15);
@@ -193,4 +193,11 @@ TEST(Gather, GradientMatchesNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> gather_gradient_cases() {
+  return {
+      {"Gather_GradientMatchesNumeric", {"Gather"}, gather_gradient_matches_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -153,7 +153,7 @@ TEST(Loss, OutOfRangeLabelNamesNodeAndValue) {
 
 // ---- Gradients -------------------------------------------------------------------------------
 
-TEST(LossGrad, MatchesNumericGradients) {
+void loss_grad_matches_numeric_gradients() {
   std::mt19937 rng(8);
   for (const auto& [rows, classes] : std::vector<std::pair<int64_t, int64_t>>{{1, 3}, {4, 5}, {3, 2}}) {
     const Tensor scores = random_floats({rows, classes}, rng, -2.f, 2.f);
@@ -171,4 +171,13 @@ TEST(LossGrad, MatchesNumericGradients) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> loss_gradient_cases() {
+  return {
+      {"LossGrad_MatchesNumericGradients",
+       {"SoftmaxCrossEntropyLoss", "SoftmaxCrossEntropyWithProbs", "SigmoidCrossEntropyWithLogits", "MeanSquaredError"},
+       loss_grad_matches_numeric_gradients},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -133,7 +133,7 @@ TEST(MaskedGrad, MatchesReference) {
   }
 }
 
-TEST(Masked, GradientsMatchNumeric) {
+void masked_gradients_match_numeric() {
   std::mt19937 rng(45);
   for (bool pre : {true, false}) {
     const Tensor ids = token_ids(6, {6, 2, 0}, pre);
@@ -147,4 +147,12 @@ TEST(Masked, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> masked_gradient_cases() {
+  return {
+      {"Masked_GradientsMatchNumeric", {"MaskedSoftmax", "MaskedReduceMean", "MaskedReduceMax"},
+       masked_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

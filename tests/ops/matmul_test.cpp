@@ -165,7 +165,7 @@ TEST(Gemm, HandComputedValues) {
   expect_tensors_near(run_reference("Gemm", attrs, inputs)[0], Tensor::from_floats({2, 2}, expected), 0.f, "reference");
 }
 
-TEST(MatMul, GradientsMatchNumeric) {
+void matmul_gradients_match_numeric() {
   const std::pair<Dims, Dims> cases[] = {
       {{3, 4}, {4, 5}},            // plain matrices (Gemm rule)
       {{7, 5}, {5, 3}},            // odd sizes
@@ -188,7 +188,7 @@ TEST(MatMul, GradientsMatchNumeric) {
   }
 }
 
-TEST(Gemm, GradientsMatchNumeric) {
+void gemm_gradients_match_numeric() {
   const char* kAttrs[] = {"", "alpha: 0.5 beta: -2", "alpha: 2 beta: 0"};
   std::mt19937 rng(14);
   for (const auto& [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{3, 4, 5}, {1, 3, 2}, {5, 1, 3}}) {
@@ -209,4 +209,12 @@ TEST(Gemm, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> matmul_gradient_cases() {
+  return {
+      {"MatMul_GradientsMatchNumeric", {"MatMul"}, matmul_gradients_match_numeric},
+      {"Gemm_GradientsMatchNumeric", {"Gemm"}, gemm_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

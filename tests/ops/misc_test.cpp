@@ -34,7 +34,7 @@ TEST(Identity, CopiesAnyDtype) {
   expect_tensors_near(run_kernel("Identity", {}, {x}).at(0), x, 0.f);
 }
 
-TEST(Identity, GradientMatchesNumeric) {
+void identity_gradient_matches_numeric() {
   std::mt19937 rng(22);
   for (const Dims& dims : {Dims{}, Dims{1}, Dims{7}, Dims{1, 5}, Dims{3, 4, 5}})
     expect_gradients_match_numeric("Identity", {}, {random_floats(dims, rng)});
@@ -170,7 +170,7 @@ TEST(Dropout, HandComputedOnConstantInput) {
   }
 }
 
-TEST(Dropout, GradientMatchesNumeric) {
+void dropout_gradient_matches_numeric() {
   // The mask is a function of the step seed, not of x, so with a fixed seed the
   // op is linear in x: dx = dy * mask. The mask output gets no loss weight.
   std::mt19937 rng(36);
@@ -353,4 +353,12 @@ TEST(RandomNormalLike, IsMarkedNonDifferentiable) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> misc_gradient_cases() {
+  return {
+      {"Identity_GradientMatchesNumeric", {"Identity"}, identity_gradient_matches_numeric},
+      {"Dropout_GradientMatchesNumeric", {"Dropout"}, dropout_gradient_matches_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -155,11 +155,28 @@ std::vector<ValueId> add_test_node(Graph& g, const std::string& name, const std:
   return outputs;
 }
 
+std::set<std::string>& checked_ops() {
+  static std::set<std::string> ops;
+  return ops;
+}
+
 }  // namespace
+
+const std::set<std::string>& numerically_checked_ops() { return checked_ops(); }
+
+std::vector<GradientCase> all_gradient_cases() {
+  std::vector<GradientCase> cases;
+#define GRAPHRUN_OP_FAMILY(family) \
+  for (GradientCase& c : family##_gradient_cases()) cases.push_back(std::move(c));
+#include "ops/families.inc"
+#undef GRAPHRUN_OP_FAMILY
+  return cases;
+}
 
 void expect_gradients_match_numeric(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                     float tolerance, double step, const std::vector<size_t>& constant_inputs,
                                     const std::vector<size_t>& ignored_outputs, const RunContext& run) {
+  checked_ops().insert(op);
   // The op's inputs are parameters, so autodiff differentiates with respect to them.
   Graph g;
   g.name = op + "_gradcheck";

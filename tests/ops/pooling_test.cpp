@@ -69,7 +69,7 @@ TEST(MaxPool1DGrad, MatchesReference) {
   }
 }
 
-TEST(MaxPool1D, GradientsMatchNumeric) {
+void max_pool1d_gradients_match_numeric() {
   // Small inputs: distinct_floats grows with the size, and float32 central
   // differences lose precision on large values.
   const std::tuple<Dims, int64_t, int64_t> small_cases[] = {
@@ -82,4 +82,11 @@ TEST(MaxPool1D, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> pooling_gradient_cases() {
+  return {
+      {"MaxPool1D_GradientsMatchNumeric", {"MaxPool1D"}, max_pool1d_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

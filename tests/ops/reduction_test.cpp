@@ -235,7 +235,7 @@ TEST(ReductionGrad, HandComputedValues) {
   }
 }
 
-TEST(Reduction, GradientsMatchNumeric) {
+void reduction_gradients_match_numeric() {
   const std::pair<Dims, std::vector<std::vector<int64_t>>> cases[] = {
       {{7}, {{}, {0}}},
       {{3, 5}, {{0}, {1}, {}}},
@@ -254,7 +254,7 @@ TEST(Reduction, GradientsMatchNumeric) {
         }
 }
 
-TEST(ReduceSumToShapeOf, GradientsMatchNumeric) {
+void reduce_sum_to_shape_of_gradients_match_numeric() {
   std::mt19937 rng(20);
   for (const auto& [x, like] : kBroadcastPairs) {
     SCOPED_TRACE(dims_str(x) + " and " + dims_str(like));
@@ -306,4 +306,13 @@ TEST(ArgMax, FirstIndexWinsTies) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> reduction_gradient_cases() {
+  return {
+      {"Reduction_GradientsMatchNumeric", {"ReduceSum", "ReduceMean", "ReduceMax"}, reduction_gradients_match_numeric},
+      {"ReduceSumToShapeOf_GradientsMatchNumeric", {"ReduceSumToShapeOf", "ExpandToShapeOf"},
+       reduce_sum_to_shape_of_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

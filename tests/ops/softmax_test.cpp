@@ -132,7 +132,7 @@ TEST(SoftmaxGrad, HandComputedValues) {
   }
 }
 
-TEST(Softmax, GradientsMatchNumeric) {
+void softmax_gradients_match_numeric() {
   const std::pair<Dims, std::vector<int64_t>> cases[] = {
       {{7}, {-1}},
       {{3, 5}, {0, 1}},
@@ -150,4 +150,11 @@ TEST(Softmax, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> softmax_gradient_cases() {
+  return {
+      {"Softmax_GradientsMatchNumeric", {"Softmax", "LogSoftmax"}, softmax_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing
