@@ -144,7 +144,7 @@ GradientResult add_gradients(Graph& graph, const OpRegistry& ops, std::vector<Va
     if (!any) continue;
     const OpDef& def = ops.get(node.op());
     if (!def.gradient) {
-      if (def.non_differentiable) continue;
+      if (!def.is_differentiable()) continue;
       throw node_error("autodiff failed", node, "the op has no gradient rule");
     }
     ReverseBuilder builder(graph, emitter, node, std::move(output_grads), downstream, contributions);

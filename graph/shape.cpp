@@ -60,6 +60,12 @@ bool broadcast_dims(const Dims& a, const Dims& b, Dims* out) {
   return true;
 }
 
+Dims pad_leading_ones(const Dims& dims, size_t rank) {
+  Dims padded(rank - dims.size(), 1);
+  padded.insert(padded.end(), dims.begin(), dims.end());
+  return padded;
+}
+
 Dims strides_of(const Dims& dims) {
   Dims strides(dims.size(), 1);
   for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];

@@ -35,9 +35,15 @@ int64_t num_elements(const Dims& dims);      // product; requires concrete dims
 // Normalises a possibly negative axis against rank; returns -1 when out of range.
 int normalize_axis(int64_t axis, int rank);
 
+// Whether two dims agree, an unknown (-1) agreeing with anything.
+inline bool dim_compatible(int64_t a, int64_t b) { return a < 0 || b < 0 || a == b; }
+
 // NumPy broadcasting of two shapes. Returns false when they are incompatible.
 // Unknown dims broadcast against 1 to unknown and against k to k.
 bool broadcast_dims(const Dims& a, const Dims& b, Dims* out);
+
+// `dims` with leading 1s up to `rank` (NumPy's alignment from the right).
+Dims pad_leading_ones(const Dims& dims, size_t rank);
 
 // Row-major strides (in elements) of a concrete shape.
 Dims strides_of(const Dims& dims);

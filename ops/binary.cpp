@@ -13,10 +13,18 @@
 // Gradients (each summed back to its input's shape by unbroadcast):
 //   Add: dA = dC, dB = dC           Sub: dA = dC, dB = -dC
 //   Mul: dA = dC * B, dB = dC * A   Div: dA = dC / B, dB = -(dC * C) / B  (C = A / B)
+//
+// The comparisons and selections, with the same broadcasting:
+//   Equal(A, B) = (A == B) as float32 1/0, on float32 or int64: a broadcasting loop;
+//     non-differentiable (0/1 outputs).
+//   Max(A, B), Min(A, B) on float32: oneDNN's binary primitive when one input
+//     already has the output shape, else a broadcasting loop. Gradient: dC goes to
+//     the input that was selected (A on ties), then unbroadcast.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -49,17 +57,7 @@ constexpr BinarySpec kBinaryOps[] = {
      "broadcasting of A and B (shapes align from the right; dims of 1 stretch)."},
 };
 
-constexpr size_t kScratchAlignment = 64;
 constexpr size_t kMaxRank = DNNL_MAX_NDIMS;  // the most dims a oneDNN memory desc holds
-
-size_t align_up(size_t bytes, size_t alignment) { return (bytes + alignment - 1) / alignment * alignment; }
-
-// `dims` with leading 1s up to `rank` (NumPy's alignment from the right).
-Dims pad_leading_ones(const Dims& dims, size_t rank) {
-  Dims padded(rank - dims.size(), 1);
-  padded.insert(padded.end(), dims.begin(), dims.end());
-  return padded;
-}
 
 // Advances row-major coordinates over the leading coords.size() dims of `dims`;
 // returns false after the last.
@@ -196,18 +194,232 @@ void binary_gradient(std::string_view op, GradientBuilder& g) {
   }
 }
 
+// ---- Equal, Max and Min: broadcasting loops ----------------------------------------
+
+// Element strides of `dims` padded with leading 1s to `rank`, with 0 along
+// dims of 1 so they broadcast.
+Dims broadcast_strides(const Dims& dims, size_t rank) {
+  const Dims padded = pad_leading_ones(dims, rank);
+  Dims strides = strides_of(padded);
+  for (size_t d = 0; d < rank; ++d)
+    if (padded[d] == 1) strides[d] = 0;
+  return strides;
+}
+
+// Walks the output of a broadcasting binary op in row-major order, calling
+// fn(out_index, a_index, b_index) with each input's broadcast source element.
+struct BroadcastWalk {
+  Dims out_dims, a_strides, b_strides;
+  int64_t count = 0;
+
+  BroadcastWalk(const Dims& a, const Dims& b, const Dims& out)
+      : out_dims(out), a_strides(broadcast_strides(a, out.size())), b_strides(broadcast_strides(b, out.size())),
+        count(num_elements(out)) {}
+
+  template <typename Fn>
+  void run(Fn fn) const {
+    Dims coords(out_dims.size(), 0);
+    int64_t ia = 0, ib = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      fn(i, ia, ib);
+      // Odometer step: bump the last coordinate, carrying into earlier ones.
+      for (size_t d = out_dims.size(); d-- > 0;) {
+        ++coords[d];
+        ia += a_strides[d];
+        ib += b_strides[d];
+        if (coords[d] < out_dims[d]) break;
+        ia -= a_strides[d] * out_dims[d];
+        ib -= b_strides[d] * out_dims[d];
+        coords[d] = 0;
+      }
+    }
+  }
+};
+
+// NumPy broadcast of inputs 0 and 1 (same dtype, float32 unless ints allowed).
+Dims infer_broadcast_dims(const InferContext& ctx) {
+  Dims out;
+  if (!broadcast_dims(ctx.in_dims(0), ctx.in_dims(1), &out))
+    ctx.fail("input 0 has shape {} and input 1 has shape {}, which do not broadcast", dims_str(ctx.in_dims(0)),
+             dims_str(ctx.in_dims(1)));
+  return out;
+}
+
+// ---- Equal --------------------------------------------------------------------------
+
+void infer_equal(InferContext& ctx) {
+  if (ctx.inputs[0].dtype != ctx.inputs[1].dtype)
+    ctx.fail("input 0 is {} but input 1 is {}; Equal compares values of one dtype", type_str(ctx.inputs[0]),
+             type_str(ctx.inputs[1]));
+  ctx.outputs[0] = {DType::f32, infer_broadcast_dims(ctx)};
+}
+
+template <typename T>
+void equal_loop(const BroadcastWalk& walk, const KernelIO& io) {
+  const T* a = io.in<T>(0);
+  const T* b = io.in<T>(1);
+  float* c = io.out<float>(0);
+  walk.run([&](int64_t i, int64_t ia, int64_t ib) { c[i] = a[ia] == b[ib] ? 1.f : 0.f; });
+}
+
+std::unique_ptr<Kernel> make_equal_kernel(const KernelInit& init) {
+  const BroadcastWalk walk(init.in_dims(0), init.in_dims(1), init.out_dims(0));
+  if (init.inputs[0].dtype == DType::i64)
+    return make_lambda_kernel([walk](const KernelIO& io) { equal_loop<int64_t>(walk, io); });
+  return make_lambda_kernel([walk](const KernelIO& io) { equal_loop<float>(walk, io); });
+}
+
+// ---- Max and Min --------------------------------------------------------------------
+
+void infer_max_min(InferContext& ctx) {
+  ctx.expect_dtype(0, DType::f32);
+  ctx.expect_dtype(1, DType::f32);
+  ctx.outputs[0] = {DType::f32, infer_broadcast_dims(ctx)};
+}
+
+// oneDNN's binary primitive lets only src1 broadcast, so it runs when either
+// input already has the output shape (max and min are symmetric in value, so
+// the inputs may swap); otherwise a broadcasting loop does the work.
+class MaxMinKernel final : public Kernel {
+ public:
+  MaxMinKernel(bool is_max, const Dims& a, const Dims& b, const Dims& out)
+      : is_max_(is_max), walk_(a, b, out) {
+    const size_t rank = out.size();
+    if (walk_.count == 0 || rank > DNNL_MAX_NDIMS) return;
+    Dims src0(rank - a.size(), 1), src1(rank - b.size(), 1);
+    src0.insert(src0.end(), a.begin(), a.end());
+    src1.insert(src1.end(), b.begin(), b.end());
+    if (src0 != out && src1 != out) return;
+    swap_ = src0 != out;
+    if (swap_) std::swap(src0, src1);
+    src0_md_ = plain_desc(src0);
+    src1_md_ = plain_desc(src1);
+    const dnnl::binary::desc desc(is_max ? dnnl::algorithm::binary_max : dnnl::algorithm::binary_min, src0_md_,
+                                  src1_md_, src0_md_);
+    const dnnl::binary::primitive_desc pd(desc, user_scratchpad_attr(), cpu_engine());
+    scratchpad_md_ = pd.scratchpad_desc();
+    primitive_ = dnnl::binary(pd);
+    use_dnnl_ = true;
+  }
+
+  size_t scratchpad_bytes() const override { return use_dnnl_ ? scratchpad_md_.get_size() : 0; }
+
+  void run(const KernelIO& io) const override {
+    if (use_dnnl_) {
+      execute(primitive_,
+              {{DNNL_ARG_SRC_0, wrap(src0_md_, io.inputs[swap_ ? 1 : 0])},
+               {DNNL_ARG_SRC_1, wrap(src1_md_, io.inputs[swap_ ? 0 : 1])},
+               {DNNL_ARG_DST, wrap(src0_md_, io.outputs[0])}},
+              scratchpad_md_, io.scratchpad);
+      return;
+    }
+    const float* a = io.in<float>(0);
+    const float* b = io.in<float>(1);
+    float* c = io.out<float>(0);
+    walk_.run([&](int64_t i, int64_t ia, int64_t ib) {
+      c[i] = is_max_ ? std::max(a[ia], b[ib]) : std::min(a[ia], b[ib]);
+    });
+  }
+
+ private:
+  bool is_max_;
+  BroadcastWalk walk_;
+  bool use_dnnl_ = false;
+  bool swap_ = false;
+  dnnl::memory::desc src0_md_, src1_md_, scratchpad_md_;
+  dnnl::binary primitive_;
+};
+
+// MaxGrad/MinGrad(dC, A, B) -> (dA, dB), both with dC's (the broadcast) shape.
+void infer_max_min_grad(InferContext& ctx) {
+  ctx.expect_dtype(0, DType::f32);
+  InferContext forward{ctx.node, {ctx.inputs[1], ctx.inputs[2]}, {TensorType{}}};
+  infer_max_min(forward);
+  const Dims& dc = ctx.in_dims(0);
+  const Dims& out = forward.outputs[0].dims;
+  bool same = dc.size() == out.size();
+  for (size_t d = 0; same && d < dc.size(); ++d) same = dim_compatible(dc[d], out[d]);
+  if (!same) ctx.fail("input 0 (dC) has shape {} but A and B broadcast to {}", dims_str(dc), dims_str(out));
+  ctx.outputs[0] = ctx.outputs[1] = {DType::f32, dc};
+}
+
+// dA = dC where A was selected (A >= B for Max, A <= B for Min: ties go to A), dB = dC elsewhere.
+std::unique_ptr<Kernel> make_max_min_grad_kernel(const KernelInit& init, bool is_max) {
+  const BroadcastWalk walk(init.in_dims(1), init.in_dims(2), init.out_dims(0));
+  return make_lambda_kernel([walk, is_max](const KernelIO& io) {
+    const float* dc = io.in<float>(0);
+    const float* a = io.in<float>(1);
+    const float* b = io.in<float>(2);
+    float* da = io.out<float>(0);
+    float* db = io.out<float>(1);
+    walk.run([&](int64_t i, int64_t ia, int64_t ib) {
+      const bool a_selected = is_max ? a[ia] >= b[ib] : a[ia] <= b[ib];
+      da[i] = a_selected ? dc[i] : 0.f;
+      db[i] = a_selected ? 0.f : dc[i];
+    });
+  });
+}
+
+GradientRule max_min_gradient(std::string grad_op) {
+  return [grad_op](GradientBuilder& g) {
+    const ValueId dc = g.output_grad(0);
+    if (dc == kNoValue || !(g.needs_grad(0) || g.needs_grad(1))) return;
+    const std::vector<ValueId> grads = g.emit(grad_op, {dc, g.input(0), g.input(1)});
+    for (size_t i = 0; i < 2; ++i)
+      if (g.needs_grad(i)) g.set_input_grad(i, g.unbroadcast(grads[i], i));
+  };
+}
+
 }  // namespace
 
 void register_binary_ops(OpRegistry& registry) {
   for (const BinarySpec& spec : kBinaryOps) {
-    OpDef def = make_op_def(
-        spec.name, {"A", "B"}, {"C"}, infer_broadcast,
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    registry.op(spec.name)
+        .inputs({"A", "B"})
+        .outputs({"C"})
+        .shape(infer_broadcast)
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           return std::make_unique<BinaryKernel>(spec, init.in_dims(0), init.in_dims(1), init.out_dims(0));
-        },
-        spec.doc);
-    def.gradient = [&spec](GradientBuilder& g) { binary_gradient(spec.name, g); };
-    registry.add(std::move(def));
+        })
+        .gradient([&spec](GradientBuilder& g) { binary_gradient(spec.name, g); })
+        .doc(spec.doc);
+  }
+
+  registry.op("Equal")
+      .inputs({"A", "B"})
+      .outputs({"C"})
+      .shape(infer_equal)
+      .kernel(make_equal_kernel)
+      .non_differentiable("piecewise constant")
+      .doc("C = (A == B) elementwise as float32 1.0 / 0.0 (ONNX Equal returns bool; we have no bool dtype, and float "
+          "1/0 feeds ReduceMean directly, e.g. accuracy = ReduceMean(Equal(ArgMax(scores), labels))). A and B are "
+          "both float32 or both int64, with NumPy/ONNX broadcasting. Float comparison is exact (NaN equals nothing).");
+
+  for (const bool is_max : {true, false}) {
+    const char* name = is_max ? "Max" : "Min";
+    const char* grad_name = is_max ? "MaxGrad" : "MinGrad";
+    const std::string which = is_max ? "max" : "min";
+    registry.op(name)
+        .inputs({"A", "B"})
+        .outputs({"C"})
+        .shape(infer_max_min)
+        .kernel([is_max](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          return std::make_unique<MaxMinKernel>(is_max, init.in_dims(0), init.in_dims(1), init.out_dims(0));
+        })
+        .gradient(max_min_gradient(grad_name))
+        .doc(fmt::format("C = {}(A, B) elementwise on float32 (ONNX {} with exactly two inputs), with NumPy/ONNX "
+                         "broadcasting. Gradient: dC goes to the input that was selected (A {} B selects A, so ties "
+                         "go to A) and is summed back over broadcast dims.",
+                         which, name, is_max ? ">=" : "<="));
+    registry.grad_op(grad_name)
+        .inputs({"dC", "A", "B"})
+        .outputs({"dA", "dB"})
+        .shape(infer_max_min_grad)
+        .kernel([is_max](const KernelInit& init) { return make_max_min_grad_kernel(init, is_max); })
+        .doc(fmt::format("Gradient of {}: with s = (A {} B) at each position of the broadcast shape, dA = dC * s "
+                         "and dB = dC * (1 - s), both in dC's shape (the forward's gradient rule sums them back to "
+                         "A's and B's).",
+                         name, is_max ? ">=" : "<="));
   }
 }
 

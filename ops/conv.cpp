@@ -381,26 +381,29 @@ struct PairDocs {
 
 void register_conv_pair(OpRegistry& registry, bool transposed, const char* name, const char* data_name,
                         const char* weights_name, const PairDocs& docs) {
-  OpDef forward = make_op_def(
-      name, {"X", "W", "B"}, {"Y"}, [transposed](InferContext& ctx) { infer_forward(ctx, transposed); },
-      conv_kernel(transposed, Pass::forward), docs.forward + kAttrsDoc);
-  forward.schema.min_inputs = 2;
-  forward.schema.attrs = {"strides", "auto_pad"};
-  forward.gradient = conv_gradient(data_name, weights_name);
-  registry.add(std::move(forward));
-
-  OpDef data = make_grad_op_def(
-      data_name, {"dY", "W", "X"}, {"dX"}, [transposed](InferContext& ctx) { infer_backward_data(ctx, transposed); },
-      conv_kernel(transposed, Pass::backward_data), docs.data);
-  data.schema.attrs = {"strides", "auto_pad"};
-  registry.add(std::move(data));
-
-  OpDef weights = make_grad_op_def(
-      weights_name, {"dY", "X", "W"}, {"dW"},
-      [transposed](InferContext& ctx) { infer_backward_weights(ctx, transposed); },
-      conv_kernel(transposed, Pass::backward_weights), docs.weights);
-  weights.schema.attrs = {"strides", "auto_pad"};
-  registry.add(std::move(weights));
+  registry.op(name)
+      .doc(docs.forward + kAttrsDoc)
+      .inputs({"X", "W"})
+      .optional_inputs({"B"})
+      .outputs({"Y"})
+      .attrs({"strides", "auto_pad"})
+      .shape([transposed](InferContext& ctx) { infer_forward(ctx, transposed); })
+      .kernel(conv_kernel(transposed, Pass::forward))
+      .gradient(conv_gradient(data_name, weights_name));
+  registry.grad_op(data_name)
+      .doc(docs.data)
+      .inputs({"dY", "W", "X"})
+      .outputs({"dX"})
+      .attrs({"strides", "auto_pad"})
+      .shape([transposed](InferContext& ctx) { infer_backward_data(ctx, transposed); })
+      .kernel(conv_kernel(transposed, Pass::backward_data));
+  registry.grad_op(weights_name)
+      .doc(docs.weights)
+      .inputs({"dY", "X", "W"})
+      .outputs({"dW"})
+      .attrs({"strides", "auto_pad"})
+      .shape([transposed](InferContext& ctx) { infer_backward_weights(ctx, transposed); })
+      .kernel(conv_kernel(transposed, Pass::backward_weights));
 }
 
 }  // namespace

@@ -63,13 +63,21 @@ struct Reorder {
   }
 };
 
+// Byte alignment of the regions a kernel carves from its scratchpad.
+constexpr size_t kScratchAlignment = 64;
+
+// `bytes` rounded up to a multiple of `alignment`.
+constexpr size_t align_up(size_t bytes, size_t alignment = kScratchAlignment) {
+  return (bytes + alignment - 1) / alignment * alignment;
+}
+
 // Carves one kernel's scratchpad into regions (a primitive's own scratchpad,
 // temporaries): add() returns each region's 64-byte aligned byte offset.
 class ScratchPlan {
  public:
   size_t add(size_t bytes) {
     const size_t at = total_;
-    total_ += (bytes + 63) / 64 * 64;
+    total_ += align_up(bytes);
     return at;
   }
   size_t total() const { return total_; }

@@ -1,4 +1,5 @@
-// Elementwise unary ops on float32, backed by oneDNN's eltwise primitive.
+// Elementwise unary ops: on float32 backed by oneDNN's eltwise primitive, plus
+// plain loops for Sign and the dtype casts.
 //
 //   Relu(x) = max(x, 0)     Tanh(x) = tanh(x)     Sigmoid(x) = 1 / (1 + e^-x)
 //   Exp(x) = e^x            Log(x) = ln x         Sqrt(x) = sqrt(x)
@@ -10,7 +11,15 @@
 // where f' is cheaper from the output (tanh: 1 - y^2, sigmoid: y(1 - y),
 // sqrt: 1 / 2y), the forward output Y. Exp, Log and Neg compose forward ops:
 //   Exp: dX = dY * Y     Log: dX = dY / X     Neg: dX = -dY
+//
+//   Sign(x) on float32: -1, 0 or 1. Gradient: zero (a rule that emits nothing).
+//   CastToFloat(x): int64 -> float32 (float32 is copied). Gradient: identity for float32.
+//   CastToInt64(x): float32 -> int64, truncating. Non-differentiable (an integer output).
 #include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "ops/dnnl_util.h"
 #include "ops/gradient.h"
@@ -129,26 +138,102 @@ GradientRule gradient_rule(const std::string& op) {
   return {};
 }
 
+// ---- CastToFloat, CastToInt64, Sign --------------------------------------------------
+
+void infer_cast_to_float(InferContext& ctx) { ctx.outputs[0] = {DType::f32, ctx.in_dims(0)}; }
+void infer_cast_to_int64(InferContext& ctx) { ctx.outputs[0] = {DType::i64, ctx.in_dims(0)}; }
+
+// float -> int64 truncates toward zero. A C++ cast of NaN or of a value outside
+// int64's range is undefined behaviour, so those saturate instead (as Java/Rust).
+int64_t float_to_int64(float x) {
+  if (std::isnan(x)) return 0;
+  constexpr float kTwo63 = 9223372036854775808.f;  // 2^63, exact in float
+  if (x >= kTwo63) return std::numeric_limits<int64_t>::max();
+  if (x < -kTwo63) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(x);
+}
+
+template <typename From, typename To, typename Convert>
+std::unique_ptr<Kernel> make_convert_kernel(const KernelInit& init, Convert convert) {
+  const int64_t count = init.inputs[0].num_elements();
+  return make_lambda_kernel([count, convert](const KernelIO& io) {
+    for (int64_t i = 0; i < count; ++i) io.out<To>(0)[i] = convert(io.in<From>(0)[i]);
+  });
+}
+
+std::unique_ptr<Kernel> make_copy_kernel(const KernelInit& init) {
+  const size_t bytes = init.outputs[0].num_bytes();
+  return make_lambda_kernel([bytes](const KernelIO& io) {
+    if (bytes > 0) std::memcpy(io.outputs[0], io.inputs[0], bytes);
+  });
+}
+
+std::unique_ptr<Kernel> make_cast_to_float_kernel(const KernelInit& init) {
+  if (init.inputs[0].dtype == DType::f32) return make_copy_kernel(init);
+  return make_convert_kernel<int64_t, float>(init, [](int64_t v) { return static_cast<float>(v); });
+}
+
+std::unique_ptr<Kernel> make_cast_to_int64_kernel(const KernelInit& init) {
+  if (init.inputs[0].dtype == DType::i64) return make_copy_kernel(init);
+  return make_convert_kernel<float, int64_t>(init, float_to_int64);
+}
+
+float sign_of(float x) { return x > 0 ? 1.f : (x < 0 ? -1.f : 0.f); }  // NaN gives 0
+
 }  // namespace
 
 void register_eltwise_ops(OpRegistry& registry) {
   for (const EltwiseSpec& spec : kEltwiseOps) {
-    OpDef def = make_op_def(
-        spec.name, {"X"}, {"Y"}, same_shape_float,
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    registry.op(spec.name)
+        .inputs({"X"})
+        .outputs({"Y"})
+        .shape(same_shape_float)
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           return std::make_unique<EltwiseKernel>(spec, init.in_dims(0));
-        },
-        spec.doc);
-    def.gradient = gradient_rule(spec.name);
-    registry.add(std::move(def));
+        })
+        .gradient(gradient_rule(spec.name))
+        .doc(spec.doc);
   }
   for (const EltwiseGradSpec& spec : kEltwiseGradOps)
-    registry.add(make_grad_op_def(
-        spec.name, {"dY", spec.uses_output ? "Y" : "X"}, {"dX"}, same_shape_grad,
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    registry.grad_op(spec.name)
+        .inputs({"dY", spec.uses_output ? "Y" : "X"})
+        .outputs({"dX"})
+        .shape(same_shape_grad)
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           return std::make_unique<EltwiseGradKernel>(spec, init.in_dims(1));
-        },
-        fmt::format("Gradient of {}: {}.", spec.forward, spec.doc)));
+        })
+        .doc(fmt::format("Gradient of {}: {}.", spec.forward, spec.doc));
+
+  registry.op("CastToFloat")
+      .inputs({"input"})
+      .outputs({"output"})
+      .shape(infer_cast_to_float)
+      .kernel(make_cast_to_float_kernel)
+      .gradient([](GradientBuilder& g) {
+        const ValueId dy = g.output_grad(0);
+        if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, dy);  // needs_grad is false for int64
+      })
+      .doc("ONNX Cast with to = FLOAT: converts int64 to float32 (exact for |x| <= 2^24, rounded to nearest beyond); "
+          "float32 input is copied. Gradient: identity for float32 input, none for int64.");
+
+  registry.op("CastToInt64")
+      .inputs({"input"})
+      .outputs({"output"})
+      .shape(infer_cast_to_int64)
+      .kernel(make_cast_to_int64_kernel)
+      .non_differentiable("an integer output")
+      .doc("ONNX Cast with to = INT64: converts float32 to int64 truncating toward zero (2.7 -> 2, -2.7 -> -2); NaN "
+          "gives 0 and values beyond int64's range saturate to its min/max (ONNX leaves these undefined). int64 "
+          "input is copied.");
+
+  registry.op("Sign")
+      .inputs({"input"})
+      .outputs({"output"})
+      .shape(same_shape_float)
+      .kernel([](const KernelInit& init) { return make_convert_kernel<float, float>(init, sign_of); })
+      .gradient([](GradientBuilder&) {})  // d sign(x) / dx = 0 wherever it exists
+      .doc("y = sign(x) on float32 (ONNX Sign): -1 for x < 0, 0 for x = 0 (and NaN), 1 for x > 0. Differentiable "
+          "with gradient 0 (its derivative almost everywhere): the rule emits nothing, so no gradient flows through.");
 }
 
 }  // namespace graphrun

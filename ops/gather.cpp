@@ -164,28 +164,33 @@ void gather_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_gather_ops(OpRegistry& registry) {
-  OpDef gather = make_op_def(
-      "Gather", {"data", "indices"}, {"output"}, infer_gather,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<GatherKernel>(init); },
-      "Selects slices of `data` (float32 or int64) along `axis` (default 0; negative counts from the end) at the "
-      "int64 `indices`: the output shape is data.shape[:axis] + indices.shape + data.shape[axis+1:], and "
-      "out[a..., j..., b...] = data[a..., indices[j...], b...]. A negative index counts from the end of the axis; "
-      "an index outside [-size, size) is a run-time error. With axis 0 on a [vocab, dim] table this is an "
-      "embedding lookup. Gradient: d data = GatherGrad(d output, indices, data); indices get none.");
-  gather.schema.attrs = {"axis"};
-  gather.gradient = gather_gradient;
-  registry.add(std::move(gather));
+  registry.op("Gather")
+      .inputs({"data", "indices"})
+      .outputs({"output"})
+      .attrs({"axis"})
+      .shape(infer_gather)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<GatherKernel>(init); })
+      .gradient(gather_gradient)
+      .doc("Selects slices of `data` (float32 or int64) along `axis` (default 0; negative counts from the end) at "
+          "the int64 `indices`: the output shape is data.shape[:axis] + indices.shape + data.shape[axis+1:], and "
+          "out[a..., j..., b...] = data[a..., indices[j...], b...]. A negative index counts from the end of the "
+          "axis; an index outside [-size, size) is a run-time error. With axis 0 on a [vocab, dim] table this is an "
+          "embedding lookup. Gradient: d data = GatherGrad(d output, indices, data); indices get none.");
 
-  OpDef grad = make_grad_op_def(
-      "GatherGrad", {"output_grad", "indices", "data"}, {"data_grad"}, infer_gather_grad,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<GatherGradKernel>(init); },
-      "The gradient of Gather with respect to its data: a float32 tensor of zeros with the shape of `data` (only "
-      "its shape is read) into which each slice of `output_grad` is added at the slice of data that Gather took "
-      "it from: data_grad[a..., i, b...] = sum over j with indices[j...] = i of output_grad[a..., j..., b...]. "
-      "Repeated indices accumulate; negative ones count from the end of the axis; `axis` (default 0) and the "
-      "range check are as in Gather. With axis 0 on a [vocab, dim] table this is the (dense) embedding gradient.");
-  grad.schema.attrs = {"axis"};
-  registry.add(std::move(grad));
+  registry.grad_op("GatherGrad")
+      .inputs({"output_grad", "indices", "data"})
+      .outputs({"data_grad"})
+      .attrs({"axis"})
+      .shape(infer_gather_grad)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<GatherGradKernel>(init);
+      })
+      .doc("The gradient of Gather with respect to its data: a float32 tensor of zeros with the shape of `data` "
+          "(only its shape is read) into which each slice of `output_grad` is added at the slice of data that Gather "
+          "took it from: data_grad[a..., i, b...] = sum over j with indices[j...] = i of output_grad[a..., j..., "
+          "b...]. Repeated indices accumulate; negative ones count from the end of the axis; `axis` (default 0) and "
+          "the range check are as in Gather. With axis 0 on a [vocab, dim] table this is the (dense) embedding "
+          "gradient.");
 }
 
 }  // namespace graphrun

@@ -229,41 +229,54 @@ void masked_max_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_masked_ops(OpRegistry& registry) {
-  OpDef softmax = make_op_def("MaskedSoftmax", {"X", "mask"}, {"Y"}, infer_masked_softmax, make_masked_softmax_kernel,
-      "Softmax over the time axis (axis 1) of X [N, T, ...] float32, counting only the steps where mask [N, T] is "
-      "non-zero: y = exp(x - max) / sum(exp(x - max)) over the kept steps, y = 0 at masked steps (Keras' Softmax "
-      "layer given a mask). The mask is the int64 token ids (0 = padding, as the recurrent ops' mask_zero input) or "
-      "a float32 mask. A row with every step masked gives zeros (Keras: uniform). Gradient: SoftmaxGrad along axis "
-      "1 (masked steps get 0); the mask gets none.");
-  softmax.gradient = masked_softmax_gradient;
-  registry.add(std::move(softmax));
+  registry.op("MaskedSoftmax")
+      .inputs({"X", "mask"})
+      .outputs({"Y"})
+      .shape(infer_masked_softmax)
+      .kernel(make_masked_softmax_kernel)
+      .gradient(masked_softmax_gradient)
+      .doc("Softmax over the time axis (axis 1) of X [N, T, ...] float32, counting only the steps where mask [N, T] "
+          "is non-zero: y = exp(x - max) / sum(exp(x - max)) over the kept steps, y = 0 at masked steps (Keras' "
+          "Softmax layer given a mask). The mask is the int64 token ids (0 = padding, as the recurrent ops' "
+          "mask_zero input) or a float32 mask. A row with every step masked gives zeros (Keras: uniform). Gradient: "
+          "SoftmaxGrad along axis 1 (masked steps get 0); the mask gets none.");
 
-  OpDef mean = make_op_def("MaskedReduceMean", {"X", "mask"}, {"Y"}, infer_masked_reduce, make_masked_mean_kernel,
-      "Mean over the time axis of X [N, T, ...] float32 counting only the steps where mask [N, T] is non-zero: "
-      "Y [N, ...] = sum_t m_t x_t / sum_t m_t (Keras GlobalAveragePooling1D given a mask). The mask is int64 token "
-      "ids (0 = padding) or float32. A row with every step masked gives zeros (Keras: NaN). Gradient: "
-      "MaskedReduceMeanGrad.");
-  mean.gradient = masked_mean_gradient;
-  registry.add(std::move(mean));
+  registry.op("MaskedReduceMean")
+      .inputs({"X", "mask"})
+      .outputs({"Y"})
+      .shape(infer_masked_reduce)
+      .kernel(make_masked_mean_kernel)
+      .gradient(masked_mean_gradient)
+      .doc("Mean over the time axis of X [N, T, ...] float32 counting only the steps where mask [N, T] is non-zero: "
+          "Y [N, ...] = sum_t m_t x_t / sum_t m_t (Keras GlobalAveragePooling1D given a mask). The mask is int64 "
+          "token ids (0 = padding) or float32. A row with every step masked gives zeros (Keras: NaN). Gradient: "
+          "MaskedReduceMeanGrad.");
 
-  OpDef mean_grad = make_grad_op_def(
-      "MaskedReduceMeanGrad", {"dY", "mask"}, {"dX"}, infer_masked_mean_grad, make_masked_mean_grad_kernel,
-      "Gradient of MaskedReduceMean: dX [N, T, ...] = dY / (kept steps of the row) at the kept steps, 0 at masked "
-      "ones; T comes from the mask [N, T].");
-  registry.add(std::move(mean_grad));
+  registry.grad_op("MaskedReduceMeanGrad")
+      .inputs({"dY", "mask"})
+      .outputs({"dX"})
+      .shape(infer_masked_mean_grad)
+      .kernel(make_masked_mean_grad_kernel)
+      .doc("Gradient of MaskedReduceMean: dX [N, T, ...] = dY / (kept steps of the row) at the kept steps, 0 at "
+          "masked ones; T comes from the mask [N, T].");
 
-  OpDef max = make_op_def("MaskedReduceMax", {"X", "mask"}, {"Y"}, infer_masked_reduce, make_masked_max_kernel,
-      "Max over the time axis of X [N, T, ...] float32 taking only the steps where mask [N, T] is non-zero: Y [N, "
-      "...] (global max pooling over time that ignores padding). The mask is int64 token ids (0 = padding) or "
-      "float32. A row with every step masked gives zeros. Gradient: MaskedReduceMaxGrad.");
-  max.gradient = masked_max_gradient;
-  registry.add(std::move(max));
+  registry.op("MaskedReduceMax")
+      .inputs({"X", "mask"})
+      .outputs({"Y"})
+      .shape(infer_masked_reduce)
+      .kernel(make_masked_max_kernel)
+      .gradient(masked_max_gradient)
+      .doc("Max over the time axis of X [N, T, ...] float32 taking only the steps where mask [N, T] is non-zero: Y "
+          "[N, ...] (global max pooling over time that ignores padding). The mask is int64 token ids (0 = padding) "
+          "or float32. A row with every step masked gives zeros. Gradient: MaskedReduceMaxGrad.");
 
-  OpDef max_grad = make_grad_op_def(
-      "MaskedReduceMaxGrad", {"dY", "X", "Y", "mask"}, {"dX"}, infer_masked_max_grad, make_masked_max_grad_kernel,
-      "Gradient of MaskedReduceMax: dX (X's shape) = dY / ties at the kept steps whose x equals the max Y, 0 "
-      "elsewhere (ties share dY evenly, as ReduceMaxGrad).");
-  registry.add(std::move(max_grad));
+  registry.grad_op("MaskedReduceMaxGrad")
+      .inputs({"dY", "X", "Y", "mask"})
+      .outputs({"dX"})
+      .shape(infer_masked_max_grad)
+      .kernel(make_masked_max_grad_kernel)
+      .doc("Gradient of MaskedReduceMax: dX (X's shape) = dY / ties at the kept steps whose x equals the max Y, 0 "
+          "elsewhere (ties share dY evenly, as ReduceMaxGrad).");
 }
 
 }  // namespace graphrun

@@ -28,16 +28,7 @@
 namespace graphrun {
 namespace {
 
-constexpr size_t kScratchAlignment = 64;
 constexpr size_t kMaxRank = DNNL_MAX_NDIMS;  // the most dims a oneDNN memory desc holds
-
-size_t align_up(size_t bytes, size_t alignment) { return (bytes + alignment - 1) / alignment * alignment; }
-
-Dims pad_leading_ones(const Dims& dims, size_t rank) {
-  Dims padded(rank - dims.size(), 1);
-  padded.insert(padded.end(), dims.begin(), dims.end());
-  return padded;
-}
 
 // The dims before the last two (the batch dims of a matmul operand).
 Dims batch_dims(const Dims& dims) {
@@ -341,32 +332,34 @@ void gemm_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_matmul_ops(OpRegistry& registry) {
-  OpDef matmul = make_op_def(
-      "MatMul", {"A", "B"}, {"Y"}, infer_matmul,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.op("MatMul")
+      .inputs({"A", "B"})
+      .outputs({"Y"})
+      .shape(infer_matmul)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         return std::make_unique<MatMulKernel>(init.in_dims(0), init.in_dims(1));
-      },
-      "Y = A @ B on float32, as numpy.matmul: A [..., M, K] and B [..., K, N] give Y [..., M, N] with "
-      "Y[..., m, n] = sum_k A[..., m, k] * B[..., k, n]; the leading (batch) dims broadcast NumPy-style. "
-      "A rank-1 A [K] is treated as [1, K] and a rank-1 B [K] as [K, 1], and that added dim is removed "
-      "from Y (so [N, K] @ [K] gives [N]).");
-  matmul.gradient = matmul_gradient;
-  registry.add(std::move(matmul));
+      })
+      .gradient(matmul_gradient)
+      .doc("Y = A @ B on float32, as numpy.matmul: A [..., M, K] and B [..., K, N] give Y [..., M, N] with Y[..., m, "
+          "n] = sum_k A[..., m, k] * B[..., k, n]; the leading (batch) dims broadcast NumPy-style. A rank-1 A [K] is "
+          "treated as [1, K] and a rank-1 B [K] as [K, 1], and that added dim is removed from Y (so [N, K] @ [K] "
+          "gives [N]).");
 
-  OpDef gemm = make_op_def(
-      "Gemm", {"A", "B", "C"}, {"Y"}, infer_gemm,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.op("Gemm")
+      .inputs({"A", "B"})
+      .optional_inputs({"C"})
+      .outputs({"Y"})
+      .attrs({"trans_a", "trans_b", "alpha", "beta"})
+      .shape(infer_gemm)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         return std::make_unique<GemmKernel>(GemmAttrs(init.attrs()), init.in_dims(0), init.in_dims(1),
                                             init.inputs.size() == 3 ? &init.in_dims(2) : nullptr);
-      },
-      "Y = alpha * op(A) @ op(B) + beta * C on float32, as ONNX Gemm: A and B are matrices, op(X) is X^T "
-      "when trans_a / trans_b is set and X otherwise, op(A) is [M, K], op(B) is [K, N] and Y is [M, N]. "
-      "The optional C broadcasts one way to [M, N] ([], [N], [1, N], [M, 1], [M, N], ...). Defaults: "
-      "alpha = 1, beta = 1, no transposes.");
-  gemm.schema.min_inputs = 2;  // C is optional
-  gemm.schema.attrs = {"trans_a", "trans_b", "alpha", "beta"};
-  gemm.gradient = gemm_gradient;
-  registry.add(std::move(gemm));
+      })
+      .gradient(gemm_gradient)
+      .doc("Y = alpha * op(A) @ op(B) + beta * C on float32, as ONNX Gemm: A and B are matrices, op(X) is X^T when "
+          "trans_a / trans_b is set and X otherwise, op(A) is [M, K], op(B) is [K, N] and Y is [M, N]. The optional "
+          "C broadcasts one way to [M, N] ([], [N], [1, N], [M, 1], [M, N], ...). Defaults: alpha = 1, beta = 1, no "
+          "transposes.");
 }
 
 }  // namespace graphrun

@@ -167,50 +167,58 @@ void dropout_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_misc_ops(OpRegistry& registry) {
-  OpDef identity = make_op_def("Identity", {"input"}, {"output"}, infer_identity, make_identity_kernel,
-                               "y = x: a copy of the input, of any dtype and shape. Gradient: dx = dy.");
-  identity.gradient = identity_gradient;
-  registry.add(std::move(identity));
+  registry.op("Identity")
+      .inputs({"input"})
+      .outputs({"output"})
+      .shape(infer_identity)
+      .kernel(make_identity_kernel)
+      .gradient(identity_gradient)
+      .doc("y = x: a copy of the input, of any dtype and shape. Gradient: dx = dy.");
 
-  OpDef constant = make_op_def(
-      "Constant", {}, {"output"}, infer_constant, make_constant_kernel,
-      "Outputs the literal tensor in the `value` attribute: shape `dims` (empty = scalar) and either float_data "
-      "(a float32 tensor) or int64_data (an int64 tensor), row-major, with exactly as many values as the dims "
-      "have elements. Takes no inputs.");
-  constant.schema.attrs = {"value"};
-  constant.non_differentiable = true;  // no inputs to differentiate
-  registry.add(std::move(constant));
+  registry.op("Constant")
+      .outputs({"output"})
+      .attrs({"value"})
+      .shape(infer_constant)
+      .kernel(make_constant_kernel)
+      .non_differentiable("no inputs to differentiate")
+      .doc("Outputs the literal tensor in the `value` attribute: shape `dims` (empty = scalar) and either float_data "
+          "(a float32 tensor) or int64_data (an int64 tensor), row-major, with exactly as many values as the dims "
+          "have elements. Takes no inputs.");
 
-  OpDef dropout = make_op_def(
-      "Dropout", {"data"}, {"output", "mask"}, infer_dropout,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<DropoutKernel>(init); },
-      "When training, drops each element of the float32 input with probability `ratio` (default 0.5, in [0, 1)) "
-      "and scales the kept ones: output = data * mask with mask = 1 / (1 - ratio) where kept and 0 where dropped "
-      "(mask is a float32 output of the same shape). Outside training, output = data and mask = 1. Element i's "
-      "decision is a pure function of (the run's step seed, the node's seed, i), via SplitMix64 (ops/random.h); "
-      "the node's seed is the `seed` attribute, else a hash of the node name. Gradient: d data = d output * mask "
-      "(Mul with the mask output); the mask gets none.");
-  dropout.schema.attrs = {"ratio", "seed"};
-  dropout.gradient = dropout_gradient;
-  registry.add(std::move(dropout));
+  registry.op("Dropout")
+      .inputs({"data"})
+      .outputs({"output", "mask"})
+      .attrs({"ratio", "seed"})
+      .shape(infer_dropout)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<DropoutKernel>(init); })
+      .gradient(dropout_gradient)
+      .doc("When training, drops each element of the float32 input with probability `ratio` (default 0.5, in [0, 1)) "
+          "and scales the kept ones: output = data * mask with mask = 1 / (1 - ratio) where kept and 0 where dropped "
+          "(mask is a float32 output of the same shape). Outside training, output = data and mask = 1. Element i's "
+          "decision is a pure function of (the run's step seed, the node's seed, i), via SplitMix64 (ops/random.h); "
+          "the node's seed is the `seed` attribute, else a hash of the node name. Gradient: d data = d output * mask "
+          "(Mul with the mask output); the mask gets none.");
 
-  OpDef normal = make_op_def(
-      "RandomNormalLike", {"input"}, {"output"}, infer_random_normal_like,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<RandomNormalLikeKernel>(init); },
-      "A float32 tensor of the input's shape (only the shape is read; the input must be float32) whose elements "
-      "are drawn from the normal distribution with mean `mean` (default 0) and standard deviation `scale` "
-      "(default 1, finite and >= 0), as ONNX RandomNormalLike without `dtype`. It samples in training and at "
-      "inference alike, as ONNX and Keras' K.random_normal do, e.g. for a variational autoencoder's "
-      "reparameterisation z = mean + exp(log_var / 2) * eps. Element i is mean + scale * z_i, z_i the Box-Muller "
-      "transform sqrt(-2 ln u1) cos(2 pi u2) of two 53-bit uniforms, a pure function of (the run's step seed, "
-      "the node's seed, i) via SplitMix64 (ops/random.h): the node's seed is the `seed` attribute (an integer, "
-      "where ONNX has a float), else a hash of the node name. Each training step has its own step seed; "
-      "Session::run, `graphrun run` and evaluation use step seed 0, so every inference call draws the same "
-      "values. Not differentiable: the output does not depend on the input's "
-      "values, so the input gets no gradient.");
-  normal.schema.attrs = {"mean", "scale", "seed"};
-  normal.non_differentiable = true;  // reads only its input's shape
-  registry.add(std::move(normal));
+  registry.op("RandomNormalLike")
+      .inputs({"input"})
+      .outputs({"output"})
+      .attrs({"mean", "scale", "seed"})
+      .shape(infer_random_normal_like)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
+        return std::make_unique<RandomNormalLikeKernel>(init);
+      })
+      .non_differentiable("reads only its input's shape")
+      .doc("A float32 tensor of the input's shape (only the shape is read; the input must be float32) whose elements "
+          "are drawn from the normal distribution with mean `mean` (default 0) and standard deviation `scale` "
+          "(default 1, finite and >= 0), as ONNX RandomNormalLike without `dtype`. It samples in training and at "
+          "inference alike, as ONNX and Keras' K.random_normal do, e.g. for a variational autoencoder's "
+          "reparameterisation z = mean + exp(log_var / 2) * eps. Element i is mean + scale * z_i, z_i the Box-Muller "
+          "transform sqrt(-2 ln u1) cos(2 pi u2) of two 53-bit uniforms, a pure function of (the run's step seed, "
+          "the node's seed, i) via SplitMix64 (ops/random.h): the node's seed is the `seed` attribute (an integer, "
+          "where ONNX has a float), else a hash of the node name. Each training step has its own step seed; "
+          "Session::run, `graphrun run` and evaluation use step seed 0, so every inference call draws the same "
+          "values. Not differentiable: the output does not depend on the input's values, so the input gets no "
+          "gradient.");
 }
 
 }  // namespace graphrun

@@ -153,29 +153,31 @@ void max_pool_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_pooling_ops(OpRegistry& registry) {
-  OpDef pool = make_op_def(
-      "MaxPool1D", {"X"}, {"Y"}, infer_max_pool,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.op("MaxPool1D")
+      .inputs({"X"})
+      .outputs({"Y"})
+      .attrs({"kernel_shape", "strides"})
+      .shape(infer_max_pool)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         return std::make_unique<MaxPoolKernel>(init.in_dims(0), init.out_dims(0), window_of(init.attrs()));
-      },
-      "Keras MaxPool1D on float32 X [N, T, C] (channels last): Y [N, T', C] with y[n, t, c] = max over j < k of "
-      "x[n, t*s + j, c], window k = kernel_shape[0] (required), stride s = strides[0] (default k), valid padding: "
-      "T' = floor((T - k) / s) + 1. oneDNN pooling_max in nwc layout. Global max over time is ReduceMax over axis "
-      "1. Gradient: MaxPool1DGrad.");
-  pool.schema.attrs = {"kernel_shape", "strides"};
-  pool.gradient = max_pool_gradient;
-  registry.add(std::move(pool));
+      })
+      .gradient(max_pool_gradient)
+      .doc("Keras MaxPool1D on float32 X [N, T, C] (channels last): Y [N, T', C] with y[n, t, c] = max over j < k of "
+          "x[n, t*s + j, c], window k = kernel_shape[0] (required), stride s = strides[0] (default k), valid "
+          "padding: T' = floor((T - k) / s) + 1. oneDNN pooling_max in nwc layout. Global max over time is ReduceMax "
+          "over axis 1. Gradient: MaxPool1DGrad.");
 
-  OpDef grad = make_grad_op_def(
-      "MaxPool1DGrad", {"dY", "X"}, {"dX"}, infer_max_pool_grad,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.grad_op("MaxPool1DGrad")
+      .inputs({"dY", "X"})
+      .outputs({"dX"})
+      .attrs({"kernel_shape", "strides"})
+      .shape(infer_max_pool_grad)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         return std::make_unique<MaxPoolGradKernel>(init.in_dims(1), init.in_dims(0), window_of(init.attrs()));
-      },
-      "Gradient of MaxPool1D: dX (X's shape) gets each window's dY at the position of that window's max (the "
-      "first one on ties, oneDNN's choice), summed where windows overlap. Recomputes the forward argmax "
-      "(oneDNN's workspace) in its scratchpad.");
-  grad.schema.attrs = {"kernel_shape", "strides"};
-  registry.add(std::move(grad));
+      })
+      .doc("Gradient of MaxPool1D: dX (X's shape) gets each window's dY at the position of that window's max (the "
+          "first one on ties, oneDNN's choice), summed where windows overlap. Recomputes the forward argmax "
+          "(oneDNN's workspace) in its scratchpad.");
 }
 
 }  // namespace graphrun

@@ -12,6 +12,9 @@
 // reduce nothing (src dims == dst dims): those are a copy. Empty reductions
 // give the op's identity (0, NaN for the mean of nothing, -inf) without oneDNN.
 //
+// ArgMax(x) = the index of the largest element along `axis` (int64; a plain
+// loop): non-differentiable.
+//
 // Gradient support lives here too:
 //   ReduceSumToShapeOf(X, like): sums away the dims broadcasting stretched (what
 //     GradientBuilder::unbroadcast emits); a oneDNN reduction.
@@ -148,16 +151,6 @@ class ReductionKernel final : public Kernel {
 };
 
 // --- Gradient helpers ---------------------------------------------------------
-
-constexpr size_t kScratchAlignment = 64;
-
-size_t align_up(size_t bytes, size_t alignment) { return (bytes + alignment - 1) / alignment * alignment; }
-
-Dims pad_leading_ones(const Dims& dims, size_t rank) {
-  Dims padded(rank - dims.size(), 1);
-  padded.insert(padded.end(), dims.begin(), dims.end());
-  return padded;
-}
 
 // `x` with the reduced axes as dims of 1: the memory layout of a reduction's
 // output whatever keepdims says.
@@ -367,43 +360,54 @@ void infer_expand_to_shape_of(InferContext& ctx) {
   ctx.outputs[0] = {DType::f32, ctx.in_dims(1)};
 }
 
+GradientRule reduction_gradient(std::string_view op) {
+  if (op == "ReduceSum") return reduce_sum_gradient;
+  if (op == "ReduceMean") return reduction_grad_op("ReduceMeanGrad", /*needs_output=*/false);
+  return reduction_grad_op("ReduceMaxGrad", /*needs_output=*/true);
+}
+
 void register_gradient_ops(OpRegistry& registry) {
-  OpDef sum_to = make_op_def(
-      "ReduceSumToShapeOf", {"X", "like"}, {"Y"}, infer_reduce_sum_to_shape_of,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.op("ReduceSumToShapeOf")
+      .inputs({"X", "like"})
+      .outputs({"Y"})
+      .shape(infer_reduce_sum_to_shape_of)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         const Dims& x = init.in_dims(0);
         const Dims like = pad_leading_ones(init.out_dims(0), x.size());
         std::vector<bool> reduced(x.size());
         for (size_t i = 0; i < x.size(); ++i) reduced[i] = like[i] != x[i];
         return std::make_unique<ReductionKernel>(kReductionOps[0], x, reduced);  // ReduceSum's spec
-      },
-      "Y = X summed over the dims that NumPy broadcasting stretched from `like`'s shape to X's, so Y has like's "
-      "shape (float32): shapes align from the right, X's leading dims beyond like's rank are summed away, and a "
-      "dim where like has 1 and X has n sums n elements. Only like's shape is read. The gradient of a "
-      "broadcasting op with respect to an input of like's shape; its own gradient is ExpandToShapeOf.");
-  sum_to.gradient = [](GradientBuilder& g) {
-    const ValueId dy = g.output_grad(0);
-    if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ExpandToShapeOf", {dy, g.input(0)}));
-  };
-  registry.add(std::move(sum_to));
+      })
+      .gradient([](GradientBuilder& g) {
+        const ValueId dy = g.output_grad(0);
+        if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ExpandToShapeOf", {dy, g.input(0)}));
+      })
+      .doc("Y = X summed over the dims that NumPy broadcasting stretched from `like`'s shape to X's, so Y has like's "
+          "shape (float32): shapes align from the right, X's leading dims beyond like's rank are summed away, and a "
+          "dim where like has 1 and X has n sums n elements. Only like's shape is read. The gradient of a "
+          "broadcasting op with respect to an input of like's shape; its own gradient is ExpandToShapeOf.");
 
-  OpDef expand_to = make_op_def(
-      "ExpandToShapeOf", {"X", "like"}, {"Y"}, infer_expand_to_shape_of,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.op("ExpandToShapeOf")
+      .inputs({"X", "like"})
+      .outputs({"Y"})
+      .shape(infer_expand_to_shape_of)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         return std::make_unique<ExpandKernel>(init.in_dims(0), init.out_dims(0), 1.f);
-      },
-      "Y = X broadcast to `like`'s shape by NumPy rules (float32): shapes align from the right, missing leading "
-      "dims count as 1 and a dim of 1 repeats to like's size; X must broadcast to like one way. Only like's "
-      "shape is read. Its gradient is ReduceSumToShapeOf.");
-  expand_to.gradient = [](GradientBuilder& g) {
-    const ValueId dy = g.output_grad(0);
-    if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ReduceSumToShapeOf", {dy, g.input(0)}));
-  };
-  registry.add(std::move(expand_to));
+      })
+      .gradient([](GradientBuilder& g) {
+        const ValueId dy = g.output_grad(0);
+        if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ReduceSumToShapeOf", {dy, g.input(0)}));
+      })
+      .doc("Y = X broadcast to `like`'s shape by NumPy rules (float32): shapes align from the right, missing leading "
+          "dims count as 1 and a dim of 1 repeats to like's size; X must broadcast to like one way. Only like's "
+          "shape is read. Its gradient is ReduceSumToShapeOf.");
 
-  OpDef mean_grad = make_grad_op_def(
-      "ReduceMeanGrad", {"dY", "X"}, {"dX"}, infer_reduction_grad,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.grad_op("ReduceMeanGrad")
+      .inputs({"dY", "X"})
+      .outputs({"dX"})
+      .attrs({"axes", "keepdims"})
+      .shape(infer_reduction_grad)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         const Dims& x = init.in_dims(1);
         const std::vector<bool> reduced = reduced_axes(init.attrs(), static_cast<int>(x.size()));
         int64_t count = 1;  // elements per mean
@@ -412,47 +416,102 @@ void register_gradient_ops(OpRegistry& registry) {
         // count == 0 only when X is empty, and then there is nothing to write.
         return std::make_unique<ExpandKernel>(kept_dims(x, reduced), x,
                                               1.f / static_cast<float>(std::max<int64_t>(count, 1)));
-      },
-      "dX = dY broadcast back over the reduced axes / n, where n is the number of elements each mean "
-      "averaged: the gradient of ReduceMean(X) with the same `axes` and `keepdims` (float32). dY has "
-      "ReduceMean's output shape; dX has X's.");
-  mean_grad.schema.attrs = {"axes", "keepdims"};
-  registry.add(std::move(mean_grad));
+      })
+      .doc("dX = dY broadcast back over the reduced axes / n, where n is the number of elements each mean averaged: "
+          "the gradient of ReduceMean(X) with the same `axes` and `keepdims` (float32). dY has ReduceMean's output "
+          "shape; dX has X's.");
 
-  OpDef max_grad = make_grad_op_def(
-      "ReduceMaxGrad", {"dY", "X", "Y"}, {"dX"}, infer_reduction_grad,
-      [](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  registry.grad_op("ReduceMaxGrad")
+      .inputs({"dY", "X", "Y"})
+      .outputs({"dX"})
+      .attrs({"axes", "keepdims"})
+      .shape(infer_reduction_grad)
+      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         const Dims& x = init.in_dims(1);
         return std::make_unique<ReduceMaxGradKernel>(
             x, kept_dims(x, reduced_axes(init.attrs(), static_cast<int>(x.size()))));
-      },
-      "dX = dY * (X == Y) / (number of elements equal to Y in X's reduced cell): the gradient of Y = ReduceMax(X) "
-      "with the same `axes` and `keepdims` (float32), routing each output gradient to the maximal elements and "
-      "splitting it evenly among ties, as TensorFlow's reduce_max gradient. dY and Y have ReduceMax's output "
-      "shape; dX has X's.");
-  max_grad.schema.attrs = {"axes", "keepdims"};
-  registry.add(std::move(max_grad));
+      })
+      .doc("dX = dY * (X == Y) / (number of elements equal to Y in X's reduced cell): the gradient of Y = "
+          "ReduceMax(X) with the same `axes` and `keepdims` (float32), routing each output gradient to the maximal "
+          "elements and splitting it evenly among ties, as TensorFlow's reduce_max gradient. dY and Y have "
+          "ReduceMax's output shape; dX has X's.");
+}
+
+// ---- ArgMax -------------------------------------------------------------------------
+
+int64_t argmax_axis_attr(const pb::Node& attrs) { return attrs.has_axis() ? attrs.axis() : 0; }  // ONNX default
+
+void infer_argmax(InferContext& ctx) {
+  const TensorType& x = ctx.inputs[0];
+  const int64_t axis = argmax_axis_attr(ctx.attrs());
+  const int a = normalize_axis(axis, x.rank());
+  if (a < 0) ctx.fail("axis {} is out of range for input 0 of shape {} (rank {})", axis, dims_str(x.dims), x.rank());
+  if (x.dims[static_cast<size_t>(a)] == 0) ctx.fail("axis {} of input 0 {} is empty; it has no maximum", axis, dims_str(x.dims));
+  Dims out = x.dims;
+  if (keepdims_attr(ctx.attrs()))
+    out[static_cast<size_t>(a)] = 1;
+  else
+    out.erase(out.begin() + a);
+  ctx.outputs[0] = {DType::i64, out};
+}
+
+// Data viewed as [outer, axis, inner]: element (o, k, i) is at (o * axis + k) * inner + i.
+struct AxisView {
+  int64_t outer, axis, inner;
+  AxisView(const Dims& dims, int a)
+      : outer(num_elements(Dims(dims.begin(), dims.begin() + a))),
+        axis(dims[static_cast<size_t>(a)]),
+        inner(num_elements(Dims(dims.begin() + a + 1, dims.end()))) {}
+};
+
+template <typename T>
+void argmax_loop(const AxisView& v, const T* x, int64_t* out) {
+  for (int64_t o = 0; o < v.outer; ++o)
+    for (int64_t i = 0; i < v.inner; ++i) {
+      const T* column = x + o * v.axis * v.inner + i;
+      int64_t best = 0;
+      // Strictly greater: the first maximum wins a tie (ONNX select_last_index = 0).
+      for (int64_t k = 1; k < v.axis; ++k)
+        if (column[k * v.inner] > column[best * v.inner]) best = k;
+      out[o * v.inner + i] = best;
+    }
+}
+
+std::unique_ptr<Kernel> make_argmax_kernel(const KernelInit& init) {
+  const Dims& dims = init.in_dims(0);
+  const AxisView view(dims, normalize_axis(argmax_axis_attr(init.attrs()), static_cast<int>(dims.size())));
+  if (init.inputs[0].dtype == DType::i64)
+    return make_lambda_kernel([view](const KernelIO& io) { argmax_loop(view, io.in<int64_t>(0), io.out<int64_t>(0)); });
+  return make_lambda_kernel([view](const KernelIO& io) { argmax_loop(view, io.in<float>(0), io.out<int64_t>(0)); });
 }
 
 }  // namespace
 
 void register_reduction_ops(OpRegistry& registry) {
-  for (const ReductionSpec& spec : kReductionOps) {
-    OpDef def = make_op_def(
-        spec.name, {"X"}, {"Y"}, infer_reduction,
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+  for (const ReductionSpec& spec : kReductionOps)
+    registry.op(spec.name)
+        .inputs({"X"})
+        .outputs({"Y"})
+        .attrs({"axes", "keepdims"})
+        .shape(infer_reduction)
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           const Dims& dims = init.in_dims(0);
           return std::make_unique<ReductionKernel>(spec, dims,
                                                    reduced_axes(init.attrs(), static_cast<int>(dims.size())));
-        },
-        spec.doc);
-    def.schema.attrs = {"axes", "keepdims"};
-    const std::string_view name = spec.name;
-    if (name == "ReduceSum") def.gradient = reduce_sum_gradient;
-    else if (name == "ReduceMean") def.gradient = reduction_grad_op("ReduceMeanGrad", /*needs_output=*/false);
-    else def.gradient = reduction_grad_op("ReduceMaxGrad", /*needs_output=*/true);
-    registry.add(std::move(def));
-  }
+        })
+        .gradient(reduction_gradient(spec.name))
+        .doc(spec.doc);
+  registry.op("ArgMax")
+      .inputs({"data"})
+      .outputs({"reduced"})
+      .attrs({"axis", "keepdims"})
+      .shape(infer_argmax)
+      .kernel(make_argmax_kernel)
+      .non_differentiable("an integer output")
+      .doc("Index of the largest element along `axis` (default 0 as ONNX; Keras argmax uses the last axis, so write "
+          "`axis: -1` for class scores; negative counts from the end) of a float32 or int64 input, as an int64 "
+          "tensor. keepdims (default true, as ONNX) keeps the axis as a dim of 1, otherwise it is removed. On ties "
+          "the first index wins (ONNX select_last_index = 0). The axis must not be empty.");
   register_gradient_ops(registry);
 }
 

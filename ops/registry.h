@@ -1,9 +1,16 @@
 // The op registry: every op's schema, shape rule, kernel and gradient rule.
 //
-// Registration is an explicit list (make_registry() calls one register_*_ops
-// function per family file), not static initialisers, which silently drop ops
-// from static builds. One file per op family, named after the oneDNN primitive
-// family, holds everything about its ops together.
+// Each op is one chained declaration (in the style of NNVM's NNVM_REGISTER_OP
+// and oneDNN Graph's op_schema_t setters):
+//
+//   registry.op("Relu").doc("y = max(x, 0)").inputs({"X"}).outputs({"Y"})
+//       .shape(same_shape_float).kernel(make_relu_kernel).gradient(relu_gradient);
+//   registry.grad_op("ReluGrad")...;  // a backward op: marked non-differentiable
+//
+// Registration is an explicit list (builtin_ops() calls register_<family>_ops
+// for every family in ops/families.inc), not static initialisers, which
+// silently drop ops from static builds. One file per op family, named after the
+// oneDNN primitive family, holds everything about its ops together.
 #pragma once
 
 #include <map>
@@ -23,26 +30,53 @@ using GradientRule = std::function<void(GradientBuilder&)>;
 struct OpDef {
   OpSchema schema;
   KernelFactory kernel;
-  GradientRule gradient;            // see ops/gradient.h
-  // Explicit mark for ops without a gradient rule: ops with no float inputs
-  // (Constant), and the *Grad ops themselves (no higher-order derivatives).
-  // A test fails when an op has neither a rule nor this mark.
-  bool non_differentiable = false;
+  GradientRule gradient;  // see ops/gradient.h
+  // Why the op has no gradient rule, for the ops that have none: no float
+  // inputs (Constant), integer outputs (ArgMax), the *Grad ops themselves (no
+  // higher-order derivatives). Empty for ops with a rule; the registry rejects
+  // an op with neither.
+  std::string non_differentiable;
+
+  bool is_differentiable() const { return non_differentiable.empty(); }
 };
 
-// The usual definition: every listed input required (set schema.min_inputs
-// lower for optional trailing ones), no attributes (set schema.attrs), and the
-// gradient rule set by the caller.
-OpDef make_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs, ShapeRule infer,
-                  KernelFactory kernel, std::string doc);
-// The same for a backward (*Grad) op: marked non-differentiable (no
-// higher-order derivatives).
-OpDef make_grad_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs,
-                       ShapeRule infer, KernelFactory kernel, std::string doc);
+// Fills in one OpDef, one property per call. Inputs listed by inputs() are
+// required; optional_inputs() appends trailing optional ones.
+class OpDefBuilder {
+ public:
+  explicit OpDefBuilder(OpDef& def) : def_(&def) {}
+
+  OpDefBuilder& doc(std::string text);  // one paragraph: semantics and math
+  OpDefBuilder& inputs(std::vector<std::string> names);
+  OpDefBuilder& optional_inputs(std::vector<std::string> names);
+  // Any number of inputs >= min, all named `name` in the docs (Concat).
+  OpDefBuilder& variadic_inputs(std::string name, int min);
+  OpDefBuilder& outputs(std::vector<std::string> names);
+  OpDefBuilder& attrs(std::vector<std::string> names);  // pb::Node attribute fields the op reads
+  OpDefBuilder& shape(ShapeRule rule);
+  OpDefBuilder& kernel(KernelFactory factory);
+  OpDefBuilder& gradient(GradientRule rule);
+  OpDefBuilder& non_differentiable(std::string why);
+  // A short note `graphrun check` prints for a node of this op.
+  OpDefBuilder& note(std::function<std::string(const Node&, const std::vector<TensorType>&)> note);
+
+ private:
+  OpDef* def_;
+};
 
 class OpRegistry final : public OpCatalog {
  public:
+  // Declares op `name` (throws on a duplicate) and returns its builder.
+  OpDefBuilder op(std::string name);
+  // The same for a backward (*Grad) op: marked non-differentiable.
+  OpDefBuilder grad_op(std::string name);
+
   void add(OpDef def);  // throws on a duplicate name
+  // Throws an Error naming the first op that lacks a doc, shape rule or
+  // kernel, or has both a gradient rule and a non-differentiable mark, or
+  // neither. builtin_ops() runs it once.
+  void check_complete() const;
+
   const OpDef* find(std::string_view op) const;
   const OpDef& get(std::string_view op) const;  // throws Error for unknown ops
 
@@ -56,19 +90,19 @@ class OpRegistry final : public OpCatalog {
 // All built-in ops. Built once; immutable afterwards.
 const OpRegistry& builtin_ops();
 
-// The family registration functions, one per file in ops/.
-void register_eltwise_ops(OpRegistry& registry);
-void register_binary_ops(OpRegistry& registry);
-void register_matmul_ops(OpRegistry& registry);
-void register_softmax_ops(OpRegistry& registry);
-void register_reduction_ops(OpRegistry& registry);
-void register_shape_ops(OpRegistry& registry);
-void register_gather_ops(OpRegistry& registry);
-void register_misc_ops(OpRegistry& registry);
-void register_loss_ops(OpRegistry& registry);
-void register_rnn_ops(OpRegistry& registry);
-void register_pooling_ops(OpRegistry& registry);
-void register_masked_ops(OpRegistry& registry);
-void register_conv_ops(OpRegistry& registry);
+// The family registration functions: register_<family>_ops, one per family in
+// ops/families.inc.
+#define GRAPHRUN_OP_FAMILY(family) void register_##family##_ops(OpRegistry& registry);
+#include "ops/families.inc"
+#undef GRAPHRUN_OP_FAMILY
+
+// Deprecated: the positional form of a declaration (every listed input
+// required, no attributes, gradient set by the caller), kept until the rnn
+// family uses OpRegistry::op. New code declares ops with the builder.
+OpDef make_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs, ShapeRule infer,
+                  KernelFactory kernel, std::string doc);
+// Deprecated: the same for a backward (*Grad) op, marked non-differentiable.
+OpDef make_grad_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs,
+                       ShapeRule infer, KernelFactory kernel, std::string doc);
 
 }  // namespace graphrun

@@ -131,34 +131,36 @@ class SoftmaxGradKernel final : public Kernel {
 
 void register_softmax_ops(OpRegistry& registry) {
   for (const SoftmaxSpec& spec : kSoftmaxOps) {
-    OpDef def = make_op_def(
-        spec.name, {"X"}, {"Y"}, infer_softmax,
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    registry.op(spec.name)
+        .inputs({"X"})
+        .outputs({"Y"})
+        .attrs({"axis"})
+        .shape(infer_softmax)
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           const Dims& dims = init.in_dims(0);
           const int axis = normalize_axis(axis_attr(init.attrs()), static_cast<int>(dims.size()));
           return std::make_unique<SoftmaxKernel>(spec, dims, axis);
-        },
-        spec.doc);
-    def.schema.attrs = {"axis"};
-    def.gradient = [&spec](GradientBuilder& g) {
-      const ValueId dy = g.output_grad(0);
-      if (dy == kNoValue || !g.needs_grad(0)) return;
-      pb::Node attrs;
-      if (g.node().def.has_axis()) attrs.set_axis(g.node().def.axis());
-      g.set_input_grad(0, g.emit1(spec.grad_name, {dy, g.output(0)}, attrs));
-    };
-    registry.add(std::move(def));
+        })
+        .gradient([&spec](GradientBuilder& g) {
+          const ValueId dy = g.output_grad(0);
+          if (dy == kNoValue || !g.needs_grad(0)) return;
+          pb::Node attrs;
+          if (g.node().def.has_axis()) attrs.set_axis(g.node().def.axis());
+          g.set_input_grad(0, g.emit1(spec.grad_name, {dy, g.output(0)}, attrs));
+        })
+        .doc(spec.doc);
 
-    OpDef grad = make_grad_op_def(
-        spec.grad_name, {"dY", "Y"}, {"dX"}, infer_softmax_grad,
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    registry.grad_op(spec.grad_name)
+        .inputs({"dY", "Y"})
+        .outputs({"dX"})
+        .attrs({"axis"})
+        .shape(infer_softmax_grad)
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           const Dims& dims = init.out_dims(0);
           const int axis = normalize_axis(axis_attr(init.attrs()), static_cast<int>(dims.size()));
           return std::make_unique<SoftmaxGradKernel>(spec, dims, axis);
-        },
-        spec.grad_doc);
-    grad.schema.attrs = {"axis"};
-    registry.add(std::move(grad));
+        })
+        .doc(spec.grad_doc);
   }
 }
 

@@ -30,6 +30,31 @@ ReferenceKernel backward(Fn fprime) {
   };
 }
 
+std::vector<Tensor> cast_to_float(const pb::Node&, const Inputs& in, const Types&, const RunContext&) {
+  Tensor out(DType::f32, in[0].dims());
+  for (int64_t i = 0; i < out.num_elements(); ++i) out.data<float>()[i] = static_cast<float>(element(in[0], i));
+  return {out};
+}
+
+std::vector<Tensor> cast_to_int64(const pb::Node&, const Inputs& in, const Types&, const RunContext&) {
+  Tensor out(DType::i64, in[0].dims());
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    const double x = element(in[0], i);
+    // std::trunc then a cast: toward zero. (NaN / out-of-range saturation is tested by hand.)
+    out.data<int64_t>()[i] = std::isnan(x) ? 0 : static_cast<int64_t>(std::trunc(x));
+  }
+  return {out};
+}
+
+std::vector<Tensor> sign(const pb::Node&, const Inputs& in, const Types&, const RunContext&) {
+  Tensor out(DType::f32, in[0].dims());
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    const float x = in[0].data<float>()[i];
+    out.data<float>()[i] = x > 0 ? 1.f : (x < 0 ? -1.f : 0.f);
+  }
+  return {out};
+}
+
 }  // namespace
 
 void register_eltwise(ReferenceTable& t) {
@@ -45,6 +70,9 @@ void register_eltwise(ReferenceTable& t) {
   t["TanhGrad"] = backward([](float y) { return 1.f - y * y; });
   t["SigmoidGrad"] = backward([](float y) { return y * (1.f - y); });
   t["SqrtGrad"] = backward([](float y) { return 0.5f / y; });
+  t["CastToFloat"] = cast_to_float;
+  t["CastToInt64"] = cast_to_int64;
+  t["Sign"] = sign;
   t["AbsGrad"] = backward([](float x) { return x > 0 ? 1.f : (x < 0 ? -1.f : 0.f); });
 }
 

@@ -1,6 +1,5 @@
 // Reference kernels for ops/loss.cpp, in double precision and written straight
-// from the formulas (softmax via an explicit max shift, broadcasting via
-// broadcast_index).
+// from the formulas (softmax via an explicit max shift).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,9 +10,6 @@
 
 namespace graphrun::reference {
 namespace {
-
-using Inputs = std::vector<Tensor>;
-using Types = std::vector<TensorType>;
 
 // log_softmax of row n of a [N, C] tensor, in double.
 std::vector<double> log_softmax_row(const Tensor& scores, int64_t n) {
@@ -130,95 +126,6 @@ std::vector<Tensor> mse_grad(const pb::Node&, const Inputs& in, const Types&, co
   return {dp};
 }
 
-// Element i of a float32 or int64 tensor, as double (exact for the small test ints).
-double element(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::i64 ? static_cast<double>(t.data<int64_t>()[i]) : t.data<float>()[i];
-}
-
-std::vector<Tensor> argmax(const pb::Node& attrs, const Inputs& in, const Types& out_types, const RunContext&) {
-  const Dims& dims = in[0].dims();
-  const int axis = normalize_axis(attrs.has_axis() ? attrs.axis() : 0, in[0].rank());
-  Tensor out(DType::i64, out_types[0].dims);
-  if (out.num_elements() == 0) return {out};
-  // For every position with the axis coordinate 0, scan along the axis.
-  Dims coords(dims.size(), 0);
-  const Dims strides = strides_of(dims);
-  int64_t written = 0;
-  do {
-    if (coords[static_cast<size_t>(axis)] != 0) continue;
-    int64_t base = 0;
-    for (size_t d = 0; d < dims.size(); ++d) base += coords[d] * strides[d];
-    int64_t best = 0;
-    for (int64_t k = 1; k < dims[static_cast<size_t>(axis)]; ++k)
-      if (element(in[0], base + k * strides[static_cast<size_t>(axis)]) >
-          element(in[0], base + best * strides[static_cast<size_t>(axis)]))
-        best = k;
-    out.data<int64_t>()[written++] = best;  // row-major over the non-axis coords = the output order
-  } while (next_coords(dims, coords));
-  return {out};
-}
-
-// A broadcasting binary op on float32 or int64 inputs giving float32.
-template <typename Fn>
-ReferenceKernel broadcasting(Fn fn) {
-  return [fn](const pb::Node&, const Inputs& in, const Types& out_types, const RunContext&) {
-    const Dims& out_dims = out_types[0].dims;
-    Tensor out(DType::f32, out_dims);
-    Dims coords(out_dims.size(), 0);
-    if (out.num_elements() == 0) return std::vector<Tensor>{out};
-    int64_t i = 0;
-    do {
-      out.data<float>()[i++] = static_cast<float>(
-          fn(element(in[0], broadcast_index(in[0].dims(), coords)), element(in[1], broadcast_index(in[1].dims(), coords))));
-    } while (next_coords(out_dims, coords));
-    return std::vector<Tensor>{out};
-  };
-}
-
-// MaxGrad / MinGrad: dA = dC where A is selected (ties to A), dB = dC elsewhere.
-ReferenceKernel max_min_grad(bool is_max) {
-  return [is_max](const pb::Node&, const Inputs& in, const Types& out_types, const RunContext&) {
-    const Dims& out_dims = out_types[0].dims;
-    Tensor da(DType::f32, out_dims), db(DType::f32, out_dims);
-    if (da.num_elements() == 0) return std::vector<Tensor>{da, db};
-    Dims coords(out_dims.size(), 0);
-    int64_t i = 0;
-    do {
-      const float a = in[1].data<float>()[broadcast_index(in[1].dims(), coords)];
-      const float b = in[2].data<float>()[broadcast_index(in[2].dims(), coords)];
-      const bool a_selected = is_max ? a >= b : a <= b;
-      (a_selected ? da : db).data<float>()[i] = in[0].data<float>()[i];
-      ++i;
-    } while (next_coords(out_dims, coords));
-    return std::vector<Tensor>{da, db};
-  };
-}
-
-std::vector<Tensor> cast_to_float(const pb::Node&, const Inputs& in, const Types&, const RunContext&) {
-  Tensor out(DType::f32, in[0].dims());
-  for (int64_t i = 0; i < out.num_elements(); ++i) out.data<float>()[i] = static_cast<float>(element(in[0], i));
-  return {out};
-}
-
-std::vector<Tensor> cast_to_int64(const pb::Node&, const Inputs& in, const Types&, const RunContext&) {
-  Tensor out(DType::i64, in[0].dims());
-  for (int64_t i = 0; i < out.num_elements(); ++i) {
-    const double x = element(in[0], i);
-    // std::trunc then a cast: toward zero. (NaN / out-of-range saturation is tested by hand.)
-    out.data<int64_t>()[i] = std::isnan(x) ? 0 : static_cast<int64_t>(std::trunc(x));
-  }
-  return {out};
-}
-
-std::vector<Tensor> sign(const pb::Node&, const Inputs& in, const Types&, const RunContext&) {
-  Tensor out(DType::f32, in[0].dims());
-  for (int64_t i = 0; i < out.num_elements(); ++i) {
-    const float x = in[0].data<float>()[i];
-    out.data<float>()[i] = x > 0 ? 1.f : (x < 0 ? -1.f : 0.f);
-  }
-  return {out};
-}
-
 }  // namespace
 
 void register_loss(ReferenceTable& t) {
@@ -230,15 +137,6 @@ void register_loss(ReferenceTable& t) {
   t["SigmoidCrossEntropyWithLogitsGrad"] = sigmoid_ce_grad;
   t["MeanSquaredError"] = mean_loss([](float p, float q) { return (static_cast<double>(p) - q) * (static_cast<double>(p) - q); });
   t["MeanSquaredErrorGrad"] = mse_grad;
-  t["ArgMax"] = argmax;
-  t["Equal"] = broadcasting([](double a, double b) { return a == b ? 1.0 : 0.0; });
-  t["Max"] = broadcasting([](double a, double b) { return std::max(a, b); });
-  t["Min"] = broadcasting([](double a, double b) { return std::min(a, b); });
-  t["MaxGrad"] = max_min_grad(true);
-  t["MinGrad"] = max_min_grad(false);
-  t["CastToFloat"] = cast_to_float;
-  t["CastToInt64"] = cast_to_int64;
-  t["Sign"] = sign;
 }
 
 }  // namespace graphrun::reference

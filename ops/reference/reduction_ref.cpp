@@ -109,12 +109,36 @@ ReferenceKernel reduction_grad(Reduce kind) {
   };
 }
 
+std::vector<Tensor> argmax(const pb::Node& attrs, const Inputs& in, const Types& out_types, const RunContext&) {
+  const Dims& dims = in[0].dims();
+  const int axis = normalize_axis(attrs.has_axis() ? attrs.axis() : 0, in[0].rank());
+  Tensor out(DType::i64, out_types[0].dims);
+  if (out.num_elements() == 0) return {out};
+  // For every position with the axis coordinate 0, scan along the axis.
+  Dims coords(dims.size(), 0);
+  const Dims strides = strides_of(dims);
+  int64_t written = 0;
+  do {
+    if (coords[static_cast<size_t>(axis)] != 0) continue;
+    int64_t base = 0;
+    for (size_t d = 0; d < dims.size(); ++d) base += coords[d] * strides[d];
+    int64_t best = 0;
+    for (int64_t k = 1; k < dims[static_cast<size_t>(axis)]; ++k)
+      if (element(in[0], base + k * strides[static_cast<size_t>(axis)]) >
+          element(in[0], base + best * strides[static_cast<size_t>(axis)]))
+        best = k;
+    out.data<int64_t>()[written++] = best;  // row-major over the non-axis coords = the output order
+  } while (next_coords(dims, coords));
+  return {out};
+}
+
 }  // namespace
 
 void register_reduction(ReferenceTable& t) {
   t["ReduceSum"] = reduction(Reduce::sum);
   t["ReduceMean"] = reduction(Reduce::mean);
   t["ReduceMax"] = reduction(Reduce::max);
+  t["ArgMax"] = argmax;
   t["ReduceSumToShapeOf"] = reduce_sum_to_shape_of;
   t["ExpandToShapeOf"] = [](const pb::Node&, const std::vector<Tensor>& in, const std::vector<TensorType>& out_types,
                             const RunContext&) {

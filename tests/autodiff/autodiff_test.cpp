@@ -19,7 +19,7 @@ TEST(Autodiff, EveryOpHasAGradientRuleOrIsMarkedNonDifferentiable) {
   const OpRegistry& ops = builtin_ops();
   for (const std::string& name : ops.op_names()) {
     const OpDef& def = ops.get(name);
-    EXPECT_TRUE(static_cast<bool>(def.gradient) || def.non_differentiable) << name << " has neither";
+    EXPECT_TRUE(static_cast<bool>(def.gradient) || !def.is_differentiable()) << name << " has neither";
   }
 }
 

@@ -1,7 +1,8 @@
-// Binary ops (Add, Sub, Mul, Div): broadcasting shape rule and oneDNN kernel
-// against the reference.
+// Binary ops (Add, Sub, Mul, Div, Equal, Max, Min): broadcasting shape rules,
+// kernels against the reference, Max/Min ties.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <utility>
 
 #include "tests/ops/op_test_util.h"
@@ -10,17 +11,6 @@ namespace graphrun::testing {
 namespace {
 
 const char* kBinaryOps[] = {"Add", "Sub", "Mul", "Div"};
-
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
-std::string infer_error(const std::string& op, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, {}, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 TEST(Binary, ShapeRuleBroadcasts) {
   EXPECT_EQ(infer_op("Add", {}, {f32({3, 4}), f32({3, 4})})[0], f32({3, 4}));
@@ -127,7 +117,7 @@ TEST(Binary, HandComputedValues) {
                       Tensor::from_floats({3}, std::vector<float>{1.f, 0.5f, 0.25f}), 0.f, "1 / b");
 }
 
-TEST(Binary, GradientsMatchNumeric) {
+void binary_gradients_match_numeric() {
   const std::pair<Dims, Dims> cases[] = {
       {{7}, {7}},                // same shape, odd size
       {{3, 5}, {3, 5}},
@@ -151,5 +141,88 @@ TEST(Binary, GradientsMatchNumeric) {
     }
 }
 
+// ---- Equal, Max, Min --------------------------------------------------------------
+
+// A copy of `a` with each element moved up or down by `gap`, so Max/Min of the
+// two never sit on a tie.
+Tensor shifted_away(const Tensor& a, std::mt19937& rng, float gap) {
+  Tensor b = a.clone();
+  std::bernoulli_distribution up(0.5);
+  for (float& v : b.values<float>()) v += up(rng) ? gap : -gap;
+  return b;
+}
+
+TEST(EqualMaxMin, ShapeRules) {
+  EXPECT_EQ(infer_op("Equal", {}, {{DType::i64, {-1, 1}}, {DType::i64, {5}}})[0], (TensorType{DType::f32, {-1, 5}}));
+  EXPECT_THROW(infer_op("Equal", {}, {{DType::i64, {5}}, {DType::f32, {5}}}), Error);
+  EXPECT_THROW(infer_op("Equal", {}, {{DType::f32, {4}}, {DType::f32, {5}}}), Error);
+
+  EXPECT_EQ(infer_op("Max", {}, {{DType::f32, {3, 1}}, {DType::f32, {4}}})[0], (TensorType{DType::f32, {3, 4}}));
+  EXPECT_THROW(infer_op("Min", {}, {{DType::f32, {3}}, {DType::f32, {4}}}), Error);
+  EXPECT_THROW(infer_op("Max", {}, {{DType::i64, {3}}, {DType::i64, {3}}}), Error);
+  const auto grads = infer_op("MaxGrad", {}, {{DType::f32, {3, 4}}, {DType::f32, {3, 1}}, {DType::f32, {4}}});
+  EXPECT_EQ(grads[1], (TensorType{DType::f32, {3, 4}}));
+  EXPECT_THROW(infer_op("MinGrad", {}, {{DType::f32, {3, 5}}, {DType::f32, {3, 1}}, {DType::f32, {4}}}), Error);
+}
+
+TEST(Equal, MatchesReferenceWithBroadcasting) {
+  std::mt19937 rng(4);
+  for (const auto& [a, b] : std::vector<std::pair<Dims, Dims>>{
+           {{5}, {5}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{}, {2, 3}}, {{2, 1, 3}, {4, 1}}, {{0, 3}, {3}}}) {
+    expect_matches_reference("Equal", {}, {random_ints(a, rng, 0, 3), random_ints(b, rng, 0, 3)});
+    // Small integer-valued floats so that both outcomes occur.
+    Tensor fa = random_floats(a, rng), fb = random_floats(b, rng);
+    for (float& v : fa.values<float>()) v = std::round(v);
+    for (float& v : fb.values<float>()) v = std::round(v);
+    expect_matches_reference("Equal", {}, {fa, fb});
+  }
+  // Accuracy's building block: predictions against labels.
+  const auto eq = run_kernel("Equal", {}, {ints({4}, {0, 2, 1, 1}), ints({4}, {0, 1, 1, 2})});
+  EXPECT_EQ(std::vector<float>(eq[0].values<float>().begin(), eq[0].values<float>().end()),
+            (std::vector<float>{1, 0, 1, 0}));
+}
+
+TEST(MaxMin, MatchReferenceOnBroadcastShapes) {
+  std::mt19937 rng(7);
+  // Same shape and src1-broadcast run on oneDNN (also with A the broadcast one,
+  // by swapping); {3,1} x {1,4} and rank 0 x rank 0 exercise the other paths.
+  for (const auto& [a, b] : std::vector<std::pair<Dims, Dims>>{
+           {{7}, {7}}, {{3, 5}, {5}}, {{5}, {3, 5}}, {{3, 1}, {1, 4}}, {{}, {}}, {{2, 3, 4}, {3, 1}}, {{0, 3}, {3}}}) {
+    for (const char* op : {"Max", "Min", "MaxGrad", "MinGrad"}) {
+      std::vector<Tensor> inputs = {random_floats(a, rng), random_floats(b, rng)};
+      if (op[3] == 'G') {  // the grad ops take dC of the broadcast shape first
+        Dims out;
+        ASSERT_TRUE(broadcast_dims(a, b, &out));
+        inputs.insert(inputs.begin(), random_floats(out, rng));
+      }
+      expect_matches_reference(op, {}, inputs);
+    }
+  }
+  // Ties route the gradient to A.
+  const auto g = run_kernel("MaxGrad", {}, {floats({2}, {1, 2}), floats({2}, {3, 0}), floats({2}, {3, 1})});
+  EXPECT_EQ(g[0].data<float>()[0], 1.f);
+  EXPECT_EQ(g[1].data<float>()[0], 0.f);
+  EXPECT_EQ(g[0].data<float>()[1], 0.f);
+  EXPECT_EQ(g[1].data<float>()[1], 2.f);
+}
+
+void max_min_gradients_match_numeric() {
+  std::mt19937 rng(9);
+  for (const auto& [a, b] : std::vector<std::pair<Dims, Dims>>{{{2, 3}, {2, 3}}, {{2, 3}, {3}}, {{3, 1}, {1, 4}}}) {
+    // B = A +- 0.3 where shapes match; elsewhere random values spaced apart.
+    const Tensor ta = random_floats(a, rng, -2.f, 2.f);
+    const Tensor tb = a == b ? shifted_away(ta, rng, 0.3f) : random_floats(b, rng, -2.f, 2.f);
+    for (const char* op : {"Max", "Min"}) expect_gradients_match_numeric(op, {}, {ta, tb});
+  }
+}
+
 }  // namespace
+
+std::vector<GradientCase> binary_gradient_cases() {
+  return {
+      {"Binary_GradientsMatchNumeric", {"Add", "Sub", "Mul", "Div"}, binary_gradients_match_numeric},
+      {"MaxMin_GradientsMatchNumeric", {"Max", "Min"}, max_min_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -12,22 +12,11 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
 pb::Node conv_attrs(int64_t sh, int64_t sw, bool same) {
   return make_attrs("strides: [" + std::to_string(sh) + ", " + std::to_string(sw) + "]" +
                     (same ? " auto_pad: \"SAME_UPPER\"" : ""));
 }
 pb::Node conv_attrs(int64_t stride, bool same) { return conv_attrs(stride, stride, same); }
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // Dims of Y for one forward op.
 Dims out_dims(const std::string& op, const pb::Node& attrs, const Dims& x, const Dims& w) {
@@ -309,7 +298,7 @@ TEST(Conv2DTranspose, IsTheAdjointOfConv2D) {
   }
 }
 
-TEST(Conv2D, GradientsMatchNumeric) {
+void conv2d_gradients_match_numeric() {
   // Small shapes; Y is linear in each input, so central differences are exact up to rounding
   // and a larger step keeps float32 rounding small.
   const Case cases[] = {
@@ -325,7 +314,7 @@ TEST(Conv2D, GradientsMatchNumeric) {
   }
 }
 
-TEST(Conv2DTranspose, GradientsMatchNumeric) {
+void conv2d_transpose_gradients_match_numeric() {
   const Case cases[] = {
       {{2, 3, 3, 2}, {3, 3, 3, 2}, 2, 2, true}, {{1, 3, 4, 2}, {3, 3, 2, 2}, 1, 1, false},
       {{1, 2, 3, 2}, {1, 1, 2, 2}, 2, 2, false}, {{2, 3, 2, 3}, {2, 2, 2, 3}, 1, 2, true},
@@ -340,4 +329,12 @@ TEST(Conv2DTranspose, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> conv_gradient_cases() {
+  return {
+      {"Conv2D_GradientsMatchNumeric", {"Conv2D"}, conv2d_gradients_match_numeric},
+      {"Conv2DTranspose_GradientsMatchNumeric", {"Conv2DTranspose"}, conv2d_transpose_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -8,9 +8,6 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-TensorType i64(Dims dims) { return {DType::i64, std::move(dims)}; }
-
 TensorType infer_gather(const std::string& attrs, const TensorType& data, const TensorType& indices) {
   return infer_op("Gather", make_attrs(attrs), {data, indices}).at(0);
 }
@@ -183,7 +180,7 @@ TEST(GatherGrad, OutOfRangeIndexIsAnError) {
                "node 'node' (GatherGrad): index 10 is out of range for axis 0 of size 10");
 }
 
-TEST(Gather, GradientMatchesNumeric) {
+void gather_gradient_matches_numeric() {
   // The int64 indices are skipped by the check; the table's gradient covers
   // repeated and negative indices.
   std::mt19937 rng(15);
@@ -196,4 +193,11 @@ TEST(Gather, GradientMatchesNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> gather_gradient_cases() {
+  return {
+      {"Gather_GradientMatchesNumeric", {"Gather"}, gather_gradient_matches_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -12,9 +12,6 @@ namespace {
 
 const char* kMaskedOps[] = {"MaskedSoftmax", "MaskedReduceMean", "MaskedReduceMax"};
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-TensorType i64(Dims dims) { return {DType::i64, std::move(dims)}; }
-
 // Token ids [N, T]: row n has lengths[n] tokens (ids 1..9), padded with 0 before
 // (pre) or after (post) them.
 Tensor token_ids(int64_t T, const std::vector<int64_t>& lengths, bool pre) {
@@ -32,15 +29,6 @@ Tensor as_float_mask(const Tensor& ids) {
   std::vector<float> m;
   for (int64_t i = 0; i < ids.num_elements(); ++i) m.push_back(ids.data<int64_t>()[i] != 0 ? 1.f : 0.f);
   return Tensor::from_floats(ids.dims(), m);
-}
-
-std::string infer_error(const std::string& op, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, {}, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Masked, ShapeRules) {
@@ -145,7 +133,7 @@ TEST(MaskedGrad, MatchesReference) {
   }
 }
 
-TEST(Masked, GradientsMatchNumeric) {
+void masked_gradients_match_numeric() {
   std::mt19937 rng(45);
   for (bool pre : {true, false}) {
     const Tensor ids = token_ids(6, {6, 2, 0}, pre);
@@ -159,4 +147,12 @@ TEST(Masked, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> masked_gradient_cases() {
+  return {
+      {"Masked_GradientsMatchNumeric", {"MaskedSoftmax", "MaskedReduceMean", "MaskedReduceMax"},
+       masked_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

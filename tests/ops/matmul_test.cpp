@@ -11,17 +11,6 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(MatMul, ShapeRule) {
   EXPECT_EQ(infer_op("MatMul", {}, {f32({3, 4}), f32({4, 5})})[0], f32({3, 5}));
   EXPECT_EQ(infer_op("MatMul", {}, {f32({-1, 10}), f32({10, 5})})[0], f32({-1, 5}));
@@ -176,7 +165,7 @@ TEST(Gemm, HandComputedValues) {
   expect_tensors_near(run_reference("Gemm", attrs, inputs)[0], Tensor::from_floats({2, 2}, expected), 0.f, "reference");
 }
 
-TEST(MatMul, GradientsMatchNumeric) {
+void matmul_gradients_match_numeric() {
   const std::pair<Dims, Dims> cases[] = {
       {{3, 4}, {4, 5}},            // plain matrices (Gemm rule)
       {{7, 5}, {5, 3}},            // odd sizes
@@ -199,7 +188,7 @@ TEST(MatMul, GradientsMatchNumeric) {
   }
 }
 
-TEST(Gemm, GradientsMatchNumeric) {
+void gemm_gradients_match_numeric() {
   const char* kAttrs[] = {"", "alpha: 0.5 beta: -2", "alpha: 2 beta: 0"};
   std::mt19937 rng(14);
   for (const auto& [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{3, 4, 5}, {1, 3, 2}, {5, 1, 3}}) {
@@ -220,4 +209,12 @@ TEST(Gemm, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> matmul_gradient_cases() {
+  return {
+      {"MatMul_GradientsMatchNumeric", {"MatMul"}, matmul_gradients_match_numeric},
+      {"Gemm_GradientsMatchNumeric", {"Gemm"}, gemm_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -16,21 +16,6 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-TensorType i64(Dims dims) { return {DType::i64, std::move(dims)}; }
-
-// Expects the shape rule to fail with a message containing `substring`.
-void expect_infer_error(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs,
-                        const std::string& substring) {
-  try {
-    infer_op(op, make_attrs(attrs), inputs);
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << "message: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << op << " {" << attrs << "} did not fail; expected an error containing '" << substring << "'";
-}
-
 // ---- Identity ------------------------------------------------------------------
 
 TEST(Identity, ShapeRuleKeepsType) {
@@ -49,7 +34,7 @@ TEST(Identity, CopiesAnyDtype) {
   expect_tensors_near(run_kernel("Identity", {}, {x}).at(0), x, 0.f);
 }
 
-TEST(Identity, GradientMatchesNumeric) {
+void identity_gradient_matches_numeric() {
   std::mt19937 rng(22);
   for (const Dims& dims : {Dims{}, Dims{1}, Dims{7}, Dims{1, 5}, Dims{3, 4, 5}})
     expect_gradients_match_numeric("Identity", {}, {random_floats(dims, rng)});
@@ -185,7 +170,7 @@ TEST(Dropout, HandComputedOnConstantInput) {
   }
 }
 
-TEST(Dropout, GradientMatchesNumeric) {
+void dropout_gradient_matches_numeric() {
   // The mask is a function of the step seed, not of x, so with a fixed seed the
   // op is linear in x: dx = dy * mask. The mask output gets no loss weight.
   std::mt19937 rng(36);
@@ -363,9 +348,17 @@ TEST(RandomNormalLike, StreamsOfDifferentSeedsAreUncorrelated) {
 TEST(RandomNormalLike, IsMarkedNonDifferentiable) {
   // The output does not depend on the input's values: no gradient rule, the explicit mark.
   const OpDef& def = builtin_ops().get("RandomNormalLike");
-  EXPECT_TRUE(def.non_differentiable);
+  EXPECT_FALSE(def.is_differentiable());
   EXPECT_FALSE(static_cast<bool>(def.gradient));
 }
 
 }  // namespace
+
+std::vector<GradientCase> misc_gradient_cases() {
+  return {
+      {"Identity_GradientMatchesNumeric", {"Identity"}, identity_gradient_matches_numeric},
+      {"Dropout_GradientMatchesNumeric", {"Dropout"}, dropout_gradient_matches_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -40,6 +40,17 @@ std::vector<TensorType> types_of(const std::vector<Tensor>& tensors) {
 
 }  // namespace
 
+TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
+TensorType i64(Dims dims) { return {DType::i64, std::move(dims)}; }
+
+Tensor floats(Dims dims, std::initializer_list<float> values) {
+  return Tensor::from_floats(std::move(dims), std::span<const float>(values.begin(), values.size()));
+}
+
+Tensor ints(Dims dims, std::initializer_list<int64_t> values) {
+  return Tensor::from_ints(std::move(dims), std::span<const int64_t>(values.begin(), values.size()));
+}
+
 pb::Node make_attrs(const std::string& pbtxt_attrs) {
   pb::Node node;
   if (!google::protobuf::TextFormat::ParseFromString(pbtxt_attrs, &node))
@@ -50,6 +61,26 @@ pb::Node make_attrs(const std::string& pbtxt_attrs) {
 std::vector<TensorType> infer_op(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
   Graph g = one_node_graph(op, attrs, inputs);
   return infer_node_types(builtin_ops().get(op).schema, g.node(0), inputs);
+}
+
+std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
+  try {
+    infer_op(op, attrs, inputs);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+std::string infer_error(const std::string& op, const std::vector<TensorType>& inputs) {
+  return infer_error(op, {}, inputs);
+}
+
+void expect_infer_error(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs,
+                        const std::string& substring) {
+  const std::string message = infer_error(op, make_attrs(attrs), inputs);
+  EXPECT_NE(message.find(substring), std::string::npos)
+      << op << " {" << attrs << "}: expected an error containing '" << substring << "', got: " << message;
 }
 
 std::vector<Tensor> run_kernel(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
@@ -124,11 +155,28 @@ std::vector<ValueId> add_test_node(Graph& g, const std::string& name, const std:
   return outputs;
 }
 
+std::set<std::string>& checked_ops() {
+  static std::set<std::string> ops;
+  return ops;
+}
+
 }  // namespace
+
+const std::set<std::string>& numerically_checked_ops() { return checked_ops(); }
+
+std::vector<GradientCase> all_gradient_cases() {
+  std::vector<GradientCase> cases;
+#define GRAPHRUN_OP_FAMILY(family) \
+  for (GradientCase& c : family##_gradient_cases()) cases.push_back(std::move(c));
+#include "ops/families.inc"
+#undef GRAPHRUN_OP_FAMILY
+  return cases;
+}
 
 void expect_gradients_match_numeric(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                     float tolerance, double step, const std::vector<size_t>& constant_inputs,
                                     const std::vector<size_t>& ignored_outputs, const RunContext& run) {
+  checked_ops().insert(op);
   // The op's inputs are parameters, so autodiff differentiates with respect to them.
   Graph g;
   g.name = op + "_gradcheck";

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <initializer_list>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,11 +17,24 @@
 
 namespace graphrun::testing {
 
+TensorType f32(Dims dims);
+TensorType i64(Dims dims);
+Tensor floats(Dims dims, std::initializer_list<float> values);
+Tensor ints(Dims dims, std::initializer_list<int64_t> values);
+
 // A node of `op` with the given attributes (name/op/inputs are filled in).
 pb::Node make_attrs(const std::string& pbtxt_attrs = "");
 
 // Infers the output types of `op` on the inputs' types (throws Error like the loader).
 std::vector<TensorType> infer_op(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs);
+
+// The message of the Error the shape rule of `op` throws on the inputs' types,
+// or "no error".
+std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs);
+std::string infer_error(const std::string& op, const std::vector<TensorType>& inputs);
+// Expects the shape rule to fail with a message containing `substring`.
+void expect_infer_error(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs,
+                        const std::string& substring);
 
 std::vector<Tensor> run_kernel(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                const RunContext& run = {});
@@ -49,6 +65,29 @@ void expect_gradients_match_numeric(const std::string& op, const pb::Node& attrs
                                     const std::vector<size_t>& constant_inputs = {},
                                     const std::vector<size_t>& ignored_outputs = {},
                                     const RunContext& run = {});
+
+// The ops expect_gradients_match_numeric has been called on in this process.
+const std::set<std::string>& numerically_checked_ops();
+
+// Numeric gradient checks as data: each family's test file lists its cases in
+// <family>_gradient_cases() (one per family in ops/families.inc, so the list
+// cannot miss a family). ops_test runs every case as its own test, which fails
+// unless the check really called expect_gradients_match_numeric on each op the
+// case names, and a completeness test fails for a differentiable op no case
+// names. The cases are known before any test runs, so this holds when ctest
+// runs each test in its own process.
+struct GradientCase {
+  std::string name;              // the test's name: Cases/NumericGradient.Check/<name>
+  std::vector<std::string> ops;  // the ops `check` checks
+  std::function<void()> check;   // calls expect_gradients_match_numeric
+};
+
+#define GRAPHRUN_OP_FAMILY(family) std::vector<GradientCase> family##_gradient_cases();
+#include "ops/families.inc"
+#undef GRAPHRUN_OP_FAMILY
+
+// Every family's cases.
+std::vector<GradientCase> all_gradient_cases();
 
 // Expects equal dims and elementwise closeness.
 void expect_tensors_near(const Tensor& actual, const Tensor& expected, float tolerance, const std::string& what = "");

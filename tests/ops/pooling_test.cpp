@@ -9,20 +9,9 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
 pb::Node pool_attrs(int64_t kernel, int64_t stride = 0) {
   return make_attrs("kernel_shape: [" + std::to_string(kernel) + "]" +
                     (stride > 0 ? " strides: [" + std::to_string(stride) + "]" : ""));
-}
-
-std::string infer_error(const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op("MaxPool1D", attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(MaxPool1D, ShapeRule) {
@@ -34,12 +23,9 @@ TEST(MaxPool1D, ShapeRule) {
 }
 
 TEST(MaxPool1D, ShapeRuleRejectsBadWindows) {
-  EXPECT_NE(infer_error(pool_attrs(5), {f32({2, 4, 3})}).find("input 0 has 4 time steps, fewer than the window of 5"),
-            std::string::npos);
-  EXPECT_NE(infer_error(make_attrs(""), {f32({2, 4, 3})}).find("kernel_shape must be one window length >= 1"),
-            std::string::npos);
-  EXPECT_NE(infer_error(make_attrs("kernel_shape: [2] strides: [0]"), {f32({2, 4, 3})}).find("strides must be one stride"),
-            std::string::npos);
+  expect_infer_error("MaxPool1D", "kernel_shape: [5]", {f32({2, 4, 3})}, "input 0 has 4 time steps, fewer than the window of 5");
+  expect_infer_error("MaxPool1D", "", {f32({2, 4, 3})}, "kernel_shape must be one window length >= 1");
+  expect_infer_error("MaxPool1D", "kernel_shape: [2] strides: [0]", {f32({2, 4, 3})}, "strides must be one stride");
   EXPECT_THROW(infer_op("MaxPool1D", pool_attrs(2), {f32({4, 3})}), Error);
   EXPECT_THROW(infer_op("MaxPool1D", pool_attrs(2), {{DType::i64, {2, 4, 3}}}), Error);
 }
@@ -83,7 +69,7 @@ TEST(MaxPool1DGrad, MatchesReference) {
   }
 }
 
-TEST(MaxPool1D, GradientsMatchNumeric) {
+void max_pool1d_gradients_match_numeric() {
   // Small inputs: distinct_floats grows with the size, and float32 central
   // differences lose precision on large values.
   const std::tuple<Dims, int64_t, int64_t> small_cases[] = {
@@ -96,4 +82,11 @@ TEST(MaxPool1D, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> pooling_gradient_cases() {
+  return {
+      {"MaxPool1D_GradientsMatchNumeric", {"MaxPool1D"}, max_pool1d_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

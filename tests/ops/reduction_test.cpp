@@ -1,5 +1,6 @@
 // ReduceSum, ReduceMean, ReduceMax: axes/keepdims shape rule and the oneDNN
-// kernel against the reference.
+// kernel against the reference; ArgMax against its reference and on ties.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,23 +16,12 @@ namespace {
 
 const char* kReductionOps[] = {"ReduceSum", "ReduceMean", "ReduceMax"};
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
 // Attributes `axes: [...]` (omitted when empty) and `keepdims`.
 pb::Node reduce_attrs(const std::vector<int64_t>& axes, bool keepdims = true) {
   pb::Node node;
   for (int64_t axis : axes) node.add_axes(axis);
   if (!keepdims) node.set_keepdims(false);
   return node;
-}
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Reduction, ShapeRule) {
@@ -245,7 +235,7 @@ TEST(ReductionGrad, HandComputedValues) {
   }
 }
 
-TEST(Reduction, GradientsMatchNumeric) {
+void reduction_gradients_match_numeric() {
   const std::pair<Dims, std::vector<std::vector<int64_t>>> cases[] = {
       {{7}, {{}, {0}}},
       {{3, 5}, {{0}, {1}, {}}},
@@ -264,7 +254,7 @@ TEST(Reduction, GradientsMatchNumeric) {
         }
 }
 
-TEST(ReduceSumToShapeOf, GradientsMatchNumeric) {
+void reduce_sum_to_shape_of_gradients_match_numeric() {
   std::mt19937 rng(20);
   for (const auto& [x, like] : kBroadcastPairs) {
     SCOPED_TRACE(dims_str(x) + " and " + dims_str(like));
@@ -276,5 +266,53 @@ TEST(ReduceSumToShapeOf, GradientsMatchNumeric) {
   }
 }
 
+// ---- ArgMax ----------------------------------------------------------------------
+
+TEST(ArgMax, ShapeRule) {
+  EXPECT_EQ(infer_op("ArgMax", {}, {{DType::f32, {-1, 10}}})[0], (TensorType{DType::i64, {1, 10}}));  // ONNX default axis 0
+  EXPECT_EQ(infer_op("ArgMax", make_attrs("axis: -1"), {{DType::f32, {-1, 10}}})[0], (TensorType{DType::i64, {-1, 1}}));
+  EXPECT_EQ(infer_op("ArgMax", make_attrs("axis: 0 keepdims: false"), {{DType::f32, {4, 10}}})[0],
+            (TensorType{DType::i64, {10}}));
+  EXPECT_EQ(infer_op("ArgMax", make_attrs("keepdims: false"), {{DType::i64, {7}}})[0], (TensorType{DType::i64, {}}));
+  EXPECT_THROW(infer_op("ArgMax", make_attrs("axis: 2"), {{DType::f32, {4, 10}}}), Error);
+  EXPECT_THROW(infer_op("ArgMax", {}, {f32({})}), Error);
+  EXPECT_THROW(infer_op("ArgMax", make_attrs("axis: -1"), {{DType::f32, {3, 0}}}), Error);
+}
+
+TEST(ArgMax, MatchesReference) {
+  std::mt19937 rng(3);
+  for (const Dims& dims : {Dims{1}, Dims{9}, Dims{4, 7}, Dims{2, 3, 5}, Dims{0, 3}}) {
+    for (int64_t axis = -static_cast<int64_t>(dims.size()); axis < static_cast<int64_t>(dims.size()); ++axis) {
+      if (dims[static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(dims.size()) : axis)] == 0) continue;
+      for (const char* keep : {"keepdims: true", "keepdims: false"}) {
+        const pb::Node attrs = make_attrs(fmt::format("axis: {} {}", axis, keep));
+        expect_matches_reference("ArgMax", attrs, {random_floats(dims, rng)});
+        expect_matches_reference("ArgMax", attrs, {random_ints(dims, rng, -3, 3)});  // many ties
+      }
+    }
+  }
+}
+
+TEST(ArgMax, FirstIndexWinsTies) {
+  const auto y = run_kernel("ArgMax", make_attrs("axis: -1"), {floats({2, 3}, {1, 3, 3, 5, 5, 5})});
+  EXPECT_EQ(y[0].dims(), (Dims{2, 1}));
+  EXPECT_EQ(y[0].data<int64_t>()[0], 1);
+  EXPECT_EQ(y[0].data<int64_t>()[1], 0);
+  const auto columns = run_kernel("ArgMax", make_attrs("axis: 0 keepdims: false"), {floats({2, 3}, {1, 3, 3, 5, 5, -1})});
+  EXPECT_EQ(columns[0].dims(), (Dims{3}));
+  EXPECT_EQ(columns[0].data<int64_t>()[0], 1);
+  EXPECT_EQ(columns[0].data<int64_t>()[1], 1);
+  EXPECT_EQ(columns[0].data<int64_t>()[2], 0);
+}
+
 }  // namespace
+
+std::vector<GradientCase> reduction_gradient_cases() {
+  return {
+      {"Reduction_GradientsMatchNumeric", {"ReduceSum", "ReduceMean", "ReduceMax"}, reduction_gradients_match_numeric},
+      {"ReduceSumToShapeOf_GradientsMatchNumeric", {"ReduceSumToShapeOf", "ExpandToShapeOf"},
+       reduce_sum_to_shape_of_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

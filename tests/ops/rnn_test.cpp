@@ -264,7 +264,7 @@ TEST(RecurrentGrad, ShapeRule) {
 
 // Central differences through autodiff: every op, direction and return_sequences,
 // with initial states (their gradients are checked too), the workspace unweighted.
-TEST(Recurrent, GradientsMatchNumeric) {
+void recurrent_gradients_match_numeric() {
   std::mt19937 rng(31);
   for (const Variant& v : kVariants)
     for (const char* direction : kDirections)
@@ -278,7 +278,7 @@ TEST(Recurrent, GradientsMatchNumeric) {
 }
 
 // Only Y carries loss (Y_h, Y_c unused: the rule feeds zeros), and no initial states.
-TEST(Recurrent, GradientsWithUnusedOutputs) {
+void recurrent_gradients_with_unused_outputs() {
   std::mt19937 rng(32);
   for (const Variant& v : kVariants)
     for (const char* direction : kDirections) {
@@ -565,7 +565,7 @@ TEST(RecurrentStepwise, Note) {
 
 // Central differences through the step-wise path: masks (post- and pre-padded, an
 // all-padding row, initial states) and dropout in training with a fixed step seed.
-TEST(RecurrentStepwise, GradientsMatchNumeric) {
+void recurrent_stepwise_gradients_match_numeric() {
   std::mt19937 rng(45);
   for (const Variant& v : kVariants)
     for (const char* direction : kDirections)
@@ -585,7 +585,7 @@ TEST(RecurrentStepwise, GradientsMatchNumeric) {
 }
 
 // Dropout alone (no mask input), only Y carrying loss.
-TEST(RecurrentStepwise, GradientsWithDropoutOnly) {
+void recurrent_stepwise_gradients_with_dropout_only() {
   std::mt19937 rng(46);
   for (const Variant& v : kVariants)
     for (const char* direction : kDirections) {
@@ -600,4 +600,15 @@ TEST(RecurrentStepwise, GradientsWithDropoutOnly) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> rnn_gradient_cases() {
+  return {
+      {"Recurrent_GradientsMatchNumeric", {"LSTM", "GRU", "RNN"}, recurrent_gradients_match_numeric},
+      {"Recurrent_GradientsWithUnusedOutputs", {"LSTM", "GRU", "RNN"}, recurrent_gradients_with_unused_outputs},
+      {"RecurrentStepwise_GradientsMatchNumeric", {"LSTM", "GRU", "RNN"}, recurrent_stepwise_gradients_match_numeric},
+      {"RecurrentStepwise_GradientsWithDropoutOnly", {"LSTM", "GRU", "RNN"},
+       recurrent_stepwise_gradients_with_dropout_only},
+  };
+}
+
 }  // namespace graphrun::testing

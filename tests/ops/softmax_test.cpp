@@ -11,18 +11,7 @@ namespace {
 
 const char* kSoftmaxOps[] = {"Softmax", "LogSoftmax"};
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
 pb::Node axis_attrs(int64_t axis) { return make_attrs("axis: " + std::to_string(axis)); }
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 TEST(Softmax, ShapeRuleKeepsShape) {
   for (const char* op : kSoftmaxOps) {
@@ -143,7 +132,7 @@ TEST(SoftmaxGrad, HandComputedValues) {
   }
 }
 
-TEST(Softmax, GradientsMatchNumeric) {
+void softmax_gradients_match_numeric() {
   const std::pair<Dims, std::vector<int64_t>> cases[] = {
       {{7}, {-1}},
       {{3, 5}, {0, 1}},
@@ -161,4 +150,11 @@ TEST(Softmax, GradientsMatchNumeric) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> softmax_gradient_cases() {
+  return {
+      {"Softmax_GradientsMatchNumeric", {"Softmax", "LogSoftmax"}, softmax_gradients_match_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -1,4 +1,4 @@
-// Reference kernels for ops/shape_ops.cpp. Element by element over output
+// Reference kernels for ops/shape.cpp. Element by element over output
 // coordinates, for float32 and int64 alike (elements are copied as bytes).
 #include <algorithm>
 #include <cstring>

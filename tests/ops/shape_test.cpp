@@ -12,23 +12,8 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-TensorType i64(Dims dims) { return {DType::i64, std::move(dims)}; }
-
 TensorType infer1(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs) {
   return infer_op(op, make_attrs(attrs), inputs).at(0);
-}
-
-// Expects the shape rule to fail with a message containing `substring`.
-void expect_infer_error(const std::string& op, const std::string& attrs, const std::vector<TensorType>& inputs,
-                        const std::string& substring) {
-  try {
-    infer_op(op, make_attrs(attrs), inputs);
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << "message: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << op << " {" << attrs << "} did not fail; expected an error containing '" << substring << "'";
 }
 
 Tensor random_tensor(DType dtype, const Dims& dims, std::mt19937& rng) {
@@ -370,14 +355,14 @@ TEST(SliceGrad, HandComputed) {
 
 // ---- Gradients -----------------------------------------------------------------
 
-TEST(Reshape, GradientMatchesNumeric) {
+void reshape_gradient_matches_numeric() {
   std::mt19937 rng(40);
   expect_gradients_match_numeric("Reshape", make_attrs("shape: [0, -1]"), {random_floats({1, 4, 5}, rng)});
   expect_gradients_match_numeric("Reshape", make_attrs("shape: [-1]"), {random_floats({3, 7}, rng)});
   expect_gradients_match_numeric("Reshape", make_attrs("shape: [5, 1, 3]"), {random_floats({3, 5}, rng)});
 }
 
-TEST(Transpose, GradientMatchesNumeric) {
+void transpose_gradient_matches_numeric() {
   std::mt19937 rng(41);
   const std::pair<Dims, std::string> cases[] = {
       {{2, 3}, ""},
@@ -389,7 +374,7 @@ TEST(Transpose, GradientMatchesNumeric) {
     expect_gradients_match_numeric("Transpose", make_attrs(attrs), {random_floats(dims, rng)});
 }
 
-TEST(Concat, GradientMatchesNumeric) {
+void concat_gradient_matches_numeric() {
   std::mt19937 rng(42);
   const std::pair<std::vector<Dims>, std::string> cases[] = {
       {{{2, 3}, {2, 5}}, "axis: 1"},
@@ -405,13 +390,13 @@ TEST(Concat, GradientMatchesNumeric) {
   }
 }
 
-TEST(Slice, GradientMatchesNumeric) {
+void slice_gradient_matches_numeric() {
   std::mt19937 rng(43);
   for (const auto& [dims, attrs] : kSliceCases)
     expect_gradients_match_numeric("Slice", make_attrs(attrs), {random_floats(dims, rng)});
 }
 
-TEST(SqueezeUnsqueezeFlatten, GradientsMatchNumeric) {
+void squeeze_unsqueeze_flatten_gradients_match_numeric() {
   std::mt19937 rng(44);
   expect_gradients_match_numeric("Squeeze", make_attrs(""), {random_floats({1, 7, 1}, rng)});
   expect_gradients_match_numeric("Squeeze", make_attrs("axes: [0]"), {random_floats({1, 3, 5}, rng)});
@@ -421,7 +406,7 @@ TEST(SqueezeUnsqueezeFlatten, GradientsMatchNumeric) {
   expect_gradients_match_numeric("Flatten", make_attrs("axis: 2"), {random_floats({2, 3, 5}, rng)});
 }
 
-TEST(ReshapeLike, GradientMatchesNumeric) {
+void reshape_like_gradient_matches_numeric() {
   std::mt19937 rng(45);
   // `like` only lends its shape and gets no gradient.
   const std::vector<size_t> like = {1};
@@ -501,4 +486,17 @@ TEST(Concat, GradientNeedsStaticSizesAlongTheAxis) {
 }
 
 }  // namespace
+
+std::vector<GradientCase> shape_gradient_cases() {
+  return {
+      {"Reshape_GradientMatchesNumeric", {"Reshape"}, reshape_gradient_matches_numeric},
+      {"Transpose_GradientMatchesNumeric", {"Transpose"}, transpose_gradient_matches_numeric},
+      {"Concat_GradientMatchesNumeric", {"Concat"}, concat_gradient_matches_numeric},
+      {"Slice_GradientMatchesNumeric", {"Slice"}, slice_gradient_matches_numeric},
+      {"SqueezeUnsqueezeFlatten_GradientsMatchNumeric", {"Squeeze", "Unsqueeze", "Flatten"},
+       squeeze_unsqueeze_flatten_gradients_match_numeric},
+      {"ReshapeLike_GradientMatchesNumeric", {"ReshapeLike"}, reshape_like_gradient_matches_numeric},
+  };
+}
+
 }  // namespace graphrun::testing

@@ -621,92 +621,108 @@ void slice_gradient(GradientBuilder& g) {
 }  // namespace
 
 void register_shape_ops(OpRegistry& registry) {
-  OpDef reshape = make_op_def(
-      "Reshape", {"data"}, {"reshaped"}, infer_reshape, make_copy_kernel,
-      "Returns the input's elements (float32 or int64, row-major order unchanged) with the shape given by the "
-      "`shape` attribute. As in ONNX, a 0 in `shape` copies the input dim at the same position and one -1 is "
-      "inferred from the element count; an unknown input dim copied by 0 stays unknown, and a -1 that absorbs an "
-      "unknown dim is unknown until run time. Gradient: dX = ReshapeLike(dY, X).");
-  reshape.schema.attrs = {"shape"};
-  reshape.gradient = reshape_gradient;
-  registry.add(std::move(reshape));
+  registry.op("Reshape")
+      .inputs({"data"})
+      .outputs({"reshaped"})
+      .attrs({"shape"})
+      .shape(infer_reshape)
+      .kernel(make_copy_kernel)
+      .gradient(reshape_gradient)
+      .doc("Returns the input's elements (float32 or int64, row-major order unchanged) with the shape given by the "
+          "`shape` attribute. As in ONNX, a 0 in `shape` copies the input dim at the same position and one -1 is "
+          "inferred from the element count; an unknown input dim copied by 0 stays unknown, and a -1 that absorbs an "
+          "unknown dim is unknown until run time. Gradient: dX = ReshapeLike(dY, X).");
 
-  OpDef transpose = make_op_def(
-      "Transpose", {"data"}, {"transposed"}, infer_transpose, make_transpose_kernel,
-      "Permutes the axes of the input (float32 or int64): output dim i is input dim perm[i], and "
-      "y[i_0, ..., i_r-1] = x[j] with j[perm[k]] = i_k. `perm` defaults to reversing the axes. Gradient: dX "
-      "= Transpose(dY) with the inverse permutation.");
-  transpose.schema.attrs = {"perm"};
-  transpose.gradient = transpose_gradient;
-  registry.add(std::move(transpose));
+  registry.op("Transpose")
+      .inputs({"data"})
+      .outputs({"transposed"})
+      .attrs({"perm"})
+      .shape(infer_transpose)
+      .kernel(make_transpose_kernel)
+      .gradient(transpose_gradient)
+      .doc("Permutes the axes of the input (float32 or int64): output dim i is input dim perm[i], and y[i_0, ..., "
+          "i_r-1] = x[j] with j[perm[k]] = i_k. `perm` defaults to reversing the axes. Gradient: dX = Transpose(dY) "
+          "with the inverse permutation.");
 
-  OpDef concat = make_op_def(
-      "Concat", {"inputs"}, {"concat_result"}, infer_concat,
-      [](const KernelInit& init) { return std::make_unique<ConcatKernel>(init); },
-      "Joins one or more inputs (all float32 or all int64, same rank) along `axis` (required; negative counts from "
-      "the end), in input order. All other dims must match; the output's axis dim is the sum of the inputs'. "
-      "Gradient: dX_i = Slice(dY) along the axis at input i's offset, which needs every input's size on the axis "
-      "known when gradients are built.");
-  concat.schema.variadic_inputs = true;
-  concat.schema.attrs = {"axis"};
-  concat.gradient = concat_gradient;
-  registry.add(std::move(concat));
+  registry.op("Concat")
+      .variadic_inputs("inputs", 1)
+      .outputs({"concat_result"})
+      .attrs({"axis"})
+      .shape(infer_concat)
+      .kernel([](const KernelInit& init) { return std::make_unique<ConcatKernel>(init); })
+      .gradient(concat_gradient)
+      .doc("Joins one or more inputs (all float32 or all int64, same rank) along `axis` (required; negative counts "
+          "from the end), in input order. All other dims must match; the output's axis dim is the sum of the "
+          "inputs'. Gradient: dX_i = Slice(dY) along the axis at input i's offset, which needs every input's size on "
+          "the axis known when gradients are built.");
 
-  OpDef slice = make_op_def(
-      "Slice", {"data"}, {"output"}, infer_slice, make_slice_kernel,
-      "Takes x[start:end:step] along each axis in `axes` (default: the first len(starts) axes), like ONNX Slice "
-      "but with `starts`, `ends`, `axes` and `steps` (default all 1) as attributes. Negative starts/ends count "
-      "from the end of the dim; then, for step > 0, start and end are clamped to [0, dim], and for step < 0 start "
-      "to [0, dim-1] and end to [-1, dim-1]. A step of 0 is an error. Works on float32 and int64. Gradient: dX = "
-      "SliceGrad(dY, X) with the same attributes.");
-  slice.schema.attrs = {"starts", "ends", "axes", "steps"};
-  slice.gradient = slice_gradient;
-  registry.add(std::move(slice));
+  registry.op("Slice")
+      .inputs({"data"})
+      .outputs({"output"})
+      .attrs({"starts", "ends", "axes", "steps"})
+      .shape(infer_slice)
+      .kernel(make_slice_kernel)
+      .gradient(slice_gradient)
+      .doc("Takes x[start:end:step] along each axis in `axes` (default: the first len(starts) axes), like ONNX Slice "
+          "but with `starts`, `ends`, `axes` and `steps` (default all 1) as attributes. Negative starts/ends count "
+          "from the end of the dim; then, for step > 0, start and end are clamped to [0, dim], and for step < 0 "
+          "start to [0, dim-1] and end to [-1, dim-1]. A step of 0 is an error. Works on float32 and int64. "
+          "Gradient: dX = SliceGrad(dY, X) with the same attributes.");
 
-  OpDef squeeze = make_op_def(
-      "Squeeze", {"data"}, {"squeezed"}, infer_squeeze, make_copy_kernel,
-      "Removes the size-1 dims listed in `axes` (negative counts from the end); with no axes, removes every "
-      "size-1 dim, which requires an input with no unknown dims. Elements are unchanged. Works on float32 "
-      "and int64. Gradient: dX = ReshapeLike(dY, X).");
-  squeeze.schema.attrs = {"axes"};
-  squeeze.gradient = reshape_gradient;
-  registry.add(std::move(squeeze));
+  registry.op("Squeeze")
+      .inputs({"data"})
+      .outputs({"squeezed"})
+      .attrs({"axes"})
+      .shape(infer_squeeze)
+      .kernel(make_copy_kernel)
+      .gradient(reshape_gradient)
+      .doc("Removes the size-1 dims listed in `axes` (negative counts from the end); with no axes, removes every "
+          "size-1 dim, which requires an input with no unknown dims. Elements are unchanged. Works on float32 and "
+          "int64. Gradient: dX = ReshapeLike(dY, X).");
 
-  OpDef unsqueeze = make_op_def(
-      "Unsqueeze", {"data"}, {"expanded"}, infer_unsqueeze, make_copy_kernel,
-      "Inserts size-1 dims at the positions `axes` (required) of the output, whose rank is the input's plus "
-      "len(axes); negative axes count from the end of the output. Elements are unchanged. Works on float32 "
-      "and int64. Gradient: dX = ReshapeLike(dY, X).");
-  unsqueeze.schema.attrs = {"axes"};
-  unsqueeze.gradient = reshape_gradient;
-  registry.add(std::move(unsqueeze));
+  registry.op("Unsqueeze")
+      .inputs({"data"})
+      .outputs({"expanded"})
+      .attrs({"axes"})
+      .shape(infer_unsqueeze)
+      .kernel(make_copy_kernel)
+      .gradient(reshape_gradient)
+      .doc("Inserts size-1 dims at the positions `axes` (required) of the output, whose rank is the input's plus "
+          "len(axes); negative axes count from the end of the output. Elements are unchanged. Works on float32 and "
+          "int64. Gradient: dX = ReshapeLike(dY, X).");
 
-  OpDef flatten = make_op_def(
-      "Flatten", {"input"}, {"output"}, infer_flatten, make_copy_kernel,
-      "Reshapes the input to rank 2: [d_0 * ... * d_axis-1, d_axis * ... * d_r-1] with `axis` (default 1) "
-      "in [-r, r]; an empty product is 1. Elements are unchanged. Works on float32 and int64. Gradient: dX = "
-      "ReshapeLike(dY, X).");
-  flatten.schema.attrs = {"axis"};
-  flatten.gradient = reshape_gradient;
-  registry.add(std::move(flatten));
+  registry.op("Flatten")
+      .inputs({"input"})
+      .outputs({"output"})
+      .attrs({"axis"})
+      .shape(infer_flatten)
+      .kernel(make_copy_kernel)
+      .gradient(reshape_gradient)
+      .doc("Reshapes the input to rank 2: [d_0 * ... * d_axis-1, d_axis * ... * d_r-1] with `axis` (default 1) in "
+          "[-r, r]; an empty product is 1. Elements are unchanged. Works on float32 and int64. Gradient: dX = "
+          "ReshapeLike(dY, X).");
 
-  OpDef reshape_like = make_op_def(
-      "ReshapeLike", {"data", "like"}, {"reshaped"}, infer_reshape_like, make_copy_kernel,
-      "Returns the elements of `data` (float32 or int64, row-major order unchanged) with the shape of `like` (any "
-      "dtype; only its shape is read): reshaped[i] = data[i] in flat order. Both must have the same number of "
-      "elements. Because the target shape is read at run time, it works with unknown batch dims; it is the gradient "
-      "of Reshape, Squeeze, Unsqueeze and Flatten (dX = ReshapeLike(dY, X)). `like` gets no gradient.");
-  reshape_like.gradient = reshape_gradient;
-  registry.add(std::move(reshape_like));
+  registry.op("ReshapeLike")
+      .inputs({"data", "like"})
+      .outputs({"reshaped"})
+      .shape(infer_reshape_like)
+      .kernel(make_copy_kernel)
+      .gradient(reshape_gradient)
+      .doc("Returns the elements of `data` (float32 or int64, row-major order unchanged) with the shape of `like` "
+          "(any dtype; only its shape is read): reshaped[i] = data[i] in flat order. Both must have the same number "
+          "of elements. Because the target shape is read at run time, it works with unknown batch dims; it is the "
+          "gradient of Reshape, Squeeze, Unsqueeze and Flatten (dX = ReshapeLike(dY, X)). `like` gets no gradient.");
 
-  OpDef slice_grad = make_grad_op_def(
-      "SliceGrad", {"output_grad", "data"}, {"data_grad"}, infer_slice_grad, make_slice_grad_kernel,
-      "The gradient of Slice: a float32 tensor of zeros with the shape of `data`, into which `output_grad` is "
-      "written at the positions Slice (with the same `starts`, `ends`, `axes` and `steps`, resolved against data's "
-      "shape) takes from data: data_grad[start + i * step] = output_grad[i] on each sliced axis, 0 elsewhere. "
-      "`output_grad` must have the slice's shape; only data's shape is read.");
-  slice_grad.schema.attrs = {"starts", "ends", "axes", "steps"};
-  registry.add(std::move(slice_grad));
+  registry.grad_op("SliceGrad")
+      .inputs({"output_grad", "data"})
+      .outputs({"data_grad"})
+      .attrs({"starts", "ends", "axes", "steps"})
+      .shape(infer_slice_grad)
+      .kernel(make_slice_grad_kernel)
+      .doc("The gradient of Slice: a float32 tensor of zeros with the shape of `data`, into which `output_grad` is "
+          "written at the positions Slice (with the same `starts`, `ends`, `axes` and `steps`, resolved against "
+          "data's shape) takes from data: data_grad[start + i * step] = output_grad[i] on each sliced axis, 0 "
+          "elsewhere. `output_grad` must have the slice's shape; only data's shape is read.");
 }
 
 }  // namespace graphrun
