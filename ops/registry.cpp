@@ -131,21 +131,4 @@ const OpRegistry& builtin_ops() {
   return registry;
 }
 
-OpDef make_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs, ShapeRule infer,
-                  KernelFactory kernel, std::string doc) {
-  OpDef def;
-  def.schema.name = name;
-  OpDefBuilder(def).doc(std::move(doc)).inputs(std::move(inputs)).outputs(std::move(outputs)).shape(std::move(infer))
-      .kernel(std::move(kernel));
-  return def;
-}
-
-OpDef make_grad_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs,
-                       ShapeRule infer, KernelFactory kernel, std::string doc) {
-  OpDef def =
-      make_op_def(name, std::move(inputs), std::move(outputs), std::move(infer), std::move(kernel), std::move(doc));
-  OpDefBuilder(def).non_differentiable(kBackwardOpReason);
-  return def;
-}
-
 }  // namespace graphrun

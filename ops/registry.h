@@ -96,13 +96,4 @@ const OpRegistry& builtin_ops();
 #include "ops/families.inc"
 #undef GRAPHRUN_OP_FAMILY
 
-// Deprecated: the positional form of a declaration (every listed input
-// required, no attributes, gradient set by the caller), kept until the rnn
-// family uses OpRegistry::op. New code declares ops with the builder.
-OpDef make_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs, ShapeRule infer,
-                  KernelFactory kernel, std::string doc);
-// Deprecated: the same for a backward (*Grad) op, marked non-differentiable.
-OpDef make_grad_op_def(const char* name, std::vector<std::string> inputs, std::vector<std::string> outputs,
-                       ShapeRule infer, KernelFactory kernel, std::string doc);
-
 }  // namespace graphrun

@@ -202,9 +202,10 @@ RnnConfig check_forward_inputs(const RecurrentSpec& spec, const InferContext& ct
 }
 
 // The forward op's inputs and outputs; LSTM adds its cell state to both.
-std::vector<std::string> input_names(bool has_cell) {
-  if (has_cell) return {"X", "W", "R", "B", "initial_h", "initial_c", "token_ids"};
-  return {"X", "W", "R", "B", "initial_h", "token_ids"};
+// X, W, R, B are required; the initial states and token_ids are optional.
+std::vector<std::string> optional_input_names(bool has_cell) {
+  if (has_cell) return {"initial_h", "initial_c", "token_ids"};
+  return {"initial_h", "token_ids"};
 }
 
 std::vector<std::string> output_names(bool has_cell) {
@@ -231,11 +232,10 @@ void infer_recurrent(const RecurrentSpec& spec, InferContext& ctx) {
   ctx.outputs.back() = {DType::f32, {ws}};
 }
 
+// Everything up to dY_h / dY_c is required; the initial states and token_ids are optional.
 std::vector<std::string> grad_input_names(bool has_cell) {
-  if (has_cell)
-    return {"X",  "W",    "R",    "B",         "Y",         "Y_h",      "Y_c",
-            "workspace", "dY", "dY_h", "dY_c", "initial_h", "initial_c", "token_ids"};
-  return {"X", "W", "R", "B", "Y", "Y_h", "workspace", "dY", "dY_h", "initial_h", "token_ids"};
+  if (has_cell) return {"X", "W", "R", "B", "Y", "Y_h", "Y_c", "workspace", "dY", "dY_h", "dY_c"};
+  return {"X", "W", "R", "B", "Y", "Y_h", "workspace", "dY", "dY_h"};
 }
 
 std::vector<std::string> grad_output_names(bool has_cell) {
@@ -321,40 +321,40 @@ void recurrent_gradient(const RecurrentSpec& spec, GradientBuilder& g) {
 void register_rnn_ops(OpRegistry& registry) {
   using namespace rnn;
   for (const RecurrentSpec& spec : kRecurrentOps) {
-    OpDef def = make_op_def(
-        spec.name, input_names(spec.has_cell), output_names(spec.has_cell),
-        [&spec](InferContext& ctx) { infer_recurrent(spec, ctx); },
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    registry.op(spec.name)
+        .inputs({"X", "W", "R", "B"})
+        .optional_inputs(optional_input_names(spec.has_cell))
+        .outputs(output_names(spec.has_cell))
+        .attrs({"recurrent", "seed"})
+        .shape([&spec](InferContext& ctx) { infer_recurrent(spec, ctx); })
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           const RnnConfig c = node_config(spec, init.attrs(), init.inputs);
           const int floats = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
           if (choose_recurrent_path(c).path == RecurrentPath::stepwise)
             return make_stepwise_kernel(c, random_node_seed(init.node.def), floats);
           return make_fused_kernel(c, floats);
-        },
-        std::string(spec.doc) + kStepwiseDoc);
-    def.schema.min_inputs = kInitH;  // X, W, R, B; the initial states and token_ids are optional
-    def.schema.attrs = {"recurrent", "seed"};
-    def.schema.note = [&spec](const Node& node, const std::vector<TensorType>& inputs) {
-      return recurrent_note(spec, node, inputs);
-    };
-    def.gradient = [&spec](GradientBuilder& g) { recurrent_gradient(spec, g); };
-    registry.add(std::move(def));
+        })
+        .gradient([&spec](GradientBuilder& g) { recurrent_gradient(spec, g); })
+        .note([&spec](const Node& node, const std::vector<TensorType>& inputs) {
+          return recurrent_note(spec, node, inputs);
+        })
+        .doc(std::string(spec.doc) + kStepwiseDoc);
 
-    OpDef grad = make_grad_op_def(
-        spec.grad_name, grad_input_names(spec.has_cell), grad_output_names(spec.has_cell),
-        [&spec](InferContext& ctx) { infer_recurrent_grad(spec, ctx); },
-        [&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
+    registry.grad_op(spec.grad_name)
+        .inputs(grad_input_names(spec.has_cell))
+        .optional_inputs(optional_input_names(spec.has_cell))
+        .outputs(grad_output_names(spec.has_cell))
+        .attrs({"recurrent", "seed"})
+        .shape([&spec](InferContext& ctx) { infer_recurrent_grad(spec, ctx); })
+        .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           const RnnConfig c = node_config(spec, init.attrs(), init.inputs);
           const int inputs = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
           if (choose_recurrent_path(c).path == RecurrentPath::stepwise) return make_stepwise_grad_kernel(c, inputs);
           return make_fused_grad_kernel(c, inputs);
-        },
-        std::string(spec.grad_doc) +
-            " With token_ids or (recurrent) dropout: backpropagation through time over the step-wise "
-            "workspace (dropout masks saved there), masked steps passing gradients through.");
-    grad.schema.min_inputs = GradInputs(spec.has_cell).init_h;  // the initial states and token_ids are optional
-    grad.schema.attrs = {"recurrent", "seed"};
-    registry.add(std::move(grad));
+        })
+        .doc(std::string(spec.grad_doc) +
+             " With token_ids or (recurrent) dropout: backpropagation through time over the step-wise "
+             "workspace (dropout masks saved there), masked steps passing gradients through.");
   }
 }
 

@@ -18,8 +18,6 @@
 namespace graphrun::testing {
 namespace {
 
-TensorType f32(Dims dims) { return {DType::f32, std::move(dims)}; }
-
 // One op variant: the op, its gate count and (GRU) reset_after.
 struct Variant {
   const char* op;
@@ -65,15 +63,6 @@ std::vector<Tensor> make_inputs(const Variant& v, int64_t N, int64_t T, int64_t 
     if (v.has_cell) in.push_back(random_floats({N, DH}, rng));
   }
   return in;
-}
-
-std::string infer_error(const std::string& op, const pb::Node& attrs, const std::vector<TensorType>& inputs) {
-  try {
-    infer_op(op, attrs, inputs);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 // Kernel vs reference on every output but the workspace (oneDNN's private bytes),
