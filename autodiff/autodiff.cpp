@@ -65,8 +65,12 @@ class ReverseBuilder final : public GradientBuilder {
  public:
   ReverseBuilder(Graph& graph, NodeEmitter& emitter, const Node& node, std::vector<ValueId> output_grads,
                  const std::vector<bool>& downstream, std::map<ValueId, std::vector<ValueId>>& contributions)
-      : graph_(graph), emitter_(emitter), node_(node), output_grads_(std::move(output_grads)),
-        downstream_(downstream), contributions_(contributions) {}
+      : graph_(graph),
+        emitter_(emitter),
+        node_(node),
+        output_grads_(std::move(output_grads)),
+        downstream_(downstream),
+        contributions_(contributions) {}
 
   const Node& node() const override { return node_; }
   const TensorType& type(ValueId value) const override { return graph_.value(value).type; }
@@ -80,8 +84,9 @@ class ReverseBuilder final : public GradientBuilder {
     const TensorType& want = type(input(i));
     const TensorType& have = type(grad);
     if (have.dtype != want.dtype || have.rank() != want.rank())
-      throw node_error("autodiff failed", node_, fmt::format("gradient rule gave input {} a gradient of type {}, expected {}",
-                                                             i, type_str(have), type_str(want)));
+      throw node_error("autodiff failed", node_,
+                       fmt::format("gradient rule gave input {} a gradient of type {}, expected {}", i, type_str(have),
+                                   type_str(want)));
     contributions_[input(i)].push_back(grad);
   }
   std::vector<ValueId> emit(const std::string& op, const std::vector<ValueId>& inputs, const pb::Node& attrs) override {
@@ -100,7 +105,8 @@ class ReverseBuilder final : public GradientBuilder {
 }  // namespace
 
 GradientResult add_gradients(Graph& graph, const OpRegistry& ops, std::vector<ValueId> wrt) {
-  if (graph.loss_terms.empty()) throw Error(fmt::format("model '{}' declares no loss term; add `loss {{ value: ... }}`", graph.name));
+  if (graph.loss_terms.empty())
+    throw Error(fmt::format("model '{}' declares no loss term; add `loss {{ value: ... }}`", graph.name));
   if (wrt.empty())
     for (const ParameterDef& p : graph.parameters)
       if (p.trainable() && graph.value(p.value).type.dtype == DType::f32) wrt.push_back(p.value);
@@ -115,9 +121,10 @@ GradientResult add_gradients(Graph& graph, const OpRegistry& ops, std::vector<Va
     const Dims& dims = graph.value(term.value).type.dims;
     term_values.push_back(term.value);
     contributions[term.value].push_back(emitter.constant("grad/loss", dims, term.weight));
-    weighted_terms.push_back(term.weight == 1.0f
-                                 ? term.value
-                                 : emitter.emit("loss", "Mul", {term.value, emitter.constant("loss", dims, term.weight)}, {})[0]);
+    weighted_terms.push_back(
+        term.weight == 1.0f
+            ? term.value
+            : emitter.emit("loss", "Mul", {term.value, emitter.constant("loss", dims, term.weight)}, {})[0]);
   }
   result.loss = weighted_terms.size() == 1 ? weighted_terms[0] : emitter.sum("loss", weighted_terms);
 

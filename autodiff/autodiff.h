@@ -24,8 +24,8 @@
 namespace graphrun {
 
 struct GradientResult {
-  ValueId loss = kNoValue;                 // the weighted sum of the loss terms
-  std::map<ValueId, ValueId> gradients;    // parameter value -> dLoss/dparameter
+  ValueId loss = kNoValue;               // the weighted sum of the loss terms
+  std::map<ValueId, ValueId> gradients;  // parameter value -> dLoss/dparameter
 };
 
 // `wrt` empty means every trainable float32 parameter. Parameters the loss does

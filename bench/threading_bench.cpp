@@ -15,20 +15,24 @@ namespace {
 // `branches` independent towers of {MatMul, Tanh} x depth, summed at the end
 // (one branch: a plain chain, nothing to overlap).
 std::string towers(int width, int depth, int branches) {
-  std::string m = fmt::format("version: 1\nname: \"towers\"\nseed: 1\ninput {{ name: \"x\" shape: [-1, {0}] }}\n", width);
+  std::string m =
+      fmt::format("version: 1\nname: \"towers\"\nseed: 1\ninput {{ name: \"x\" shape: [-1, {0}] }}\n", width);
   const std::vector<std::string> names = {"a", "b"};
   for (int branch = 0; branch < branches; ++branch) {
     const std::string& t = names[static_cast<size_t>(branch)];
     std::string prev = "x";
     for (int d = 0; d < depth; ++d) {
-      m += fmt::format("parameter {{ name: \"{0}w{1}\" shape: [{2}, {2}] init {{ glorot_uniform {{}} }} }}\n", t, d, width);
+      m += fmt::format("parameter {{ name: \"{0}w{1}\" shape: [{2}, {2}] init {{ glorot_uniform {{}} }} }}\n", t, d,
+                       width);
       m += fmt::format("node {{ name: \"{0}m{1}\" op: \"MatMul\" input: [\"{2}\", \"{0}w{1}\"] }}\n", t, d, prev);
       m += fmt::format("node {{ name: \"{0}t{1}\" op: \"Tanh\" input: \"{0}m{1}\" }}\n", t, d);
       prev = fmt::format("{}t{}", t, d);
     }
   }
-  if (branches == 2) m += fmt::format("node {{ name: \"y\" op: \"Add\" input: [\"at{0}\", \"bt{0}\"] }}\n", depth - 1);
-  else m += fmt::format("node {{ name: \"y\" op: \"Identity\" input: \"at{0}\" }}\n", depth - 1);
+  if (branches == 2)
+    m += fmt::format("node {{ name: \"y\" op: \"Add\" input: [\"at{0}\", \"bt{0}\"] }}\n", depth - 1);
+  else
+    m += fmt::format("node {{ name: \"y\" op: \"Identity\" input: \"at{0}\" }}\n", depth - 1);
   return m + "output: \"y\"\n";
 }
 

@@ -30,8 +30,8 @@ constexpr NodeId kNoNode = -1;
 // Where a definition came from in the .pbtxt, for error messages.
 struct SourceLocation {
   std::string file;
-  int line = 0;    // 1-based; 0 = unknown (e.g. a node built by autodiff)
-  int column = 0;  // 1-based
+  int line = 0;             // 1-based; 0 = unknown (e.g. a node built by autodiff)
+  int column = 0;           // 1-based
   std::string str() const;  // "file:line:col: " or "" when unknown
 };
 
@@ -41,15 +41,15 @@ struct Value {
   ValueId id = kNoValue;
   std::string name;
   ValueKind kind = ValueKind::node_output;
-  TensorType type;                 // inferred (or declared for inputs/params)
-  NodeId producer = kNoNode;       // for node outputs
-  int producer_port = 0;           // which output of the producer
-  std::vector<NodeId> consumers;   // nodes reading this value (with repeats)
+  TensorType type;                // inferred (or declared for inputs/params)
+  NodeId producer = kNoNode;      // for node outputs
+  int producer_port = 0;          // which output of the producer
+  std::vector<NodeId> consumers;  // nodes reading this value (with repeats)
 };
 
 struct Node {
   NodeId id = kNoNode;
-  pb::Node def;                    // name, op, attributes as written
+  pb::Node def;  // name, op, attributes as written
   std::vector<ValueId> inputs;
   std::vector<ValueId> outputs;
   SourceLocation location;

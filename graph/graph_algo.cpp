@@ -40,7 +40,8 @@ NodeGraph make_node_graph(const Graph& graph) {
   for (size_t v = 0; v < ng.ids.size(); ++v) {
     for (ValueId in : graph.node(ng.ids[v]).inputs) {
       const NodeId producer = graph.value(in).producer;
-      if (producer != kNoNode) boost::add_edge(static_cast<Vertex>(ng.vertex_of[static_cast<size_t>(producer)]), v, ng.g);
+      if (producer != kNoNode)
+        boost::add_edge(static_cast<Vertex>(ng.vertex_of[static_cast<size_t>(producer)]), v, ng.g);
     }
   }
   return ng;
@@ -104,7 +105,8 @@ std::vector<bool> values_reachable_from(const Graph& graph, const std::vector<Va
   NodeGraph ng = make_node_graph(graph);
   std::vector<Vertex> starts;
   for (ValueId s : sources)
-    for (NodeId c : graph.value(s).consumers) starts.push_back(static_cast<Vertex>(ng.vertex_of[static_cast<size_t>(c)]));
+    for (NodeId c : graph.value(s).consumers)
+      starts.push_back(static_cast<Vertex>(ng.vertex_of[static_cast<size_t>(c)]));
   const std::vector<bool> seen = reachable(ng.g, starts);
   std::vector<bool> result(graph.num_values(), false);
   for (ValueId s : sources) result[static_cast<size_t>(s)] = true;
@@ -127,7 +129,8 @@ std::string to_graphviz(const Graph& graph) {
     return static_cast<int>(boost::add_vertex(g));
   };
   for (ValueId in : graph.inputs)
-    vertex_of_value[static_cast<size_t>(in)] = add(graph.value(in).name + "\\n" + type_str(graph.value(in).type), "ellipse");
+    vertex_of_value[static_cast<size_t>(in)] =
+        add(graph.value(in).name + "\\n" + type_str(graph.value(in).type), "ellipse");
   for (const ParameterDef& p : graph.parameters)
     vertex_of_value[static_cast<size_t>(p.value)] =
         add(graph.value(p.value).name + "\\n" + type_str(graph.value(p.value).type), "box");
@@ -142,15 +145,14 @@ std::string to_graphviz(const Graph& graph) {
       const Value& v = graph.value(in);
       const int from = v.producer != kNoNode ? vertex_of_node[static_cast<size_t>(v.producer)]
                                              : vertex_of_value[static_cast<size_t>(in)];
-      if (from >= 0) boost::add_edge(static_cast<Vertex>(from), static_cast<Vertex>(vertex_of_node[static_cast<size_t>(id)]), g);
+      if (from >= 0)
+        boost::add_edge(static_cast<Vertex>(from), static_cast<Vertex>(vertex_of_node[static_cast<size_t>(id)]), g);
     }
   }
   std::ostringstream out;
   boost::write_graphviz(
-      out, g,
-      [&](std::ostream& os, Vertex v) { os << "[label=\"" << labels[v] << "\", shape=" << shapes[v] << "]"; },
-      boost::default_writer(),
-      [&](std::ostream& os) { os << "rankdir=TB;\nlabel=\"" << graph.name << "\";\n"; });
+      out, g, [&](std::ostream& os, Vertex v) { os << "[label=\"" << labels[v] << "\", shape=" << shapes[v] << "]"; },
+      boost::default_writer(), [&](std::ostream& os) { os << "rankdir=TB;\nlabel=\"" << graph.name << "\";\n"; });
   return out.str();
 }
 

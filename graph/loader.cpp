@@ -43,8 +43,8 @@ SourceLocation location_of(const gp::TextFormat::ParseInfoTree* tree, const std:
   return loc;
 }
 
-void record_locations(const gp::TextFormat::ParseInfoTree& tree, const pb::Model& model,
-                      const std::string& file, ModelLocations* out) {
+void record_locations(const gp::TextFormat::ParseInfoTree& tree, const pb::Model& model, const std::string& file,
+                      ModelLocations* out) {
   out->file = file;
   const gp::Descriptor* d = pb::Model::descriptor();
   auto collect = [&](const char* field, int count, std::vector<SourceLocation>* into) {
@@ -56,8 +56,10 @@ void record_locations(const gp::TextFormat::ParseInfoTree& tree, const pb::Model
         // name is a field of Node, Parameter and Input alike.
         const gp::FieldDescriptor* name_fd = fd->message_type()->FindFieldByName("name");
         const auto l = sub->GetLocation(name_fd, -1);
-        if (l.line >= 0) loc = SourceLocation{file, l.line + 1, l.column + 1};
-        else loc = location_of(sub, file);
+        if (l.line >= 0)
+          loc = SourceLocation{file, l.line + 1, l.column + 1};
+        else
+          loc = location_of(sub, file);
       }
       into->push_back(loc);
     }
@@ -134,7 +136,8 @@ Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocat
   auto define = [&](const std::string& name, ValueKind kind, TensorType type, const SourceLocation& loc,
                     const char* what) {
     if (name.empty()) throw Error(fmt::format("{}{} without a name", loc.str(), what));
-    if (graph.find_value(name)) throw Error(fmt::format("{}{} '{}': the name is already defined", loc.str(), what, name));
+    if (graph.find_value(name))
+      throw Error(fmt::format("{}{} '{}': the name is already defined", loc.str(), what, name));
     return graph.add_value(name, kind, std::move(type));
   };
 
@@ -143,7 +146,8 @@ Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocat
     const SourceLocation loc = where(locations ? &locations->inputs : nullptr, i, file);
     for (int64_t d : in.shape())
       if (d < -1 || d == 0)
-        throw Error(fmt::format("{}input '{}': dimension {} is invalid (use a positive size or -1)", loc.str(), in.name(), d));
+        throw Error(
+            fmt::format("{}input '{}': dimension {} is invalid (use a positive size or -1)", loc.str(), in.name(), d));
     graph.inputs.push_back(define(in.name(), ValueKind::input, declared_type(in.dtype(), in.shape()), loc, "input"));
   }
   for (int i = 0; i < model.parameter_size(); ++i) {
@@ -175,14 +179,16 @@ Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocat
       throw Error(fmt::format("{}node name '{}' is used twice", p.loc.str(), def.name()));
     const OpSchema* schema = ops.find_schema(def.op());
     if (!schema)
-      throw Error(fmt::format("{}node '{}': unknown op '{}'{}", p.loc.str(), def.name(), def.op(), suggest_op(def.op(), ops)));
+      throw Error(
+          fmt::format("{}node '{}': unknown op '{}'{}", p.loc.str(), def.name(), def.op(), suggest_op(def.op(), ops)));
     const int n_in = def.input_size();
     const int max_in = static_cast<int>(schema->input_names.size());
     if (n_in < schema->min_inputs || (!schema->variadic_inputs && n_in > max_in)) {
-      const std::string expected = schema->variadic_inputs ? fmt::format("at least {}", schema->min_inputs)
+      const std::string expected = schema->variadic_inputs        ? fmt::format("at least {}", schema->min_inputs)
                                    : schema->min_inputs == max_in ? std::to_string(max_in)
-                                                                 : fmt::format("{} to {}", schema->min_inputs, max_in);
-      throw Error(fmt::format("{}node '{}' ({}): has {} inputs, expected {}", p.loc.str(), def.name(), def.op(), n_in, expected));
+                                                                  : fmt::format("{} to {}", schema->min_inputs, max_in);
+      throw Error(fmt::format("{}node '{}' ({}): has {} inputs, expected {}", p.loc.str(), def.name(), def.op(), n_in,
+                              expected));
     }
     const int n_out = static_cast<int>(schema->output_names.size());
     if (def.output_size() > n_out)
@@ -195,15 +201,17 @@ Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocat
       if (is_structural_field(f->name())) continue;
       if (std::find(schema->attrs.begin(), schema->attrs.end(), f->name()) == schema->attrs.end()) {
         std::string takes = schema->attrs.empty() ? "none" : fmt::format("{}", fmt::join(schema->attrs, ", "));
-        throw Error(fmt::format("{}node '{}' ({}): the op takes no attribute '{}' (it takes: {})", p.loc.str(), def.name(),
-                                def.op(), f->name(), takes));
+        throw Error(fmt::format("{}node '{}' ({}): the op takes no attribute '{}' (it takes: {})", p.loc.str(),
+                                def.name(), def.op(), f->name(), takes));
       }
     }
     for (int k = 0; k < n_out; ++k) {
-      std::string out_name = k < def.output_size() ? def.output(k) : (k == 0 ? def.name() : fmt::format("{}:{}", def.name(), k));
+      std::string out_name =
+          k < def.output_size() ? def.output(k) : (k == 0 ? def.name() : fmt::format("{}:{}", def.name(), k));
       if (out_name.empty()) out_name = fmt::format("{}:{}", def.name(), k);
       if (graph.find_value(out_name))
-        throw Error(fmt::format("{}node '{}' ({}): output '{}' is already defined", p.loc.str(), def.name(), def.op(), out_name));
+        throw Error(fmt::format("{}node '{}' ({}): output '{}' is already defined", p.loc.str(), def.name(), def.op(),
+                                out_name));
       p.outputs.push_back(graph.add_value(out_name, ValueKind::node_output, TensorType{}));
     }
     pending.push_back(std::move(p));
@@ -238,7 +246,8 @@ Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocat
   for (const LossTermDef& term : graph.loss_terms) {
     const Value& v = graph.value(term.value);
     if (v.type.dtype != DType::f32 || num_elements(v.type.dims) != 1 || !v.type.is_concrete())
-      throw Error(fmt::format("{}loss term '{}' must be a float32 scalar, it is {}", file_loc.str(), v.name, type_str(v.type)));
+      throw Error(
+          fmt::format("{}loss term '{}' must be a float32 scalar, it is {}", file_loc.str(), v.name, type_str(v.type)));
   }
   return graph;
 }

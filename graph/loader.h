@@ -23,8 +23,7 @@ struct ModelLocations {
 };
 
 // Parses protobuf text; throws Error("file:line:col: message") on a syntax error.
-pb::Model parse_model_text(const std::string& text, const std::string& file_name,
-                           ModelLocations* locations = nullptr);
+pb::Model parse_model_text(const std::string& text, const std::string& file_name, ModelLocations* locations = nullptr);
 
 // Reads and parses a .pbtxt file; a missing file is an Error naming the path.
 pb::Model read_model_file(const std::string& path, ModelLocations* locations = nullptr);

@@ -11,8 +11,8 @@ Error node_error(std::string_view phase, const Node& node, const std::string& me
 void InferContext::expect_dtype(int i, DType dtype) const {
   const TensorType& t = inputs.at(static_cast<size_t>(i));
   if (t.dtype != dtype)
-    fail("input {} ('{}') has type {}, expected {}", i, i < static_cast<int>(node.inputs.size()) ? std::to_string(i) : "?",
-         type_str(t), dtype_name(dtype));
+    fail("input {} ('{}') has type {}, expected {}", i,
+         i < static_cast<int>(node.inputs.size()) ? std::to_string(i) : "?", type_str(t), dtype_name(dtype));
 }
 
 void InferContext::expect_rank(int i, int rank) const {

@@ -43,14 +43,14 @@ struct InferContext {
 using ShapeRule = std::function<void(InferContext&)>;
 
 struct OpSchema {
-  std::string name;                        // ONNX name where ONNX has the op
-  std::string doc;                         // one paragraph: semantics and math
-  std::vector<std::string> input_names;    // in order; trailing ones may be optional
-  int min_inputs = 0;                      // required inputs (<= input_names.size())
-  std::vector<std::string> output_names;   // every output the op produces
-  std::vector<std::string> attrs;          // pb::Node attribute fields it takes
+  std::string name;                       // ONNX name where ONNX has the op
+  std::string doc;                        // one paragraph: semantics and math
+  std::vector<std::string> input_names;   // in order; trailing ones may be optional
+  int min_inputs = 0;                     // required inputs (<= input_names.size())
+  std::vector<std::string> output_names;  // every output the op produces
+  std::vector<std::string> attrs;         // pb::Node attribute fields it takes
   ShapeRule infer;
-  bool variadic_inputs = false;            // Concat: any number >= min_inputs
+  bool variadic_inputs = false;  // Concat: any number >= min_inputs
   // Optional: a short note `graphrun check` prints for a node of this op (e.g.
   // which kernel path a recurrent node takes and why).
   std::function<std::string(const Node& node, const std::vector<TensorType>& inputs)> note;
@@ -65,7 +65,6 @@ class OpCatalog {
 
 // Runs the node's shape rule on the given input types and returns its output
 // types, checking the rule produced one type per output.
-std::vector<TensorType> infer_node_types(const OpSchema& schema, const Node& node,
-                                         std::vector<TensorType> input_types);
+std::vector<TensorType> infer_node_types(const OpSchema& schema, const Node& node, std::vector<TensorType> input_types);
 
 }  // namespace graphrun

@@ -12,9 +12,7 @@ bool TensorType::is_concrete() const {
 
 int64_t TensorType::num_elements() const { return graphrun::num_elements(dims); }
 
-size_t TensorType::num_bytes() const {
-  return static_cast<size_t>(num_elements()) * dtype_size(dtype);
-}
+size_t TensorType::num_bytes() const { return static_cast<size_t>(num_elements()) * dtype_size(dtype); }
 
 size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
 
@@ -49,12 +47,18 @@ bool broadcast_dims(const Dims& a, const Dims& b, Dims* out) {
     // Align from the right, padding the shorter shape with 1s.
     const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da == db) result[i] = da;
-    else if (da == 1) result[i] = db;
-    else if (db == 1) result[i] = da;
-    else if (da < 0) result[i] = db;
-    else if (db < 0) result[i] = da;
-    else return false;
+    if (da == db)
+      result[i] = da;
+    else if (da == 1)
+      result[i] = db;
+    else if (db == 1)
+      result[i] = da;
+    else if (da < 0)
+      result[i] = db;
+    else if (db < 0)
+      result[i] = da;
+    else
+      return false;
   }
   *out = std::move(result);
   return true;

@@ -19,18 +19,18 @@ struct TensorType {
 
   bool operator==(const TensorType&) const = default;
   int rank() const { return static_cast<int>(dims.size()); }
-  bool is_concrete() const;          // no unknown dims
-  int64_t num_elements() const;      // requires is_concrete()
-  size_t num_bytes() const;          // requires is_concrete()
+  bool is_concrete() const;      // no unknown dims
+  int64_t num_elements() const;  // requires is_concrete()
+  size_t num_bytes() const;      // requires is_concrete()
 };
 
 size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);  // "float32", "int64"
 
-std::string dims_str(const Dims& dims);      // "[?,10]"
-std::string type_str(const TensorType& t);   // "float32[?,10]"
+std::string dims_str(const Dims& dims);     // "[?,10]"
+std::string type_str(const TensorType& t);  // "float32[?,10]"
 
-int64_t num_elements(const Dims& dims);      // product; requires concrete dims
+int64_t num_elements(const Dims& dims);  // product; requires concrete dims
 
 // Normalises a possibly negative axis against rank; returns -1 when out of range.
 int normalize_axis(int64_t axis, int rank);

@@ -70,16 +70,33 @@ std::string Tensor::type_string() const { return type_str(TensorType{dtype_, dim
 
 namespace {
 template <typename T>
-constexpr DType dtype_of() { return std::is_same_v<T, float> ? DType::f32 : DType::i64; }
+constexpr DType dtype_of() {
+  return std::is_same_v<T, float> ? DType::f32 : DType::i64;
+}
 void check_dtype(DType have, DType want) {
-  if (have != want)
-    throw Error(fmt::format("tensor holds {}, accessed as {}", dtype_name(have), dtype_name(want)));
+  if (have != want) throw Error(fmt::format("tensor holds {}, accessed as {}", dtype_name(have), dtype_name(want)));
 }
 }  // namespace
 
-template <> float* Tensor::data<float>() { check_dtype(dtype_, DType::f32); return reinterpret_cast<float*>(storage_.get()); }
-template <> const float* Tensor::data<float>() const { check_dtype(dtype_, DType::f32); return reinterpret_cast<const float*>(storage_.get()); }
-template <> int64_t* Tensor::data<int64_t>() { check_dtype(dtype_, DType::i64); return reinterpret_cast<int64_t*>(storage_.get()); }
-template <> const int64_t* Tensor::data<int64_t>() const { check_dtype(dtype_, DType::i64); return reinterpret_cast<const int64_t*>(storage_.get()); }
+template <>
+float* Tensor::data<float>() {
+  check_dtype(dtype_, DType::f32);
+  return reinterpret_cast<float*>(storage_.get());
+}
+template <>
+const float* Tensor::data<float>() const {
+  check_dtype(dtype_, DType::f32);
+  return reinterpret_cast<const float*>(storage_.get());
+}
+template <>
+int64_t* Tensor::data<int64_t>() {
+  check_dtype(dtype_, DType::i64);
+  return reinterpret_cast<int64_t*>(storage_.get());
+}
+template <>
+const int64_t* Tensor::data<int64_t>() const {
+  check_dtype(dtype_, DType::i64);
+  return reinterpret_cast<const int64_t*>(storage_.get());
+}
 
 }  // namespace graphrun

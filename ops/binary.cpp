@@ -167,7 +167,7 @@ class BinaryKernel final : public Kernel {
   int64_t out_elements_ = 0;
   bool swap_inputs_ = false;
   bool expand_src0_ = false;
-  Dims expand_strides_;     // element strides of src0 over the output dims (0 = broadcast)
+  Dims expand_strides_;       // element strides of src0 over the output dims (0 = broadcast)
   size_t expand_offset_ = 0;  // byte offset of the expanded src0 in the scratchpad
   dnnl::memory::desc src0_md_, src1_md_, dst_md_;
   dnnl::memory::desc scratchpad_md_;
@@ -213,7 +213,9 @@ struct BroadcastWalk {
   int64_t count = 0;
 
   BroadcastWalk(const Dims& a, const Dims& b, const Dims& out)
-      : out_dims(out), a_strides(broadcast_strides(a, out.size())), b_strides(broadcast_strides(b, out.size())),
+      : out_dims(out),
+        a_strides(broadcast_strides(a, out.size())),
+        b_strides(broadcast_strides(b, out.size())),
         count(num_elements(out)) {}
 
   template <typename Fn>
@@ -282,8 +284,7 @@ void infer_max_min(InferContext& ctx) {
 // the inputs may swap); otherwise a broadcasting loop does the work.
 class MaxMinKernel final : public Kernel {
  public:
-  MaxMinKernel(bool is_max, const Dims& a, const Dims& b, const Dims& out)
-      : is_max_(is_max), walk_(a, b, out) {
+  MaxMinKernel(bool is_max, const Dims& a, const Dims& b, const Dims& out) : is_max_(is_max), walk_(a, b, out) {
     const size_t rank = out.size();
     if (walk_.count == 0 || rank > DNNL_MAX_NDIMS) return;
     Dims src0(rank - a.size(), 1), src1(rank - b.size(), 1);
@@ -316,9 +317,8 @@ class MaxMinKernel final : public Kernel {
     const float* a = io.in<float>(0);
     const float* b = io.in<float>(1);
     float* c = io.out<float>(0);
-    walk_.run([&](int64_t i, int64_t ia, int64_t ib) {
-      c[i] = is_max_ ? std::max(a[ia], b[ib]) : std::min(a[ia], b[ib]);
-    });
+    walk_.run(
+        [&](int64_t i, int64_t ia, int64_t ib) { c[i] = is_max_ ? std::max(a[ia], b[ib]) : std::min(a[ia], b[ib]); });
   }
 
  private:
@@ -391,7 +391,8 @@ void register_binary_ops(OpRegistry& registry) {
       .shape(infer_equal)
       .kernel(make_equal_kernel)
       .non_differentiable("piecewise constant")
-      .doc("C = (A == B) elementwise as float32 1.0 / 0.0 (ONNX Equal returns bool; we have no bool dtype, and float "
+      .doc(
+          "C = (A == B) elementwise as float32 1.0 / 0.0 (ONNX Equal returns bool; we have no bool dtype, and float "
           "1/0 feeds ReduceMean directly, e.g. accuracy = ReduceMean(Equal(ArgMax(scores), labels))). A and B are "
           "both float32 or both int64, with NumPy/ONNX broadcasting. Float comparison is exact (NaN equals nothing).");
 

@@ -284,8 +284,8 @@ class ConvKernel final : public Kernel {
     }
     scratchpad_md_ = pd.scratchpad_desc();
     plan_.add(std::max(scratchpad_md_.get_size(), reorder_.scratchpad_md.get_size()));
-    if (reorder_.needed()) weights_ = plan_.add(pass == Pass::backward_weights ? reorder_.from.get_size()
-                                                                               : reorder_.to.get_size());
+    if (reorder_.needed())
+      weights_ = plan_.add(pass == Pass::backward_weights ? reorder_.from.get_size() : reorder_.to.get_size());
     primitive_ = dnnl::primitive(pd);
   }
 

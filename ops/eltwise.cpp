@@ -38,10 +38,10 @@ struct EltwiseSpec {
 
 // A backward op: dX = dY * f'(.), where f' reads the forward input or output.
 struct EltwiseGradSpec {
-  const char* name;          // "ReluGrad"
-  const char* forward;       // "Relu"
-  dnnl::algorithm algorithm; // oneDNN's algorithm for the backward pass
-  bool uses_output;          // second input is the forward output Y (else the input X)
+  const char* name;           // "ReluGrad"
+  const char* forward;        // "Relu"
+  dnnl::algorithm algorithm;  // oneDNN's algorithm for the backward pass
+  bool uses_output;           // second input is the forward output Y (else the input X)
   const char* doc;
 };
 
@@ -72,7 +72,8 @@ void same_shape_float(InferContext& ctx) {
 class EltwiseKernel final : public Kernel {
  public:
   EltwiseKernel(const EltwiseSpec& spec, const Dims& dims) : md_(plain_desc(dims)) {
-    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, spec.algorithm, md_, spec.alpha, spec.beta);
+    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, spec.algorithm, md_, spec.alpha,
+                                           spec.beta);
     const dnnl::eltwise_forward::primitive_desc pd(desc, user_scratchpad_attr(), cpu_engine());
     scratchpad_md_ = pd.scratchpad_desc();
     primitive_ = dnnl::eltwise_forward(pd);
@@ -132,8 +133,10 @@ GradientRule gradient_rule(const std::string& op) {
       g.set_input_grad(0, g.emit1(grad.name, {g.output_grad(0), grad.uses_output ? g.output(0) : g.input(0)}));
     };
   }
-  if (op == "Exp") return [](GradientBuilder& g) { g.set_input_grad(0, g.emit1("Mul", {g.output_grad(0), g.output(0)})); };
-  if (op == "Log") return [](GradientBuilder& g) { g.set_input_grad(0, g.emit1("Div", {g.output_grad(0), g.input(0)})); };
+  if (op == "Exp")
+    return [](GradientBuilder& g) { g.set_input_grad(0, g.emit1("Mul", {g.output_grad(0), g.output(0)})); };
+  if (op == "Log")
+    return [](GradientBuilder& g) { g.set_input_grad(0, g.emit1("Div", {g.output_grad(0), g.input(0)})); };
   if (op == "Neg") return [](GradientBuilder& g) { g.set_input_grad(0, g.emit1("Neg", {g.output_grad(0)})); };
   return {};
 }
@@ -213,7 +216,8 @@ void register_eltwise_ops(OpRegistry& registry) {
         const ValueId dy = g.output_grad(0);
         if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, dy);  // needs_grad is false for int64
       })
-      .doc("ONNX Cast with to = FLOAT: converts int64 to float32 (exact for |x| <= 2^24, rounded to nearest beyond); "
+      .doc(
+          "ONNX Cast with to = FLOAT: converts int64 to float32 (exact for |x| <= 2^24, rounded to nearest beyond); "
           "float32 input is copied. Gradient: identity for float32 input, none for int64.");
 
   registry.op("CastToInt64")
@@ -222,7 +226,8 @@ void register_eltwise_ops(OpRegistry& registry) {
       .shape(infer_cast_to_int64)
       .kernel(make_cast_to_int64_kernel)
       .non_differentiable("an integer output")
-      .doc("ONNX Cast with to = INT64: converts float32 to int64 truncating toward zero (2.7 -> 2, -2.7 -> -2); NaN "
+      .doc(
+          "ONNX Cast with to = INT64: converts float32 to int64 truncating toward zero (2.7 -> 2, -2.7 -> -2); NaN "
           "gives 0 and values beyond int64's range saturate to its min/max (ONNX leaves these undefined). int64 "
           "input is copied.");
 
@@ -232,7 +237,8 @@ void register_eltwise_ops(OpRegistry& registry) {
       .shape(same_shape_float)
       .kernel([](const KernelInit& init) { return make_convert_kernel<float, float>(init, sign_of); })
       .gradient([](GradientBuilder&) {})  // d sign(x) / dx = 0 wherever it exists
-      .doc("y = sign(x) on float32 (ONNX Sign): -1 for x < 0, 0 for x = 0 (and NaN), 1 for x > 0. Differentiable "
+      .doc(
+          "y = sign(x) on float32 (ONNX Sign): -1 for x < 0, 0 for x = 0 (and NaN), 1 for x > 0. Differentiable "
           "with gradient 0 (its derivative almost everywhere): the rule emits nothing, so no gradient flows through.");
 }
 

@@ -86,8 +86,8 @@ struct GatherLayout {
   void check_indices(const int64_t* indices, const std::string& node) const {
     for (int64_t j = 0; j < num_indices; ++j) {
       if (indices[j] < -axis_size || indices[j] >= axis_size)
-        throw Error(fmt::format("{}: index {} is out of range for axis {} of size {}", node, indices[j], axis,
-                                axis_size));
+        throw Error(
+            fmt::format("{}: index {} is out of range for axis {} of size {}", node, indices[j], axis, axis_size));
     }
   }
   int64_t row(int64_t index) const { return index < 0 ? index + axis_size : index; }
@@ -171,7 +171,8 @@ void register_gather_ops(OpRegistry& registry) {
       .shape(infer_gather)
       .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<GatherKernel>(init); })
       .gradient(gather_gradient)
-      .doc("Selects slices of `data` (float32 or int64) along `axis` (default 0; negative counts from the end) at "
+      .doc(
+          "Selects slices of `data` (float32 or int64) along `axis` (default 0; negative counts from the end) at "
           "the int64 `indices`: the output shape is data.shape[:axis] + indices.shape + data.shape[axis+1:], and "
           "out[a..., j..., b...] = data[a..., indices[j...], b...]. A negative index counts from the end of the "
           "axis; an index outside [-size, size) is a run-time error. With axis 0 on a [vocab, dim] table this is an "
@@ -182,10 +183,10 @@ void register_gather_ops(OpRegistry& registry) {
       .outputs({"data_grad"})
       .attrs({"axis"})
       .shape(infer_gather_grad)
-      .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
-        return std::make_unique<GatherGradKernel>(init);
-      })
-      .doc("The gradient of Gather with respect to its data: a float32 tensor of zeros with the shape of `data` "
+      .kernel(
+          [](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<GatherGradKernel>(init); })
+      .doc(
+          "The gradient of Gather with respect to its data: a float32 tensor of zeros with the shape of `data` "
           "(only its shape is read) into which each slice of `output_grad` is added at the slice of data that Gather "
           "took it from: data_grad[a..., i, b...] = sum over j with indices[j...] = i of output_grad[a..., j..., "
           "b...]. Repeated indices accumulate; negative ones count from the end of the axis; `axis` (default 0) and "

@@ -19,8 +19,8 @@ namespace graphrun {
 
 // Per-run facts a kernel may need.
 struct RunContext {
-  bool training = false;  // Dropout drops only when training
-  uint64_t step_seed = 0; // random streams of this run (Dropout masks, RandomNormalLike samples)
+  bool training = false;   // Dropout drops only when training
+  uint64_t step_seed = 0;  // random streams of this run (Dropout masks, RandomNormalLike samples)
 };
 
 // Buffers of one kernel invocation: inputs and outputs in the node's order,
@@ -31,8 +31,14 @@ struct KernelIO {
   void* scratchpad = nullptr;
   const RunContext* run = nullptr;
 
-  template <typename T> const T* in(size_t i) const { return static_cast<const T*>(inputs[i]); }
-  template <typename T> T* out(size_t i) const { return static_cast<T*>(outputs[i]); }
+  template <typename T>
+  const T* in(size_t i) const {
+    return static_cast<const T*>(inputs[i]);
+  }
+  template <typename T>
+  T* out(size_t i) const {
+    return static_cast<T*>(outputs[i]);
+  }
 };
 
 class Kernel {

@@ -39,7 +39,8 @@ Dims same_dims(const InferContext& ctx, int i, int j) {
   const Dims& b = ctx.in_dims(j);
   bool same = a.size() == b.size();
   for (size_t d = 0; same && d < a.size(); ++d) same = dim_compatible(a[d], b[d]);
-  if (!same) ctx.fail("input {} has shape {} but input {} has shape {}; they must match", i, dims_str(a), j, dims_str(b));
+  if (!same)
+    ctx.fail("input {} has shape {} but input {} has shape {}; they must match", i, dims_str(a), j, dims_str(b));
   Dims out = a;
   for (size_t d = 0; d < out.size(); ++d)
     if (out[d] < 0) out[d] = b[d];
@@ -48,7 +49,8 @@ Dims same_dims(const InferContext& ctx, int i, int j) {
 
 void expect_scalar_grad(const InferContext& ctx) {
   ctx.expect_dtype(0, DType::f32);
-  if (ctx.inputs[0].rank() != 0) ctx.fail("input 0 (dLoss) has shape {}, expected a scalar []", dims_str(ctx.in_dims(0)));
+  if (ctx.inputs[0].rank() != 0)
+    ctx.fail("input 0 (dLoss) has shape {}, expected a scalar []", dims_str(ctx.in_dims(0)));
 }
 
 // Row max and log(sum(exp(x - max))) of one row: log_softmax(x)_c = x_c - lse.
@@ -73,9 +75,11 @@ Dims infer_scores_and_labels(const InferContext& ctx, int s) {
   const Dims& scores = ctx.in_dims(s);
   const Dims& labels = ctx.in_dims(s + 1);
   if (scores.size() != 2) ctx.fail("scores have shape {}, expected [N, C] (rank 2)", dims_str(scores));
-  if (labels.size() != 1) ctx.fail("labels have shape {}, expected [N] (rank 1, one class index per row)", dims_str(labels));
+  if (labels.size() != 1)
+    ctx.fail("labels have shape {}, expected [N] (rank 1, one class index per row)", dims_str(labels));
   if (!dim_compatible(scores[0], labels[0]))
-    ctx.fail("scores have shape {} but labels have shape {}: the batch sizes differ", dims_str(scores), dims_str(labels));
+    ctx.fail("scores have shape {} but labels have shape {}: the batch sizes differ", dims_str(scores),
+             dims_str(labels));
   return {scores[0] >= 0 ? scores[0] : labels[0], scores[1]};
 }
 
@@ -297,7 +301,8 @@ void register_loss_ops(OpRegistry& registry) {
       .shape(infer_sce_loss)
       .kernel(make_sce_loss_kernel)
       .gradient(sce_loss_gradient)
-      .doc("ONNX SoftmaxCrossEntropyLoss with reduction='mean', no weights and no ignore_index: scores [N, C] "
+      .doc(
+          "ONNX SoftmaxCrossEntropyLoss with reduction='mean', no weights and no ignore_index: scores [N, C] "
           "float32, labels [N] int64 class indices. log_prob = log_softmax(scores) along C = scores - max - "
           "log(sum(exp(scores - max))) (stable for large scores), and output = -(1/N) sum_n log_prob[n, labels[n]], "
           "a float32 scalar []. log_prob [N, C] is always computed; leave it unused if not needed. A label outside "
@@ -308,7 +313,8 @@ void register_loss_ops(OpRegistry& registry) {
       .outputs({"dScores"})
       .shape(infer_sce_loss_grad)
       .kernel(make_sce_loss_grad_kernel)
-      .doc("Gradient of SoftmaxCrossEntropyLoss's loss output: dScores[n, c] = (softmax(scores)[n, c] - (c == "
+      .doc(
+          "Gradient of SoftmaxCrossEntropyLoss's loss output: dScores[n, c] = (softmax(scores)[n, c] - (c == "
           "labels[n])) / N * dLoss, with dLoss a float32 scalar []. A label outside [0, C) is a run-time error.");
 
   registry.op("SoftmaxCrossEntropyWithProbs")
@@ -317,7 +323,8 @@ void register_loss_ops(OpRegistry& registry) {
       .shape(infer_sce_probs)
       .kernel(make_sce_probs_kernel)
       .gradient(two_input_loss_gradient("SoftmaxCrossEntropyWithProbsGrad", false))
-      .doc("Cross-entropy against a distribution per row (as TF softmax_cross_entropy_with_logits; our name, not "
+      .doc(
+          "Cross-entropy against a distribution per row (as TF softmax_cross_entropy_with_logits; our name, not "
           "ONNX): scores and targets are float32 [N, C], output = -(1/N) sum_n sum_c targets[n, c] * "
           "log_softmax(scores)[n, c], a scalar []; log_softmax is computed stably. Targets are usually one-hot or "
           "soft labels (rows summing to 1) but need not be. Gradients: d scores = (rowsum(targets) * softmax(scores) "
@@ -328,7 +335,8 @@ void register_loss_ops(OpRegistry& registry) {
       .outputs({"dScores", "dTargets"})
       .shape(infer_sce_probs_grad)
       .kernel(make_sce_probs_grad_kernel)
-      .doc("Gradient of SoftmaxCrossEntropyWithProbs: dScores = (rowsum(targets) * softmax(scores) - targets) / N * "
+      .doc(
+          "Gradient of SoftmaxCrossEntropyWithProbs: dScores = (rowsum(targets) * softmax(scores) - targets) / N * "
           "dLoss and dTargets = -log_softmax(scores) / N * dLoss, for scores and targets [N, C] and dLoss a scalar "
           "[].");
 
@@ -338,7 +346,8 @@ void register_loss_ops(OpRegistry& registry) {
       .shape(infer_same_shape_loss)
       .kernel([](const KernelInit& init) { return make_mean_loss_kernel(init, sigmoid_cross_entropy); })
       .gradient(two_input_loss_gradient("SigmoidCrossEntropyWithLogitsGrad", false))
-      .doc("Binary cross-entropy on logits (TF sigmoid_cross_entropy_with_logits averaged; Keras binary_crossentropy "
+      .doc(
+          "Binary cross-entropy on logits (TF sigmoid_cross_entropy_with_logits averaged; Keras binary_crossentropy "
           "with from_logits=True): logits x and targets t are float32 of one shape (any rank), and output = mean "
           "over all elements of max(x, 0) - x * t + log(1 + exp(-|x|)), the stable form of -t log(sigmoid(x)) - (1 - "
           "t) log(1 - sigmoid(x)); a scalar []. No elements gives NaN. Gradients: d logits = (sigmoid(x) - t) / M * "
@@ -348,7 +357,8 @@ void register_loss_ops(OpRegistry& registry) {
       .outputs({"dLogits", "dTargets"})
       .shape(infer_same_shape_loss_grad)
       .kernel(make_sigmoid_ce_grad_kernel)
-      .doc("Gradient of SigmoidCrossEntropyWithLogits: dLogits = (sigmoid(x) - t) / M * dLoss and dTargets = -x / M "
+      .doc(
+          "Gradient of SigmoidCrossEntropyWithLogits: dLogits = (sigmoid(x) - t) / M * dLoss and dTargets = -x / M "
           "* dLoss, M = number of elements, dLoss a float32 scalar [].");
 
   registry.op("MeanSquaredError")
@@ -359,7 +369,8 @@ void register_loss_ops(OpRegistry& registry) {
         return make_mean_loss_kernel(init, [](float p, float t) { return static_cast<double>(p - t) * (p - t); });
       })
       .gradient(two_input_loss_gradient("MeanSquaredErrorGrad", true))
-      .doc("output = mean((predictions - targets)^2) over all elements, a float32 scalar [] (Keras "
+      .doc(
+          "output = mean((predictions - targets)^2) over all elements, a float32 scalar [] (Keras "
           "mean_squared_error averaged over the batch); predictions and targets are float32 of one shape (any rank, "
           "no broadcasting). No elements gives NaN. Gradients: d predictions = 2 (p - t) / M * d output (M = number "
           "of elements) and d targets = its negative.");
@@ -368,7 +379,8 @@ void register_loss_ops(OpRegistry& registry) {
       .outputs({"dPredictions"})
       .shape(infer_same_shape_loss_grad)
       .kernel(make_mse_grad_kernel)
-      .doc("Gradient of MeanSquaredError with respect to predictions: dPredictions = 2 (p - t) / M * dLoss, M = "
+      .doc(
+          "Gradient of MeanSquaredError with respect to predictions: dPredictions = 2 (p - t) / M * dLoss, M = "
           "number of elements, dLoss a float32 scalar [] (the targets' gradient is its negative).");
 }
 

@@ -40,7 +40,8 @@ void expect_sequence_and_mask(InferContext& ctx, int x_index, int mask_index) {
   ctx.expect_dtype(x_index, DType::f32);
   const TensorType& x = ctx.inputs[static_cast<size_t>(x_index)];
   const TensorType& mask = ctx.inputs[static_cast<size_t>(mask_index)];
-  if (x.rank() < 2) ctx.fail("input {} has shape {}: it needs a batch and a time axis [N, T, ...]", x_index, dims_str(x.dims));
+  if (x.rank() < 2)
+    ctx.fail("input {} has shape {}: it needs a batch and a time axis [N, T, ...]", x_index, dims_str(x.dims));
   if (mask.dtype != DType::i64 && mask.dtype != DType::f32)
     ctx.fail("input {} (mask) is {}: give int64 token ids (0 = padding) or a float32 mask", mask_index, type_str(mask));
   if (mask.rank() != 2) ctx.fail("input {} (mask) has shape {}: it must be [N, T]", mask_index, dims_str(mask.dims));
@@ -71,7 +72,8 @@ void infer_masked_mean_grad(InferContext& ctx) {
   ctx.expect_dtype(0, DType::f32);
   const Dims& dy = ctx.in_dims(0);
   const Dims& mask = ctx.in_dims(1);
-  if (dy.empty() || mask.size() != 2) ctx.fail("dY {} and mask {} do not fit [N, ...] and [N, T]", dims_str(dy), dims_str(mask));
+  if (dy.empty() || mask.size() != 2)
+    ctx.fail("dY {} and mask {} do not fit [N, ...] and [N, T]", dims_str(dy), dims_str(mask));
   Dims dx = {dy[0], mask[1]};
   dx.insert(dx.end(), dy.begin() + 1, dy.end());
   ctx.outputs[0] = {DType::f32, dx};
@@ -235,7 +237,8 @@ void register_masked_ops(OpRegistry& registry) {
       .shape(infer_masked_softmax)
       .kernel(make_masked_softmax_kernel)
       .gradient(masked_softmax_gradient)
-      .doc("Softmax over the time axis (axis 1) of X [N, T, ...] float32, counting only the steps where mask [N, T] "
+      .doc(
+          "Softmax over the time axis (axis 1) of X [N, T, ...] float32, counting only the steps where mask [N, T] "
           "is non-zero: y = exp(x - max) / sum(exp(x - max)) over the kept steps, y = 0 at masked steps (Keras' "
           "Softmax layer given a mask). The mask is the int64 token ids (0 = padding, as the recurrent ops' "
           "mask_zero input) or a float32 mask. A row with every step masked gives zeros (Keras: uniform). Gradient: "
@@ -247,7 +250,8 @@ void register_masked_ops(OpRegistry& registry) {
       .shape(infer_masked_reduce)
       .kernel(make_masked_mean_kernel)
       .gradient(masked_mean_gradient)
-      .doc("Mean over the time axis of X [N, T, ...] float32 counting only the steps where mask [N, T] is non-zero: "
+      .doc(
+          "Mean over the time axis of X [N, T, ...] float32 counting only the steps where mask [N, T] is non-zero: "
           "Y [N, ...] = sum_t m_t x_t / sum_t m_t (Keras GlobalAveragePooling1D given a mask). The mask is int64 "
           "token ids (0 = padding) or float32. A row with every step masked gives zeros (Keras: NaN). Gradient: "
           "MaskedReduceMeanGrad.");
@@ -257,7 +261,8 @@ void register_masked_ops(OpRegistry& registry) {
       .outputs({"dX"})
       .shape(infer_masked_mean_grad)
       .kernel(make_masked_mean_grad_kernel)
-      .doc("Gradient of MaskedReduceMean: dX [N, T, ...] = dY / (kept steps of the row) at the kept steps, 0 at "
+      .doc(
+          "Gradient of MaskedReduceMean: dX [N, T, ...] = dY / (kept steps of the row) at the kept steps, 0 at "
           "masked ones; T comes from the mask [N, T].");
 
   registry.op("MaskedReduceMax")
@@ -266,7 +271,8 @@ void register_masked_ops(OpRegistry& registry) {
       .shape(infer_masked_reduce)
       .kernel(make_masked_max_kernel)
       .gradient(masked_max_gradient)
-      .doc("Max over the time axis of X [N, T, ...] float32 taking only the steps where mask [N, T] is non-zero: Y "
+      .doc(
+          "Max over the time axis of X [N, T, ...] float32 taking only the steps where mask [N, T] is non-zero: Y "
           "[N, ...] (global max pooling over time that ignores padding). The mask is int64 token ids (0 = padding) "
           "or float32. A row with every step masked gives zeros. Gradient: MaskedReduceMaxGrad.");
 
@@ -275,7 +281,8 @@ void register_masked_ops(OpRegistry& registry) {
       .outputs({"dX"})
       .shape(infer_masked_max_grad)
       .kernel(make_masked_max_grad_kernel)
-      .doc("Gradient of MaskedReduceMax: dX (X's shape) = dY / ties at the kept steps whose x equals the max Y, 0 "
+      .doc(
+          "Gradient of MaskedReduceMax: dX (X's shape) = dY / ties at the kept steps whose x equals the max Y, 0 "
           "elsewhere (ties share dY evenly, as ReduceMaxGrad).");
 }
 

@@ -58,8 +58,8 @@ void infer_matmul(InferContext& ctx) {
              dims_str(b), k_a, k_b);
   Dims out;
   if (!broadcast_dims(batch_dims(a), batch_dims(b), &out))
-    ctx.fail("input 0 has shape {} and input 1 has shape {}: batch dimensions {} and {} do not broadcast",
-             dims_str(a), dims_str(b), dims_str(batch_dims(a)), dims_str(batch_dims(b)));
+    ctx.fail("input 0 has shape {} and input 1 has shape {}: batch dimensions {} and {} do not broadcast", dims_str(a),
+             dims_str(b), dims_str(batch_dims(a)), dims_str(batch_dims(b)));
   // oneDNN sees batch + [M, N] even when a rank-1 operand drops M or N from Y.
   if (out.size() + 2 > kMaxRank)
     ctx.fail("input 0 has shape {} and input 1 has shape {}: {} batch dims are more than the {} oneDNN supports",
@@ -141,8 +141,9 @@ void infer_gemm(InferContext& ctx) {
   const int64_t k_b = attrs.trans_b ? b[1] : b[0];
   const int64_t n = attrs.trans_b ? b[0] : b[1];
   if (dims_differ(k_a, k_b))
-    ctx.fail("input 0 has shape {} (trans_a={}) and input 1 has shape {} (trans_b={}): inner dimensions {} and {} differ",
-             dims_str(a), attrs.trans_a, dims_str(b), attrs.trans_b, k_a, k_b);
+    ctx.fail(
+        "input 0 has shape {} (trans_a={}) and input 1 has shape {} (trans_b={}): inner dimensions {} and {} differ",
+        dims_str(a), attrs.trans_a, dims_str(b), attrs.trans_b, k_a, k_b);
   const Dims out{m, n};
   if (ctx.num_inputs() == 3) {
     // C broadcasts one way only: to [M,N], never the other way.
@@ -151,7 +152,8 @@ void infer_gemm(InferContext& ctx) {
     const Dims c2 = pad_leading_ones(c, 2);
     for (size_t i = 0; i < 2; ++i)
       if (c2[i] != 1 && dims_differ(c2[i], out[i]))
-        ctx.fail("input 2 (C) has shape {}, which does not broadcast to the output shape {}", dims_str(c), dims_str(out));
+        ctx.fail("input 2 (C) has shape {}, which does not broadcast to the output shape {}", dims_str(c),
+                 dims_str(out));
   }
   ctx.outputs[0] = {DType::f32, out};
 }
@@ -234,10 +236,10 @@ class GemmKernel final : public Kernel {
   int64_t m_, n_;
   float beta_;
   bool has_c_ = false;
-  bool scale_c_ = false;   // beta != 1: C is scaled into the scratchpad first
+  bool scale_c_ = false;  // beta != 1: C is scaled into the scratchpad first
   bool empty_sum_ = false;
   int c_post_op_index_ = 0;  // which post-op adds C (alpha's may come first)
-  Dims c_dims_;            // C padded to rank 2
+  Dims c_dims_;              // C padded to rank 2
   size_t scaled_c_offset_ = 0;
   dnnl::memory::desc src_md_, weights_md_, dst_md_, c_md_;
   dnnl::memory::desc scratchpad_md_;
@@ -340,7 +342,8 @@ void register_matmul_ops(OpRegistry& registry) {
         return std::make_unique<MatMulKernel>(init.in_dims(0), init.in_dims(1));
       })
       .gradient(matmul_gradient)
-      .doc("Y = A @ B on float32, as numpy.matmul: A [..., M, K] and B [..., K, N] give Y [..., M, N] with Y[..., m, "
+      .doc(
+          "Y = A @ B on float32, as numpy.matmul: A [..., M, K] and B [..., K, N] give Y [..., M, N] with Y[..., m, "
           "n] = sum_k A[..., m, k] * B[..., k, n]; the leading (batch) dims broadcast NumPy-style. A rank-1 A [K] is "
           "treated as [1, K] and a rank-1 B [K] as [K, 1], and that added dim is removed from Y (so [N, K] @ [K] "
           "gives [N]).");
@@ -356,7 +359,8 @@ void register_matmul_ops(OpRegistry& registry) {
                                             init.inputs.size() == 3 ? &init.in_dims(2) : nullptr);
       })
       .gradient(gemm_gradient)
-      .doc("Y = alpha * op(A) @ op(B) + beta * C on float32, as ONNX Gemm: A and B are matrices, op(X) is X^T when "
+      .doc(
+          "Y = alpha * op(A) @ op(B) + beta * C on float32, as ONNX Gemm: A and B are matrices, op(X) is X^T when "
           "trans_a / trans_b is set and X otherwise, op(A) is [M, K], op(B) is [K, N] and Y is [M, N]. The optional "
           "C broadcasts one way to [M, N] ([], [N], [1, N], [M, 1], [M, N], ...). Defaults: alpha = 1, beta = 1, no "
           "transposes.");

@@ -52,8 +52,8 @@ void infer_constant(InferContext& ctx) {
   const bool is_int = value.int64_data_size() > 0;
   const int64_t given = is_int ? value.int64_data_size() : value.float_data_size();
   if (given != count)
-    ctx.fail("value has {} {} values, but dims {} need {}", given, is_int ? "int64_data" : "float_data",
-             dims_str(dims), count);
+    ctx.fail("value has {} {} values, but dims {} need {}", given, is_int ? "int64_data" : "float_data", dims_str(dims),
+             count);
   ctx.outputs[0] = {is_int ? DType::i64 : DType::f32, dims};
 }
 
@@ -181,7 +181,8 @@ void register_misc_ops(OpRegistry& registry) {
       .shape(infer_constant)
       .kernel(make_constant_kernel)
       .non_differentiable("no inputs to differentiate")
-      .doc("Outputs the literal tensor in the `value` attribute: shape `dims` (empty = scalar) and either float_data "
+      .doc(
+          "Outputs the literal tensor in the `value` attribute: shape `dims` (empty = scalar) and either float_data "
           "(a float32 tensor) or int64_data (an int64 tensor), row-major, with exactly as many values as the dims "
           "have elements. Takes no inputs.");
 
@@ -192,7 +193,8 @@ void register_misc_ops(OpRegistry& registry) {
       .shape(infer_dropout)
       .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> { return std::make_unique<DropoutKernel>(init); })
       .gradient(dropout_gradient)
-      .doc("When training, drops each element of the float32 input with probability `ratio` (default 0.5, in [0, 1)) "
+      .doc(
+          "When training, drops each element of the float32 input with probability `ratio` (default 0.5, in [0, 1)) "
           "and scales the kept ones: output = data * mask with mask = 1 / (1 - ratio) where kept and 0 where dropped "
           "(mask is a float32 output of the same shape). Outside training, output = data and mask = 1. Element i's "
           "decision is a pure function of (the run's step seed, the node's seed, i), via SplitMix64 (ops/random.h); "
@@ -208,7 +210,8 @@ void register_misc_ops(OpRegistry& registry) {
         return std::make_unique<RandomNormalLikeKernel>(init);
       })
       .non_differentiable("reads only its input's shape")
-      .doc("A float32 tensor of the input's shape (only the shape is read; the input must be float32) whose elements "
+      .doc(
+          "A float32 tensor of the input's shape (only the shape is read; the input must be float32) whose elements "
           "are drawn from the normal distribution with mean `mean` (default 0) and standard deviation `scale` "
           "(default 1, finite and >= 0), as ONNX RandomNormalLike without `dtype`. It samples in training and at "
           "inference alike, as ONNX and Keras' K.random_normal do, e.g. for a variational autoencoder's "

@@ -122,11 +122,13 @@ class MaxPoolGradKernel final : public Kernel {
     std::byte* pad = static_cast<std::byte*>(io.scratchpad);
     const dnnl::memory workspace = wrap(workspace_md_, pad + workspace_);
     execute(forward_,
-            {{DNNL_ARG_SRC, wrap(src_md_, io.inputs[1])}, {DNNL_ARG_DST, wrap(dst_md_, pad + pooled_)},
+            {{DNNL_ARG_SRC, wrap(src_md_, io.inputs[1])},
+             {DNNL_ARG_DST, wrap(dst_md_, pad + pooled_)},
              {DNNL_ARG_WORKSPACE, workspace}},
             fwd_scratch_md_, pad + fwd_scratch_);
     execute(backward_,
-            {{DNNL_ARG_DIFF_DST, wrap(dst_md_, io.inputs[0])}, {DNNL_ARG_DIFF_SRC, wrap(src_md_, io.outputs[0])},
+            {{DNNL_ARG_DIFF_DST, wrap(dst_md_, io.inputs[0])},
+             {DNNL_ARG_DIFF_SRC, wrap(src_md_, io.outputs[0])},
              {DNNL_ARG_WORKSPACE, workspace}},
             bwd_scratch_md_, pad + bwd_scratch_);
   }
@@ -162,7 +164,8 @@ void register_pooling_ops(OpRegistry& registry) {
         return std::make_unique<MaxPoolKernel>(init.in_dims(0), init.out_dims(0), window_of(init.attrs()));
       })
       .gradient(max_pool_gradient)
-      .doc("Keras MaxPool1D on float32 X [N, T, C] (channels last): Y [N, T', C] with y[n, t, c] = max over j < k of "
+      .doc(
+          "Keras MaxPool1D on float32 X [N, T, C] (channels last): Y [N, T', C] with y[n, t, c] = max over j < k of "
           "x[n, t*s + j, c], window k = kernel_shape[0] (required), stride s = strides[0] (default k), valid "
           "padding: T' = floor((T - k) / s) + 1. oneDNN pooling_max in nwc layout. Global max over time is ReduceMax "
           "over axis 1. Gradient: MaxPool1DGrad.");
@@ -175,7 +178,8 @@ void register_pooling_ops(OpRegistry& registry) {
       .kernel([](const KernelInit& init) -> std::unique_ptr<Kernel> {
         return std::make_unique<MaxPoolGradKernel>(init.in_dims(1), init.in_dims(0), window_of(init.attrs()));
       })
-      .doc("Gradient of MaxPool1D: dX (X's shape) gets each window's dY at the position of that window's max (the "
+      .doc(
+          "Gradient of MaxPool1D: dX (X's shape) gets each window's dY at the position of that window's max (the "
           "first one on ties, oneDNN's choice), summed where windows overlap. Recomputes the forward argmax "
           "(oneDNN's workspace) in its scratchpad.");
 }

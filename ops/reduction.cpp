@@ -92,8 +92,10 @@ void infer_reduction(InferContext& ctx) {
   const bool keepdims = keepdims_attr(ctx.attrs());
   Dims out;
   for (size_t i = 0; i < x.size(); ++i) {
-    if (!reduced[i]) out.push_back(x[i]);
-    else if (keepdims) out.push_back(1);
+    if (!reduced[i])
+      out.push_back(x[i]);
+    else if (keepdims)
+      out.push_back(1);
   }
   ctx.outputs[0] = {DType::f32, out};
 }
@@ -106,9 +108,12 @@ class ReductionKernel final : public Kernel {
     for (size_t i = 0; i < reduced.size(); ++i)
       if (reduced[i]) dst_dims[i] = 1;
     dst_elements_ = num_elements(dst_dims);
-    if (dst_elements_ == 0) mode_ = Mode::nothing;
-    else if (num_elements(src_dims) == 0) mode_ = Mode::fill_empty_value;
-    else if (dst_dims == src_dims) mode_ = Mode::copy;
+    if (dst_elements_ == 0)
+      mode_ = Mode::nothing;
+    else if (num_elements(src_dims) == 0)
+      mode_ = Mode::fill_empty_value;
+    else if (dst_dims == src_dims)
+      mode_ = Mode::copy;
     else {
       mode_ = Mode::primitive;
       src_md_ = plain_desc(src_dims);
@@ -203,7 +208,9 @@ class ExpandKernel final : public Kernel {
  public:
   ExpandKernel(const Dims& src_dims, const Dims& out_dims, float scale)
       : src_dims_(pad_leading_ones(src_dims, out_dims.size())), out_dims_(out_dims), scale_(scale) {}
-  void run(const KernelIO& io) const override { expand(io.in<float>(0), src_dims_, out_dims_, scale_, io.out<float>(0)); }
+  void run(const KernelIO& io) const override {
+    expand(io.in<float>(0), src_dims_, out_dims_, scale_, io.out<float>(0));
+  }
 
  private:
   Dims src_dims_, out_dims_;
@@ -244,8 +251,7 @@ void infer_reduction_grad(InferContext& ctx) {
 // primitives, with the 0/1 mask and the per-cell counts in the scratchpad.
 class ReduceMaxGradKernel final : public Kernel {
  public:
-  ReduceMaxGradKernel(const Dims& x_dims, const Dims& kept)
-      : elements_(num_elements(x_dims)), copy_(kept == x_dims) {
+  ReduceMaxGradKernel(const Dims& x_dims, const Dims& kept) : elements_(num_elements(x_dims)), copy_(kept == x_dims) {
     if (elements_ == 0 || copy_) return;
     const dnnl::memory::desc full_md = plain_desc(x_dims);
     kept_md_ = plain_desc(kept);
@@ -268,9 +274,9 @@ class ReduceMaxGradKernel final : public Kernel {
     count_ = dnnl::reduction(count_pd);
     route_ = dnnl::binary(route_pd);
     // Scratchpad: [oneDNN's (one primitive at a time)] [mask] [counts].
-    mask_offset_ = align_up(std::max({eq_scratch_md_.get_size(), count_scratch_md_.get_size(),
-                                      route_scratch_md_.get_size()}),
-                            kScratchAlignment);
+    mask_offset_ =
+        align_up(std::max({eq_scratch_md_.get_size(), count_scratch_md_.get_size(), route_scratch_md_.get_size()}),
+                 kScratchAlignment);
     count_offset_ = align_up(mask_offset_ + full_md.get_size(), kScratchAlignment);
     scratch_bytes_ = count_offset_ + kept_md_.get_size();
   }
@@ -382,7 +388,8 @@ void register_gradient_ops(OpRegistry& registry) {
         const ValueId dy = g.output_grad(0);
         if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ExpandToShapeOf", {dy, g.input(0)}));
       })
-      .doc("Y = X summed over the dims that NumPy broadcasting stretched from `like`'s shape to X's, so Y has like's "
+      .doc(
+          "Y = X summed over the dims that NumPy broadcasting stretched from `like`'s shape to X's, so Y has like's "
           "shape (float32): shapes align from the right, X's leading dims beyond like's rank are summed away, and a "
           "dim where like has 1 and X has n sums n elements. Only like's shape is read. The gradient of a "
           "broadcasting op with respect to an input of like's shape; its own gradient is ExpandToShapeOf.");
@@ -398,7 +405,8 @@ void register_gradient_ops(OpRegistry& registry) {
         const ValueId dy = g.output_grad(0);
         if (dy != kNoValue && g.needs_grad(0)) g.set_input_grad(0, g.emit1("ReduceSumToShapeOf", {dy, g.input(0)}));
       })
-      .doc("Y = X broadcast to `like`'s shape by NumPy rules (float32): shapes align from the right, missing leading "
+      .doc(
+          "Y = X broadcast to `like`'s shape by NumPy rules (float32): shapes align from the right, missing leading "
           "dims count as 1 and a dim of 1 repeats to like's size; X must broadcast to like one way. Only like's "
           "shape is read. Its gradient is ReduceSumToShapeOf.");
 
@@ -417,7 +425,8 @@ void register_gradient_ops(OpRegistry& registry) {
         return std::make_unique<ExpandKernel>(kept_dims(x, reduced), x,
                                               1.f / static_cast<float>(std::max<int64_t>(count, 1)));
       })
-      .doc("dX = dY broadcast back over the reduced axes / n, where n is the number of elements each mean averaged: "
+      .doc(
+          "dX = dY broadcast back over the reduced axes / n, where n is the number of elements each mean averaged: "
           "the gradient of ReduceMean(X) with the same `axes` and `keepdims` (float32). dY has ReduceMean's output "
           "shape; dX has X's.");
 
@@ -431,7 +440,8 @@ void register_gradient_ops(OpRegistry& registry) {
         return std::make_unique<ReduceMaxGradKernel>(
             x, kept_dims(x, reduced_axes(init.attrs(), static_cast<int>(x.size()))));
       })
-      .doc("dX = dY * (X == Y) / (number of elements equal to Y in X's reduced cell): the gradient of Y = "
+      .doc(
+          "dX = dY * (X == Y) / (number of elements equal to Y in X's reduced cell): the gradient of Y = "
           "ReduceMax(X) with the same `axes` and `keepdims` (float32), routing each output gradient to the maximal "
           "elements and splitting it evenly among ties, as TensorFlow's reduce_max gradient. dY and Y have "
           "ReduceMax's output shape; dX has X's.");
@@ -446,7 +456,8 @@ void infer_argmax(InferContext& ctx) {
   const int64_t axis = argmax_axis_attr(ctx.attrs());
   const int a = normalize_axis(axis, x.rank());
   if (a < 0) ctx.fail("axis {} is out of range for input 0 of shape {} (rank {})", axis, dims_str(x.dims), x.rank());
-  if (x.dims[static_cast<size_t>(a)] == 0) ctx.fail("axis {} of input 0 {} is empty; it has no maximum", axis, dims_str(x.dims));
+  if (x.dims[static_cast<size_t>(a)] == 0)
+    ctx.fail("axis {} of input 0 {} is empty; it has no maximum", axis, dims_str(x.dims));
   Dims out = x.dims;
   if (keepdims_attr(ctx.attrs()))
     out[static_cast<size_t>(a)] = 1;
@@ -508,7 +519,8 @@ void register_reduction_ops(OpRegistry& registry) {
       .shape(infer_argmax)
       .kernel(make_argmax_kernel)
       .non_differentiable("an integer output")
-      .doc("Index of the largest element along `axis` (default 0 as ONNX; Keras argmax uses the last axis, so write "
+      .doc(
+          "Index of the largest element along `axis` (default 0 as ONNX; Keras argmax uses the last axis, so write "
           "`axis: -1` for class scores; negative counts from the end) of a float32 or int64 input, as an int64 "
           "tensor. keepdims (default true, as ONNX) keeps the axis as a dim of 1, otherwise it is removed. On ties "
           "the first index wins (ONNX select_last_index = 0). The axis must not be empty.");

@@ -75,9 +75,7 @@ OpDefBuilder OpRegistry::op(std::string name) {
   return OpDefBuilder(it->second);
 }
 
-OpDefBuilder OpRegistry::grad_op(std::string name) {
-  return op(std::move(name)).non_differentiable(kBackwardOpReason);
-}
+OpDefBuilder OpRegistry::grad_op(std::string name) { return op(std::move(name)).non_differentiable(kBackwardOpReason); }
 
 void OpRegistry::add(OpDef def) {
   std::string name = def.schema.name;
@@ -87,10 +85,14 @@ void OpRegistry::add(OpDef def) {
 void OpRegistry::check_complete() const {
   for (const auto& [name, def] : ops_) {
     const char* missing = nullptr;
-    if (def.schema.doc.empty()) missing = "a doc";
-    else if (!def.schema.infer) missing = "a shape rule";
-    else if (!def.kernel) missing = "a kernel";
-    else if (!def.gradient && def.is_differentiable()) missing = "a gradient rule or a non_differentiable reason";
+    if (def.schema.doc.empty())
+      missing = "a doc";
+    else if (!def.schema.infer)
+      missing = "a shape rule";
+    else if (!def.kernel)
+      missing = "a kernel";
+    else if (!def.gradient && def.is_differentiable())
+      missing = "a gradient rule or a non_differentiable reason";
     if (missing) throw Error(fmt::format("op '{}' is declared without {}", name, missing));
     if (def.gradient && !def.is_differentiable())
       throw Error(fmt::format("op '{}' has a gradient rule but is marked non-differentiable", name));

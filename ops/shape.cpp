@@ -44,8 +44,7 @@ std::vector<int> normalize_axes(const InferContext& ctx, const char* attr_name, 
   std::vector<int> result;
   for (int64_t axis : axes) {
     const int normalized = normalize_axis(axis, rank);
-    if (normalized < 0)
-      ctx.fail("{} {}: axis {} is out of range for rank {}", attr_name, list_str(axes), axis, rank);
+    if (normalized < 0) ctx.fail("{} {}: axis {} is out of range for rank {}", attr_name, list_str(axes), axis, rank);
     if (std::find(result.begin(), result.end(), normalized) != result.end())
       ctx.fail("{} {} names axis {} twice", attr_name, list_str(axes), normalized);
     result.push_back(normalized);
@@ -193,7 +192,8 @@ void infer_reshape(InferContext& ctx) {
     const int64_t target = shape[i];
     const size_t at = static_cast<size_t>(i);
     if (target == 0) {
-      if (at >= in.size()) ctx.fail("shape {} copies dim {} with 0, but input {} has rank {}", list_str(shape), i, input, in.size());
+      if (at >= in.size())
+        ctx.fail("shape {} copies dim {} with 0, but input {} has rank {}", list_str(shape), i, input, in.size());
       out[at] = in[at];
       copied[at] = true;
       // An unknown dim copied through cancels itself; only known ones count.
@@ -205,14 +205,17 @@ void infer_reshape(InferContext& ctx) {
       ctx.fail("shape {} has invalid dim {}", list_str(shape), target);
     } else {
       out[at] = target;
-      if (__builtin_mul_overflow(known_out, target, &known_out)) ctx.fail("shape {} has too many elements", list_str(shape));
+      if (__builtin_mul_overflow(known_out, target, &known_out))
+        ctx.fail("shape {} has too many elements", list_str(shape));
     }
   }
   int64_t known_in = 1;
   bool in_unknown = false;  // an unknown input dim not copied through
   for (size_t j = 0; j < in.size(); ++j) {
-    if (in[j] >= 0) known_in *= in[j];
-    else if (!copied[j]) in_unknown = true;
+    if (in[j] >= 0)
+      known_in *= in[j];
+    else if (!copied[j])
+      in_unknown = true;
   }
   // Remaining equation: known_in * (uncopied unknown dims) = known_out * (the -1 dim).
   if (inferred_at >= 0) {
@@ -256,7 +259,8 @@ std::vector<int> transpose_perm(const InferContext& ctx, int rank) {
       result[static_cast<size_t>(i)] = static_cast<int>(perm[i]);
     }
   }
-  if (!valid) ctx.fail("perm {} is not a permutation of the {} axes of input {}", list_str(perm), rank, type_str(ctx.inputs[0]));
+  if (!valid)
+    ctx.fail("perm {} is not a permutation of the {} axes of input {}", list_str(perm), rank, type_str(ctx.inputs[0]));
   return result;
 }
 
@@ -289,7 +293,8 @@ void infer_concat(InferContext& ctx) {
   for (int i = 1; i < ctx.num_inputs(); ++i) {
     const TensorType& in = ctx.inputs[static_cast<size_t>(i)];
     if (in.dtype != first.dtype || in.rank() != first.rank())
-      ctx.fail("input {} is {}, but input 0 is {} (inputs need the same dtype and rank)", i, type_str(in), type_str(first));
+      ctx.fail("input {} is {}, but input 0 is {} (inputs need the same dtype and rank)", i, type_str(in),
+               type_str(first));
     for (size_t d = 0; d < out.size(); ++d) {
       const int64_t size = in.dims[d];
       if (static_cast<int>(d) == axis) {
@@ -352,9 +357,9 @@ class ConcatKernel final : public Kernel {
  private:
   size_t elem_size_;
   int axis_ = 0;
-  int64_t outer_ = 0;                // product of the dims before the axis
-  std::vector<size_t> parts_;        // indices of the non-empty inputs
-  std::vector<int64_t> block_elems_; // per part: product of its dims from the axis on
+  int64_t outer_ = 0;                 // product of the dims before the axis
+  std::vector<size_t> parts_;         // indices of the non-empty inputs
+  std::vector<int64_t> block_elems_;  // per part: product of its dims from the axis on
   std::vector<dnnl::memory::desc> src_mds_;
   dnnl::memory::desc dst_md_, scratchpad_md_;
   dnnl::concat concat_;  // empty when the loop runs instead
@@ -416,8 +421,8 @@ std::vector<SliceRange> slice_ranges(const InferContext& ctx, int data_input = 0
     start = step > 0 ? std::clamp<int64_t>(start, 0, dim) : std::clamp<int64_t>(start, 0, dim - 1);
     end = step > 0 ? std::clamp<int64_t>(end, 0, dim) : std::clamp<int64_t>(end, -1, dim - 1);
     const int64_t span = step > 0 ? end - start : start - end;  // positions walked over
-    const int64_t stride = step == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::max()
-                                                                       : std::abs(step);
+    const int64_t stride =
+        step == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::max() : std::abs(step);
     range.size = span > 0 ? (span - 1) / stride + 1 : 0;
     range.start = range.size > 0 ? start : 0;
     // With at most one element the step is irrelevant; 1 keeps the kernel's
@@ -495,7 +500,8 @@ void infer_squeeze(InferContext& ctx) {
   } else {
     for (int axis : normalize_axes(ctx, "axes", ctx.attrs().axes(), in.rank())) {
       const int64_t size = in.dims[static_cast<size_t>(axis)];
-      if (size >= 0 && size != 1) ctx.fail("cannot squeeze axis {} of input {}: its size is {}, not 1", axis, type_str(in), size);
+      if (size >= 0 && size != 1)
+        ctx.fail("cannot squeeze axis {} of input {}: its size is {}, not 1", axis, type_str(in), size);
       drop[static_cast<size_t>(axis)] = true;
     }
   }
@@ -525,7 +531,8 @@ void infer_flatten(InferContext& ctx) {
   // The split point may be rank itself (everything in the first dim), so this
   // is not normalize_axis.
   if (axis_attr < -in.rank() || axis_attr > in.rank())
-    ctx.fail("axis {} is out of range for input {} (allowed: {} to {})", axis_attr, type_str(in), -in.rank(), in.rank());
+    ctx.fail("axis {} is out of range for input {} (allowed: {} to {})", axis_attr, type_str(in), -in.rank(),
+             in.rank());
   const auto split = in.dims.begin() + (axis_attr < 0 ? axis_attr + in.rank() : axis_attr);
   auto product = [](Dims::const_iterator begin, Dims::const_iterator end) {
     int64_t p = 1;
@@ -628,7 +635,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_reshape)
       .kernel(make_copy_kernel)
       .gradient(reshape_gradient)
-      .doc("Returns the input's elements (float32 or int64, row-major order unchanged) with the shape given by the "
+      .doc(
+          "Returns the input's elements (float32 or int64, row-major order unchanged) with the shape given by the "
           "`shape` attribute. As in ONNX, a 0 in `shape` copies the input dim at the same position and one -1 is "
           "inferred from the element count; an unknown input dim copied by 0 stays unknown, and a -1 that absorbs an "
           "unknown dim is unknown until run time. Gradient: dX = ReshapeLike(dY, X).");
@@ -640,7 +648,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_transpose)
       .kernel(make_transpose_kernel)
       .gradient(transpose_gradient)
-      .doc("Permutes the axes of the input (float32 or int64): output dim i is input dim perm[i], and y[i_0, ..., "
+      .doc(
+          "Permutes the axes of the input (float32 or int64): output dim i is input dim perm[i], and y[i_0, ..., "
           "i_r-1] = x[j] with j[perm[k]] = i_k. `perm` defaults to reversing the axes. Gradient: dX = Transpose(dY) "
           "with the inverse permutation.");
 
@@ -651,7 +660,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_concat)
       .kernel([](const KernelInit& init) { return std::make_unique<ConcatKernel>(init); })
       .gradient(concat_gradient)
-      .doc("Joins one or more inputs (all float32 or all int64, same rank) along `axis` (required; negative counts "
+      .doc(
+          "Joins one or more inputs (all float32 or all int64, same rank) along `axis` (required; negative counts "
           "from the end), in input order. All other dims must match; the output's axis dim is the sum of the "
           "inputs'. Gradient: dX_i = Slice(dY) along the axis at input i's offset, which needs every input's size on "
           "the axis known when gradients are built.");
@@ -663,7 +673,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_slice)
       .kernel(make_slice_kernel)
       .gradient(slice_gradient)
-      .doc("Takes x[start:end:step] along each axis in `axes` (default: the first len(starts) axes), like ONNX Slice "
+      .doc(
+          "Takes x[start:end:step] along each axis in `axes` (default: the first len(starts) axes), like ONNX Slice "
           "but with `starts`, `ends`, `axes` and `steps` (default all 1) as attributes. Negative starts/ends count "
           "from the end of the dim; then, for step > 0, start and end are clamped to [0, dim], and for step < 0 "
           "start to [0, dim-1] and end to [-1, dim-1]. A step of 0 is an error. Works on float32 and int64. "
@@ -676,7 +687,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_squeeze)
       .kernel(make_copy_kernel)
       .gradient(reshape_gradient)
-      .doc("Removes the size-1 dims listed in `axes` (negative counts from the end); with no axes, removes every "
+      .doc(
+          "Removes the size-1 dims listed in `axes` (negative counts from the end); with no axes, removes every "
           "size-1 dim, which requires an input with no unknown dims. Elements are unchanged. Works on float32 and "
           "int64. Gradient: dX = ReshapeLike(dY, X).");
 
@@ -687,7 +699,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_unsqueeze)
       .kernel(make_copy_kernel)
       .gradient(reshape_gradient)
-      .doc("Inserts size-1 dims at the positions `axes` (required) of the output, whose rank is the input's plus "
+      .doc(
+          "Inserts size-1 dims at the positions `axes` (required) of the output, whose rank is the input's plus "
           "len(axes); negative axes count from the end of the output. Elements are unchanged. Works on float32 and "
           "int64. Gradient: dX = ReshapeLike(dY, X).");
 
@@ -698,7 +711,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_flatten)
       .kernel(make_copy_kernel)
       .gradient(reshape_gradient)
-      .doc("Reshapes the input to rank 2: [d_0 * ... * d_axis-1, d_axis * ... * d_r-1] with `axis` (default 1) in "
+      .doc(
+          "Reshapes the input to rank 2: [d_0 * ... * d_axis-1, d_axis * ... * d_r-1] with `axis` (default 1) in "
           "[-r, r]; an empty product is 1. Elements are unchanged. Works on float32 and int64. Gradient: dX = "
           "ReshapeLike(dY, X).");
 
@@ -708,7 +722,8 @@ void register_shape_ops(OpRegistry& registry) {
       .shape(infer_reshape_like)
       .kernel(make_copy_kernel)
       .gradient(reshape_gradient)
-      .doc("Returns the elements of `data` (float32 or int64, row-major order unchanged) with the shape of `like` "
+      .doc(
+          "Returns the elements of `data` (float32 or int64, row-major order unchanged) with the shape of `like` "
           "(any dtype; only its shape is read): reshaped[i] = data[i] in flat order. Both must have the same number "
           "of elements. Because the target shape is read at run time, it works with unknown batch dims; it is the "
           "gradient of Reshape, Squeeze, Unsqueeze and Flatten (dX = ReshapeLike(dY, X)). `like` gets no gradient.");
@@ -719,7 +734,8 @@ void register_shape_ops(OpRegistry& registry) {
       .attrs({"starts", "ends", "axes", "steps"})
       .shape(infer_slice_grad)
       .kernel(make_slice_grad_kernel)
-      .doc("The gradient of Slice: a float32 tensor of zeros with the shape of `data`, into which `output_grad` is "
+      .doc(
+          "The gradient of Slice: a float32 tensor of zeros with the shape of `data`, into which `output_grad` is "
           "written at the positions Slice (with the same `starts`, `ends`, `axes` and `steps`, resolved against "
           "data's shape) takes from data: data_grad[start + i * step] = output_grad[i] on each sliced axis, 0 "
           "elsewhere. `output_grad` must have the slice's shape; only data's shape is read.");

@@ -70,9 +70,7 @@ Tensor initialize_parameter(const pb::Parameter& param, uint64_t model_seed, con
   const pb::Initializer& init = param.init();
   const Dims shape(param.shape().begin(), param.shape().end());
   const DType dtype = param.dtype() == pb::INT64 ? DType::i64 : DType::f32;
-  auto fail = [&](const std::string& what) {
-    return Error(fmt::format("parameter '{}': {}", param.name(), what));
-  };
+  auto fail = [&](const std::string& what) { return Error(fmt::format("parameter '{}': {}", param.name(), what)); };
 
   if (init.has_npy()) {
     std::filesystem::path file = init.npy().file();
@@ -101,9 +99,14 @@ Tensor initialize_parameter(const pb::Parameter& param, uint64_t model_seed, con
   const Fans fans = fans_of(matrix_shape);
   switch (init.kind_case()) {
     case pb::Initializer::KIND_NOT_SET:
-    case pb::Initializer::kZeros: break;
-    case pb::Initializer::kOnes: std::fill(v, v + n, 1.f); break;
-    case pb::Initializer::kConstant: std::fill(v, v + n, init.constant().value()); break;
+    case pb::Initializer::kZeros:
+      break;
+    case pb::Initializer::kOnes:
+      std::fill(v, v + n, 1.f);
+      break;
+    case pb::Initializer::kConstant:
+      std::fill(v, v + n, init.constant().value());
+      break;
     case pb::Initializer::kUniform: {
       const float lo = init.uniform().low(), hi = init.uniform().high();
       if (!(hi > lo)) throw fail(fmt::format("uniform needs low < high, got [{}, {}]", lo, hi));
@@ -122,7 +125,8 @@ Tensor initialize_parameter(const pb::Parameter& param, uint64_t model_seed, con
       const float stddev = static_cast<float>(std::sqrt(2.0 / (fans.in + fans.out)) / 0.87962566103423978);
       for (int64_t i = 0; i < n; ++i) {
         float z;
-        do z = standard_normal(rng); while (std::fabs(z) > 2.f);
+        do z = standard_normal(rng);
+        while (std::fabs(z) > 2.f);
         v[i] = stddev * z;
       }
       break;
@@ -138,11 +142,14 @@ Tensor initialize_parameter(const pb::Parameter& param, uint64_t model_seed, con
     case pb::Initializer::kUnitForgetBias: {
       // Gates i, f, c, o along the last dim: the second quarter is the forget gate.
       const int64_t width = shape.empty() ? 0 : shape.back();
-      if (width % 4 != 0) throw fail(fmt::format("unit_forget_bias needs a last dim divisible by 4 (i,f,c,o), got {}", width));
-      for (int64_t row = 0; row < n / width; ++row) std::fill(v + row * width + width / 4, v + row * width + width / 2, 1.f);
+      if (width % 4 != 0)
+        throw fail(fmt::format("unit_forget_bias needs a last dim divisible by 4 (i,f,c,o), got {}", width));
+      for (int64_t row = 0; row < n / width; ++row)
+        std::fill(v + row * width + width / 4, v + row * width + width / 2, 1.f);
       break;
     }
-    case pb::Initializer::kNpy: break;  // handled above
+    case pb::Initializer::kNpy:
+      break;  // handled above
   }
   return t;
 }

@@ -5,8 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "graph/graph_algo.h"
 #include "graph/loader.h"
@@ -87,7 +87,8 @@ ModelSummary Model::summary() const {
       for (ValueId in : node.inputs) in_types.push_back(g.value(in).type);
       row.note = schema->note(node, in_types);
     }
-    for (ValueId out : node.outputs) row.output_types += (row.output_types.empty() ? "" : " ") + type_str(g.value(out).type);
+    for (ValueId out : node.outputs)
+      row.output_types += (row.output_types.empty() ? "" : " ") + type_str(g.value(out).type);
     for (ValueId in : node.inputs) {
       const ParameterDef* p = g.find_parameter(in);
       if (!p || !counted.insert(in).second) continue;  // shared parameters count once
@@ -107,19 +108,21 @@ std::string ModelSummary::to_string() const {
     op_w = std::max(op_w, n.op.size());
     type_w = std::max(type_w, n.output_types.size());
   }
-  std::string out = fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>12}\n", "node", name_w, "op", op_w, "output shape", type_w, "params");
+  std::string out =
+      fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>12}\n", "node", name_w, "op", op_w, "output shape", type_w, "params");
   out += std::string(name_w + op_w + type_w + 18, '-') + "\n";
   for (const NodeSummary& n : nodes)
-    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>12L}{}\n", n.name, name_w, n.op, op_w, n.output_types, type_w, n.parameters,
-                       n.note.empty() ? "" : "  " + n.note);
+    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>12L}{}\n", n.name, name_w, n.op, op_w, n.output_types, type_w,
+                       n.parameters, n.note.empty() ? "" : "  " + n.note);
   out += std::string(name_w + op_w + type_w + 18, '-') + "\n";
   auto with_commas = [](int64_t v) {
     std::string s = std::to_string(v);
     for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
     return s;
   };
-  out += fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n", with_commas(total_parameters()),
-                     with_commas(trainable_parameters), with_commas(non_trainable_parameters));
+  out +=
+      fmt::format("Total params: {}\nTrainable params: {}\nNon-trainable params: {}\n", with_commas(total_parameters()),
+                  with_commas(trainable_parameters), with_commas(non_trainable_parameters));
   return out;
 }
 

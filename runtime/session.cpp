@@ -36,7 +36,8 @@ Session& Session::operator=(Session&&) noexcept = default;
 
 const Model& Session::model() const { return impl_->model; }
 
-std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& fetch_names) const {
+std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds,
+                                 const std::vector<std::string>& fetch_names) const {
   const Graph& g = impl_->graph();
   std::vector<ValueId> fetches;
   if (fetch_names.empty()) {
@@ -73,7 +74,8 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, con
       const int64_t declared = v.type.dims[static_cast<size_t>(i)];
       fits = declared < 0 || declared == t.dims()[static_cast<size_t>(i)];
     }
-    if (!fits) throw Error(fmt::format("input '{}': fed {}, the model declares {}", v.name, t.type_string(), type_str(v.type)));
+    if (!fits)
+      throw Error(fmt::format("input '{}': fed {}, the model declares {}", v.name, t.type_string(), type_str(v.type)));
     feed_tensors.push_back(t);
   }
   return impl_->runner.run(feed_tensors, impl_->parameters, fetches);
@@ -92,7 +94,8 @@ void Session::set_parameter(const std::string& name, const Tensor& value) {
     const Value& v = g.value(g.parameters[i].value);
     if (v.name != name) continue;
     if (value.dtype() != v.type.dtype || value.dims() != v.type.dims)
-      throw Error(fmt::format("parameter '{}' is {}, cannot set it to {}", name, type_str(v.type), value.type_string()));
+      throw Error(
+          fmt::format("parameter '{}' is {}, cannot set it to {}", name, type_str(v.type), value.type_string()));
     impl_->parameters[i] = value.clone();
     return;
   }

@@ -51,8 +51,8 @@ Tensor to_tensor(const Dims& dims, const std::vector<double>& values) {
 }
 
 // y[map] = B + sum x[image] * K[i, j, c, o].
-std::vector<Tensor> conv2d(const pb::Node& attrs, const std::vector<Tensor>& in, const std::vector<TensorType>& out_types,
-                           const RunContext&) {
+std::vector<Tensor> conv2d(const pb::Node& attrs, const std::vector<Tensor>& in,
+                           const std::vector<TensorType>& out_types, const RunContext&) {
   const Dims& y_dims = out_types[0].dims;
   const Taps t = taps_of(attrs, in[0].dims(), y_dims, in[1].dims());
   const int64_t ci = in[1].dims()[2], co = in[1].dims()[3];

@@ -9,8 +9,8 @@
 namespace graphrun::reference {
 namespace {
 
-std::vector<Tensor> gather(const pb::Node& attrs, const std::vector<Tensor>& in, const std::vector<TensorType>& out_types,
-                           const RunContext&) {
+std::vector<Tensor> gather(const pb::Node& attrs, const std::vector<Tensor>& in,
+                           const std::vector<TensorType>& out_types, const RunContext&) {
   const Tensor& data = in[0];
   const Tensor& indices = in[1];
   const size_t axis = static_cast<size_t>(attrs.axis() < 0 ? attrs.axis() + data.rank() : attrs.axis());

@@ -37,7 +37,8 @@ std::vector<Tensor> sce_loss(const pb::Node&, const Inputs& in, const Types&, co
     const int64_t label = in[1].data<int64_t>()[n];
     check_label(label, classes);
     const std::vector<double> lp = log_softmax_row(in[0], n);
-    for (int64_t c = 0; c < classes; ++c) log_prob.data<float>()[n * classes + c] = static_cast<float>(lp[static_cast<size_t>(c)]);
+    for (int64_t c = 0; c < classes; ++c)
+      log_prob.data<float>()[n * classes + c] = static_cast<float>(lp[static_cast<size_t>(c)]);
     total -= lp[static_cast<size_t>(label)];
   }
   loss.data<float>()[0] = static_cast<float>(total / static_cast<double>(rows));
@@ -54,7 +55,8 @@ std::vector<Tensor> sce_loss_grad(const pb::Node&, const Inputs& in, const Types
     const std::vector<double> lp = log_softmax_row(in[1], n);
     for (int64_t c = 0; c < classes; ++c) {
       const double onehot = c == label ? 1.0 : 0.0;
-      ds.data<float>()[n * classes + c] = static_cast<float>((std::exp(lp[static_cast<size_t>(c)]) - onehot) / rows * dloss);
+      ds.data<float>()[n * classes + c] =
+          static_cast<float>((std::exp(lp[static_cast<size_t>(c)]) - onehot) / rows * dloss);
     }
   }
   return {ds};
@@ -122,7 +124,8 @@ std::vector<Tensor> mse_grad(const pb::Node&, const Inputs& in, const Types&, co
   const double scale = 2.0 * in[0].data<float>()[0] / static_cast<double>(in[1].num_elements());
   Tensor dp(DType::f32, in[1].dims());
   for (int64_t i = 0; i < dp.num_elements(); ++i)
-    dp.data<float>()[i] = static_cast<float>((static_cast<double>(in[1].data<float>()[i]) - in[2].data<float>()[i]) * scale);
+    dp.data<float>()[i] =
+        static_cast<float>((static_cast<double>(in[1].data<float>()[i]) - in[2].data<float>()[i]) * scale);
   return {dp};
 }
 
@@ -135,7 +138,8 @@ void register_loss(ReferenceTable& t) {
   t["SoftmaxCrossEntropyWithProbsGrad"] = sce_probs_grad;
   t["SigmoidCrossEntropyWithLogits"] = mean_loss(sigmoid_ce);
   t["SigmoidCrossEntropyWithLogitsGrad"] = sigmoid_ce_grad;
-  t["MeanSquaredError"] = mean_loss([](float p, float q) { return (static_cast<double>(p) - q) * (static_cast<double>(p) - q); });
+  t["MeanSquaredError"] =
+      mean_loss([](float p, float q) { return (static_cast<double>(p) - q) * (static_cast<double>(p) - q); });
   t["MeanSquaredErrorGrad"] = mse_grad;
 }
 

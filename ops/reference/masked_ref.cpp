@@ -13,7 +13,8 @@ struct Sequences {
   int64_t N, T, K;
   std::vector<bool> kept;  // [N * T]
 
-  Sequences(const Tensor& x, const Tensor& mask) : N(x.dims()[0]), T(x.dims()[1]), K(x.num_elements() / std::max<int64_t>(1, N * T)) {
+  Sequences(const Tensor& x, const Tensor& mask)
+      : N(x.dims()[0]), T(x.dims()[1]), K(x.num_elements() / std::max<int64_t>(1, N * T)) {
     if (N * T == 0) K = 0;
     for (int64_t i = 0; i < N * T; ++i)
       kept.push_back(mask.dtype() == DType::i64 ? mask.data<int64_t>()[i] != 0 : mask.data<float>()[i] != 0.0f);
@@ -40,7 +41,8 @@ std::vector<Tensor> masked_softmax(const pb::Node&, const std::vector<Tensor>& i
       double max = -INFINITY, sum = 0;
       for (int64_t t : steps) max = std::max<double>(max, x[s.at(n, t, k)]);
       for (int64_t t : steps) sum += std::exp(x[s.at(n, t, k)] - max);
-      for (int64_t t : steps) y.data<float>()[s.at(n, t, k)] = static_cast<float>(std::exp(x[s.at(n, t, k)] - max) / sum);
+      for (int64_t t : steps)
+        y.data<float>()[s.at(n, t, k)] = static_cast<float>(std::exp(x[s.at(n, t, k)] - max) / sum);
     }
   return {y};
 }
@@ -89,7 +91,8 @@ std::vector<Tensor> masked_mean_grad(const pb::Node&, const std::vector<Tensor>&
     const std::vector<int64_t> steps = s.steps(n);
     for (int64_t t : steps)
       for (int64_t k = 0; k < s.K; ++k)
-        dx.data<float>()[s.at(n, t, k)] = static_cast<float>(double(in[0].data<float>()[n * s.K + k]) / double(steps.size()));
+        dx.data<float>()[s.at(n, t, k)] =
+            static_cast<float>(double(in[0].data<float>()[n * s.K + k]) / double(steps.size()));
   }
   return {dx};
 }

@@ -27,8 +27,8 @@ int64_t argmax(const float* x, const Dims& dims, const Window& win, int64_t n, i
   return best;
 }
 
-std::vector<Tensor> max_pool(const pb::Node& attrs, const std::vector<Tensor>& in, const std::vector<TensorType>& out_types,
-                             const RunContext&) {
+std::vector<Tensor> max_pool(const pb::Node& attrs, const std::vector<Tensor>& in,
+                             const std::vector<TensorType>& out_types, const RunContext&) {
   const Window win = window(attrs);
   const Dims& x_dims = in[0].dims();
   Tensor y(DType::f32, out_types[0].dims);
@@ -36,7 +36,8 @@ std::vector<Tensor> max_pool(const pb::Node& attrs, const std::vector<Tensor>& i
   const float* x = in[0].data<float>();
   for (int64_t n = 0; n < N; ++n)
     for (int64_t w = 0; w < W; ++w)
-      for (int64_t c = 0; c < C; ++c) y.data<float>()[(n * W + w) * C + c] = x[(n * T + argmax(x, x_dims, win, n, w, c)) * C + c];
+      for (int64_t c = 0; c < C; ++c)
+        y.data<float>()[(n * W + w) * C + c] = x[(n * T + argmax(x, x_dims, win, n, w, c)) * C + c];
   return {y};
 }
 

@@ -77,36 +77,37 @@ Tensor expanded(const float* src, const Dims& src_dims, const Dims& out_dims, do
 // ReduceMeanGrad(dY, X) and ReduceMaxGrad(dY, X, Y). dY and Y are read with the
 // reduced axes as dims of 1 (their memory layout either way).
 ReferenceKernel reduction_grad(Reduce kind) {
-  return [kind](const pb::Node& attrs, const std::vector<Tensor>& in, const std::vector<TensorType>&,
-                const RunContext&) {
-    const Dims& dims = in[1].dims();
-    const std::vector<bool> reduced = reduced_axes(attrs, in[1].rank());
-    Dims kept = dims;
-    int64_t count = 1;
-    for (size_t i = 0; i < dims.size(); ++i)
-      if (reduced[i]) {
-        count *= dims[i];
-        kept[i] = 1;
-      }
-    const float* dy = in[0].data<float>();
-    if (kind == Reduce::mean) return std::vector<Tensor>{expanded(dy, kept, dims, 1.0 / static_cast<double>(count))};
-    // Max: count the ties in each cell, then share dY among them.
-    const float* x = in[1].data<float>();
-    const float* y = in[2].data<float>();
-    std::vector<int64_t> ties(static_cast<size_t>(num_elements(kept)), 0);
-    Dims coords(dims.size(), 0);
-    for (int64_t i = 0; i < in[1].num_elements(); ++i, next_coords(dims, coords)) {
-      const int64_t cell = broadcast_index(kept, coords);
-      if (x[i] == y[cell]) ++ties[static_cast<size_t>(cell)];
-    }
-    Tensor dx(DType::f32, dims);
-    std::fill(coords.begin(), coords.end(), 0);
-    for (int64_t i = 0; i < in[1].num_elements(); ++i, next_coords(dims, coords)) {
-      const int64_t cell = broadcast_index(kept, coords);
-      dx.data<float>()[i] = x[i] == y[cell] ? dy[cell] / static_cast<float>(ties[static_cast<size_t>(cell)]) : 0.f;
-    }
-    return std::vector<Tensor>{dx};
-  };
+  return
+      [kind](const pb::Node& attrs, const std::vector<Tensor>& in, const std::vector<TensorType>&, const RunContext&) {
+        const Dims& dims = in[1].dims();
+        const std::vector<bool> reduced = reduced_axes(attrs, in[1].rank());
+        Dims kept = dims;
+        int64_t count = 1;
+        for (size_t i = 0; i < dims.size(); ++i)
+          if (reduced[i]) {
+            count *= dims[i];
+            kept[i] = 1;
+          }
+        const float* dy = in[0].data<float>();
+        if (kind == Reduce::mean)
+          return std::vector<Tensor>{expanded(dy, kept, dims, 1.0 / static_cast<double>(count))};
+        // Max: count the ties in each cell, then share dY among them.
+        const float* x = in[1].data<float>();
+        const float* y = in[2].data<float>();
+        std::vector<int64_t> ties(static_cast<size_t>(num_elements(kept)), 0);
+        Dims coords(dims.size(), 0);
+        for (int64_t i = 0; i < in[1].num_elements(); ++i, next_coords(dims, coords)) {
+          const int64_t cell = broadcast_index(kept, coords);
+          if (x[i] == y[cell]) ++ties[static_cast<size_t>(cell)];
+        }
+        Tensor dx(DType::f32, dims);
+        std::fill(coords.begin(), coords.end(), 0);
+        for (int64_t i = 0; i < in[1].num_elements(); ++i, next_coords(dims, coords)) {
+          const int64_t cell = broadcast_index(kept, coords);
+          dx.data<float>()[i] = x[i] == y[cell] ? dy[cell] / static_cast<float>(ties[static_cast<size_t>(cell)]) : 0.f;
+        }
+        return std::vector<Tensor>{dx};
+      };
 }
 
 std::vector<Tensor> argmax(const pb::Node& attrs, const Inputs& in, const Types& out_types, const RunContext&) {

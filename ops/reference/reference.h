@@ -18,9 +18,9 @@ namespace graphrun::reference {
 
 // Computes a node's outputs. `outputs` are the concrete output types the shape
 // rule inferred (the reference kernel may rely on them).
-using ReferenceKernel = std::function<std::vector<Tensor>(
-    const pb::Node& attrs, const std::vector<Tensor>& inputs, const std::vector<TensorType>& outputs,
-    const RunContext& run)>;
+using ReferenceKernel =
+    std::function<std::vector<Tensor>(const pb::Node& attrs, const std::vector<Tensor>& inputs,
+                                      const std::vector<TensorType>& outputs, const RunContext& run)>;
 
 // A reference kernel's parameter lists.
 using Inputs = std::vector<Tensor>;

@@ -30,7 +30,6 @@ enum class Cell { rnn, lstm, gru, lbr_gru };
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-
 ReferenceKernel recurrent(int gates) {
   return [gates](const pb::Node& attrs, const std::vector<Tensor>& in, const std::vector<TensorType>& out_types,
                  const RunContext& run) {
@@ -50,8 +49,8 @@ ReferenceKernel recurrent(int gates) {
 
     std::vector<Tensor> out;
     for (const TensorType& t : out_types) out.emplace_back(t.dtype, t.dims);  // zeros
-    std::vector<double> seq(static_cast<size_t>(N * T * DH));  // [N, T, D*H]
-    std::vector<double> last(static_cast<size_t>(N * DH));     // the last output
+    std::vector<double> seq(static_cast<size_t>(N * T * DH));                 // [N, T, D*H]
+    std::vector<double> last(static_cast<size_t>(N * DH));                    // the last output
     float* y_h = out[1].data<float>();
     float* y_c = cell == Cell::lstm ? out[2].data<float>() : nullptr;
 
@@ -99,7 +98,9 @@ ReferenceKernel recurrent(int gates) {
             std::vector<double> next(static_cast<size_t>(H));
             for (int64_t j = 0; j < H; ++j) {
               switch (cell) {
-                case Cell::rnn: next[j] = std::tanh(xw[j] + hr[j]); break;
+                case Cell::rnn:
+                  next[j] = std::tanh(xw[j] + hr[j]);
+                  break;
                 case Cell::lstm: {
                   const double i = sigmoid(xw[j] + hr[j]), f = sigmoid(xw[H + j] + hr[H + j]);
                   const double g = std::tanh(xw[2 * H + j] + hr[2 * H + j]), o = sigmoid(xw[3 * H + j] + hr[3 * H + j]);

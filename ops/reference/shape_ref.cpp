@@ -26,9 +26,10 @@ Tensor gather_elements(const std::vector<Tensor>& in, const TensorType& out_type
   do {
     const auto [input, in_coords] = source(coords);
     const Tensor& src = in[input];
-    std::memcpy(static_cast<std::byte*>(out.raw_data()) + static_cast<size_t>(written) * size,
-                static_cast<const std::byte*>(src.raw_data()) + static_cast<size_t>(flat_index(src.dims(), in_coords)) * size,
-                size);
+    std::memcpy(
+        static_cast<std::byte*>(out.raw_data()) + static_cast<size_t>(written) * size,
+        static_cast<const std::byte*>(src.raw_data()) + static_cast<size_t>(flat_index(src.dims(), in_coords)) * size,
+        size);
     ++written;
   } while (next_coords(out_type.dims, coords));
   return out;
@@ -44,7 +45,8 @@ std::vector<Tensor> transpose(const pb::Node& attrs, const std::vector<Tensor>& 
                               const RunContext&) {
   const size_t rank = in[0].dims().size();
   std::vector<size_t> perm(rank);
-  for (size_t i = 0; i < rank; ++i) perm[i] = attrs.perm().empty() ? rank - 1 - i : static_cast<size_t>(attrs.perm(static_cast<int>(i)));
+  for (size_t i = 0; i < rank; ++i)
+    perm[i] = attrs.perm().empty() ? rank - 1 - i : static_cast<size_t>(attrs.perm(static_cast<int>(i)));
   return {gather_elements(in, out[0], [&](const Dims& c) {
     Dims src(rank);
     for (size_t i = 0; i < rank; ++i) src[perm[i]] = c[i];

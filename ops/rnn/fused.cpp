@@ -29,9 +29,12 @@ using tag = dnnl::memory::format_tag;
 
 dnnl::rnn_direction dnnl_direction(const RnnConfig& c) {
   switch (c.direction) {
-    case pb::RecurrentParams::REVERSE: return dnnl::rnn_direction::unidirectional_right2left;
-    case pb::RecurrentParams::BIDIRECTIONAL: return dnnl::rnn_direction::bidirectional_concat;
-    default: return dnnl::rnn_direction::unidirectional_left2right;
+    case pb::RecurrentParams::REVERSE:
+      return dnnl::rnn_direction::unidirectional_right2left;
+    case pb::RecurrentParams::BIDIRECTIONAL:
+      return dnnl::rnn_direction::bidirectional_concat;
+    default:
+      return dnnl::rnn_direction::unidirectional_left2right;
   }
 }
 
@@ -89,10 +92,13 @@ RnnPds make_pds(const RnnConfig& c, bool with_backward) {
   switch (c.cell) {
     case Cell::rnn:
       return make_gates_pds<dnnl::vanilla_rnn_forward, dnnl::vanilla_rnn_backward>(c, with_backward,
-                                                                                  dnnl::algorithm::eltwise_tanh);
-    case Cell::lstm: return make_gates_pds<dnnl::lstm_forward, dnnl::lstm_backward>(c, with_backward);
-    case Cell::gru_reset_before: return make_gates_pds<dnnl::gru_forward, dnnl::gru_backward>(c, with_backward);
-    case Cell::gru_reset_after: return make_gates_pds<dnnl::lbr_gru_forward, dnnl::lbr_gru_backward>(c, with_backward);
+                                                                                   dnnl::algorithm::eltwise_tanh);
+    case Cell::lstm:
+      return make_gates_pds<dnnl::lstm_forward, dnnl::lstm_backward>(c, with_backward);
+    case Cell::gru_reset_before:
+      return make_gates_pds<dnnl::gru_forward, dnnl::gru_backward>(c, with_backward);
+    case Cell::gru_reset_after:
+      return make_gates_pds<dnnl::lbr_gru_forward, dnnl::lbr_gru_backward>(c, with_backward);
   }
   throw Error("unknown recurrent cell");
 }
@@ -126,10 +132,10 @@ void lbr_bias_to_dnnl(const RnnConfig& c, const float* keras, float* dnnl_bias) 
     const float* rec = in + 3 * H;
     float* out = dnnl_bias + d * 4 * H;
     for (int64_t j = 0; j < H; ++j) {
-      out[j] = in[j] + rec[j];                  // u
-      out[H + j] = in[H + j] + rec[H + j];      // r
-      out[2 * H + j] = in[2 * H + j];           // o: input part
-      out[3 * H + j] = rec[2 * H + j];          // u': recurrent part, inside r * (.)
+      out[j] = in[j] + rec[j];              // u
+      out[H + j] = in[H + j] + rec[H + j];  // r
+      out[2 * H + j] = in[2 * H + j];       // o: input part
+      out[3 * H + j] = rec[2 * H + j];      // u': recurrent part, inside r * (.)
     }
   }
 }
@@ -243,15 +249,14 @@ class RecurrentKernel final : public RecurrentKernelBase {
     add_weights(args, io);
     // The full sequence goes to Y, or (without return_sequences) behind the oneDNN workspace.
     float* ws = io.out<float>(ws_out);
-    float* sequence = c_.return_sequences ? io.out<float>(0) : ws + workspace_floats(c_, workspace_md_.get_size()) -
-                                                                    c_.N * c_.T * c_.DH();
+    float* sequence = c_.return_sequences ? io.out<float>(0)
+                                          : ws + workspace_floats(c_, workspace_md_.get_size()) - c_.N * c_.T * c_.DH();
     args.emplace(DNNL_ARG_DST_LAYER, wrap(layer_out_md_, sequence));
     args.emplace(DNNL_ARG_WORKSPACE, wrap(workspace_md_, ws));
     execute(primitive_, std::move(args), primitive_scratchpad_md_, io.scratchpad);
 
     states_from_ldnc(c_, at(pad, dst_h_), io.out<float>(1));
-    if (!c_.return_sequences)
-      std::copy_n(io.out<float>(1), c_.N * c_.DH(), io.out<float>(0));
+    if (!c_.return_sequences) std::copy_n(io.out<float>(1), c_.N * c_.DH(), io.out<float>(0));
     if (has_cell_) states_from_ldnc(c_, at(pad, dst_c_), io.out<float>(y_c));
   }
 
@@ -306,9 +311,9 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
     add_weights(args, io);
     // oneDNN may overwrite the workspace (it is invalid after backward): see the file comment.
     float* ws = const_cast<float*>(io.in<float>(static_cast<size_t>(at_.ws)));
-    const float* sequence = c_.return_sequences ? io.in<float>(static_cast<size_t>(at_.y))
-                                                : ws + workspace_floats(c_, workspace_md_.get_size()) -
-                                                      c_.N * c_.T * c_.DH();
+    const float* sequence = c_.return_sequences
+                                ? io.in<float>(static_cast<size_t>(at_.y))
+                                : ws + workspace_floats(c_, workspace_md_.get_size()) - c_.N * c_.T * c_.DH();
     args.emplace(DNNL_ARG_DST_LAYER, wrap(layer_out_md_, sequence));
     args.emplace(DNNL_ARG_WORKSPACE, wrap(workspace_md_, ws));
 
@@ -364,7 +369,6 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
   size_t src_c_ = 0, dst_c_ = 0, diff_dst_c_ = 0, diff_src_c_ = 0;
   dnnl::primitive primitive_;
 };
-
 
 }  // namespace
 

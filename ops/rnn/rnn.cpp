@@ -82,8 +82,8 @@ namespace {
 struct RecurrentSpec {
   const char* name;
   const char* grad_name;
-  int gates;       // G
-  bool has_cell;   // LSTM: a cell state (initial_c, Y_c)
+  int gates;      // G
+  bool has_cell;  // LSTM: a cell state (initial_c, Y_c)
   const char* doc;
   const char* grad_doc;
 };
@@ -129,7 +129,6 @@ constexpr const char* kStepwiseDoc =
     "after the last real step). `recurrent` { dropout recurrent_dropout } drop x_t and h_{t-1} when training, with "
     "one inverted-dropout mask per sequence, gate and direction reused at every step (Keras implementation=1), "
     "drawn from the node's `seed` (default: hash of its name) and the run's step seed.";
-
 
 Cell cell_of(const RecurrentSpec& spec, const pb::Node& attrs) {
   if (spec.gates == 1) return Cell::rnn;

@@ -30,7 +30,7 @@ struct RnnConfig {
   float recurrent_dropout = 0.f;  // on h_{t-1}, training only
 
   int64_t gates() const { return cell == Cell::lstm ? 4 : cell == Cell::rnn ? 1 : 3; }
-  int64_t bias_gates() const { return cell == Cell::gru_reset_after ? 4 : gates(); }  // oneDNN's bias
+  int64_t bias_gates() const { return cell == Cell::gru_reset_after ? 4 : gates(); }          // oneDNN's bias
   int64_t keras_bias() const { return cell == Cell::gru_reset_after ? 6 * H : gates() * H; }  // per direction
   int64_t DH() const { return D * H; }
   bool concrete() const { return N >= 0 && T >= 0; }
@@ -83,9 +83,7 @@ struct StepLayout {
 StepLayout step_layout(const RnnConfig& c);
 
 // A float pointer `offset` bytes into a scratchpad.
-inline float* at(void* base, size_t offset) {
-  return reinterpret_cast<float*>(static_cast<std::byte*>(base) + offset);
-}
+inline float* at(void* base, size_t offset) { return reinterpret_cast<float*>(static_cast<std::byte*>(base) + offset); }
 
 // The fused oneDNN path (fused.cpp). `num_float_inputs` counts the inputs before the token ids.
 // The workspace length in floats; throws dnnl::error when oneDNN rejects the layer.

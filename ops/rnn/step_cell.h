@@ -78,9 +78,9 @@ class StepCell {
   virtual void scale_recurrent_source(int64_t /*g*/, const float* /*act*/, float* /*source*/, int64_t /*H*/) const {}
 };
 
-const StepCell& rnn_cell();                // cell_rnn.cpp
-const StepCell& lstm_cell();               // cell_lstm.cpp
-const StepCell& gru_reset_before_cell();   // cell_gru_reset_before.cpp
-const StepCell& gru_reset_after_cell();    // cell_gru_reset_after.cpp
+const StepCell& rnn_cell();               // cell_rnn.cpp
+const StepCell& lstm_cell();              // cell_lstm.cpp
+const StepCell& gru_reset_before_cell();  // cell_gru_reset_before.cpp
+const StepCell& gru_reset_after_cell();   // cell_gru_reset_after.cpp
 
 }  // namespace graphrun::rnn

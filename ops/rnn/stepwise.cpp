@@ -64,10 +64,14 @@ class Matmul {
 
 const StepCell& step_cell(Cell cell) {
   switch (cell) {
-    case Cell::rnn: return rnn_cell();
-    case Cell::lstm: return lstm_cell();
-    case Cell::gru_reset_before: return gru_reset_before_cell();
-    case Cell::gru_reset_after: return gru_reset_after_cell();
+    case Cell::rnn:
+      return rnn_cell();
+    case Cell::lstm:
+      return lstm_cell();
+    case Cell::gru_reset_before:
+      return gru_reset_before_cell();
+    case Cell::gru_reset_after:
+      return gru_reset_after_cell();
   }
   throw Error("unknown recurrent cell");
 }
@@ -76,9 +80,16 @@ const StepCell& step_cell(Cell cell) {
 class StepwiseBase : public Kernel {
  protected:
   StepwiseBase(const RnnConfig& c, int num_float_inputs)
-      : c_(c), cell_(step_cell(c.cell)), layout_(step_layout(c)), num_float_inputs_(num_float_inputs),
-        has_c_(c.cell == Cell::lstm), has_rec_bias_(c.cell == Cell::gru_reset_after), G_(c.gates()),
-        GH_(c.gates() * c.H), NT_(c.N * c.T), Gz_(cell_.recurrent_gates(c.gates())),
+      : c_(c),
+        cell_(step_cell(c.cell)),
+        layout_(step_layout(c)),
+        num_float_inputs_(num_float_inputs),
+        has_c_(c.cell == Cell::lstm),
+        has_rec_bias_(c.cell == Cell::gru_reset_after),
+        G_(c.gates()),
+        GH_(c.gates() * c.H),
+        NT_(c.N * c.T),
+        Gz_(cell_.recurrent_gates(c.gates())),
         parallel_(c.N * c.H >= 16 * 1024) {}
 
   size_t scratchpad_bytes() const override { return plan_.total(); }
@@ -92,9 +103,7 @@ class StepwiseBase : public Kernel {
   }
   size_t floats(int64_t n) { return plan_.add(static_cast<size_t>(n) * sizeof(float)); }
 
-  bool reverse(int64_t d) const {
-    return c_.D == 2 ? d == 1 : c_.direction == pb::RecurrentParams::REVERSE;
-  }
+  bool reverse(int64_t d) const { return c_.D == 2 ? d == 1 : c_.direction == pb::RecurrentParams::REVERSE; }
   // Time index of step s of direction d.
   int64_t time_of(int64_t d, int64_t s) const { return reverse(d) ? c_.T - 1 - s : s; }
   const float* bias(const KernelIO& io, int64_t d) const { return io.in<float>(kB) + d * c_.keras_bias(); }
@@ -117,7 +126,7 @@ class StepwiseBase : public Kernel {
   const StepCell& cell_;
   StepLayout layout_;
   int num_float_inputs_;
-  bool has_c_;  // LSTM: a cell state
+  bool has_c_;         // LSTM: a cell state
   bool has_rec_bias_;  // reset_after GRU: a recurrent bias inside r * (.): q saved per step, dAR apart from dA
   int64_t G_, GH_, NT_;
   int64_t Gz_;  // gates in the per-step recurrent matmul (classic GRU: z, r; the candidate follows r)
@@ -277,20 +286,21 @@ class StepwiseKernel final : public StepwiseBase {
 class StepwiseGradKernel final : public StepwiseBase {
  public:
   StepwiseGradKernel(const RnnConfig& c, int num_float_inputs)
-      : StepwiseBase(c, num_float_inputs), at_(c.cell == Cell::lstm),
+      : StepwiseBase(c, num_float_inputs),
+        at_(c.cell == Cell::lstm),
         Gs_(c.recurrent_dropout > 0 || cell_.reset_before() ? c.gates() : 1) {
     const int64_t C = c.C, H = c.H, N = c.N, T = c.T;
     const int64_t step_rows = T * GH_;  // dA's row stride within one step
-    if (c.recurrent_dropout <= 0)  // dAR_t [N, Gz*H] x R^T [Gz*H, H] -> [N, H]
+    if (c.recurrent_dropout <= 0)       // dAR_t [N, Gz*H] x R^T [Gz*H, H] -> [N, H]
       dh_proj_.emplace(View{N, Gz_ * H, step_rows, 1}, View{Gz_ * H, H, 1, GH_}, View{N, H, H, 1});
     if (c.recurrent_dropout > 0 || cell_.reset_before())  // one gate: dAR_t,g [N, H] x R_g^T [H, H]
       dh_gate_proj_.emplace(View{N, H, step_rows, 1}, View{H, H, 1, GH_}, View{N, H, H, 1});
     if (c.dropout > 0) {
-      dx_.emplace(View{NT_, H, GH_, 1}, View{H, C, 1, GH_}, View{NT_, C, C, 1});          // dA_g W_g^T
-      dw_.emplace(View{C, NT_, 1, C}, View{NT_, H, GH_, 1}, View{C, H, GH_, 1});          // (X dm_g)^T dA_g
+      dx_.emplace(View{NT_, H, GH_, 1}, View{H, C, 1, GH_}, View{NT_, C, C, 1});  // dA_g W_g^T
+      dw_.emplace(View{C, NT_, 1, C}, View{NT_, H, GH_, 1}, View{C, H, GH_, 1});  // (X dm_g)^T dA_g
     } else {
       dx_.emplace(View{NT_, GH_, GH_, 1}, View{GH_, C, 1, GH_}, View{NT_, C, C, 1}, true);  // dX += dA W^T
-      dw_.emplace(View{C, NT_, 1, C}, View{NT_, GH_, GH_, 1}, View{C, GH_, GH_, 1});       // X^T dA
+      dw_.emplace(View{C, NT_, 1, C}, View{NT_, GH_, GH_, 1}, View{C, GH_, GH_, 1});        // X^T dA
     }
     if (Gs_ == 1)  // HS^T dAR, HS [NT, H] the previous states
       dr_.emplace(View{H, NT_, 1, H}, View{NT_, GH_, GH_, 1}, View{H, GH_, GH_, 1});
@@ -317,8 +327,8 @@ class StepwiseGradKernel final : public StepwiseBase {
     const float* dY = io.in<float>(static_cast<size_t>(at_.dy));
     const float* step_mask = ws + layout_.step_mask;
     const float* init_h = num_float_inputs_ > at_.init_h ? io.in<float>(static_cast<size_t>(at_.init_h)) : nullptr;
-    const float* init_c = has_c_ && num_float_inputs_ > at_.init_c ? io.in<float>(static_cast<size_t>(at_.init_c))
-                                                                    : nullptr;
+    const float* init_c =
+        has_c_ && num_float_inputs_ > at_.init_c ? io.in<float>(static_cast<size_t>(at_.init_c)) : nullptr;
     float *dA = at(pad, da_), *dAR = has_rec_bias_ ? at(pad, dar_) : dA, *hs_src = at(pad, hs_src_);
     float *h0 = at(pad, h0_), *c0 = at(pad, c0_), *dh = at(pad, dh_), *dc = at(pad, dc_);
     float *dh_new = at(pad, dh_new_), *tmp = at(pad, tmp_), *first = at(pad, first_);
@@ -385,7 +395,7 @@ class StepwiseGradKernel final : public StepwiseBase {
           if (c_.return_sequences && static_cast<float>(s) >= first[n])
             for (int64_t j = 0; j < H; ++j) dh[n * H + j] += dY[row * DH + d * H + j];
           if (step_mask[row] == 0.f) continue;  // dh, dc pass through a masked step
-          cell_.backward(step_row(n, s));  // dA_t, dc_{t-1} and dh_{t-1} apart from the recurrent matmuls
+          cell_.backward(step_row(n, s));       // dA_t, dc_{t-1} and dh_{t-1} apart from the recurrent matmuls
         }
         if (cell_.reset_before()) {  // the candidate's da_n R_h^T gives dr and part of dh_{t-1}
           dh_gate_proj_->run(dA + t * GH_ + Gz_ * H, R + Gz_ * H, tmp, mm_pad);
@@ -416,8 +426,8 @@ class StepwiseGradKernel final : public StepwiseBase {
           if (has_c_) io.out<float>(5)[n * DH + d * H + j] = dc[n * H + j];
         }
 
-      // dR = sum over steps of (recurrent source)^T dAR: h_{t-1} * rm_g, scaled further by the cell
-      // (the classic GRU's candidate: r h_{t-1} rm_h).
+        // dR = sum over steps of (recurrent source)^T dAR: h_{t-1} * rm_g, scaled further by the cell
+        // (the classic GRU's candidate: r h_{t-1} rm_h).
 #pragma omp parallel for if (parallel_)
       for (int64_t n = 0; n < N; ++n)
         for (int64_t s = 0; s < T; ++s) {

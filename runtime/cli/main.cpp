@@ -5,18 +5,18 @@
 //   graphrun check MODEL.pbtxt                                validate; per-node table with parameter counts
 //   graphrun dot MODEL.pbtxt [-o graph.dot]                   Graphviz drawing of the graph
 //   graphrun ops                                              the op reference, from the registry
-//   graphrun train MODEL.pbtxt [--run-dir DIR] [--resume] [--epochs N] [--batch-size N]   train with the model's train block
-//   graphrun eval MODEL.pbtxt --checkpoint RUN_DIR [--split test]        score a run's checkpoint
-//   graphrun predict MODEL.pbtxt --checkpoint RUN_DIR [--text "..."] [--html FILE]   (stdin lines without --text)
-//   graphrun grad MODEL.pbtxt                                 the training graph autodiff builds, as .pbtxt
-//   graphrun gradcheck MODEL.pbtxt                            numeric check of the model's gradients
-//   graphrun convert-weights --from pytorch --cell lstm --in weight_ih_l0=w.npy ... --out-prefix lstm
+//   graphrun train MODEL.pbtxt [--run-dir DIR] [--resume] [--epochs N] [--batch-size N]   train with the model's train
+//   block graphrun eval MODEL.pbtxt --checkpoint RUN_DIR [--split test]        score a run's checkpoint graphrun
+//   predict MODEL.pbtxt --checkpoint RUN_DIR [--text "..."] [--html FILE]   (stdin lines without --text) graphrun grad
+//   MODEL.pbtxt                                 the training graph autodiff builds, as .pbtxt graphrun gradcheck
+//   MODEL.pbtxt                            numeric check of the model's gradients graphrun convert-weights --from
+//   pytorch --cell lstm --in weight_ih_l0=w.npy ... --out-prefix lstm
 //                                                             Keras/PyTorch/ONNX recurrent weights -> lstm_W/R/B.npy
 //
 // Every error is one line on stderr and a non-zero exit code (1 for errors in
 // the model or data, 2 for bad command-line usage).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -63,19 +63,22 @@ int run_command(const RunArgs& args) {
     feeds[spec.substr(0, eq)] = read_input(spec.substr(eq + 1));
   }
   const graphrun::SessionOptions options{args.threads, args.intra_threads};
-  const graphrun::Session session = args.checkpoint.empty() ? graphrun::Session(model, options)
-                                                            : graphrun::load_trained(args.model, args.checkpoint, options);
+  const graphrun::Session session = args.checkpoint.empty()
+                                        ? graphrun::Session(model, options)
+                                        : graphrun::load_trained(args.model, args.checkpoint, options);
   std::vector<std::string> fetches = args.fetches.empty() ? model.output_names() : args.fetches;
   for (const std::string& name : args.png_outputs)  // --png NAME fetches NAME too
     if (std::find(fetches.begin(), fetches.end(), name) == fetches.end()) fetches.push_back(name);
   const std::vector<graphrun::Tensor> results = session.run(feeds, fetches);
   // Check every --png value before writing anything.
   for (const std::string& name : args.png_outputs) {
-    const graphrun::Tensor& t = results[static_cast<size_t>(std::find(fetches.begin(), fetches.end(), name) - fetches.begin())];
+    const graphrun::Tensor& t =
+        results[static_cast<size_t>(std::find(fetches.begin(), fetches.end(), name) - fetches.begin())];
     const bool ok = t.dtype() == graphrun::DType::f32 && t.rank() == 4 && t.dims()[3] >= 1 && t.dims()[3] <= 4;
     if (!ok)
-      throw graphrun::Error(fmt::format("--png '{}': value '{}' is {}; PNG output needs float32 [N, H, W, C] with C in 1..4",
-                                        name, name, t.type_string()));
+      throw graphrun::Error(
+          fmt::format("--png '{}': value '{}' is {}; PNG output needs float32 [N, H, W, C] with C in 1..4", name, name,
+                      t.type_string()));
   }
   std::filesystem::create_directories(args.output_dir);
   for (size_t i = 0; i < results.size(); ++i) {
@@ -93,7 +96,8 @@ int run_command(const RunArgs& args) {
     for (int64_t n = 0; n < d[0]; ++n) {
       // One image is a copy of batch row n (Tensor has no views).
       const graphrun::Tensor image = graphrun::Tensor::from_floats(
-          {d[1], d[2], d[3]}, std::span<const float>(results[i].data<float>() + n * per_image, static_cast<size_t>(per_image)));
+          {d[1], d[2], d[3]},
+          std::span<const float>(results[i].data<float>() + n * per_image, static_cast<size_t>(per_image)));
       graphrun::write_png(fmt::format("{}_{:04d}.png", stem.string(), n), image);
     }
     std::cout << fmt::format("{} -> {}_NNNN.png, {} image{}\n", fetches[i], stem.string(), d[0], d[0] == 1 ? "" : "s");
@@ -160,7 +164,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   RunArgs run_args;
-  CLI::App* run = app.add_subcommand("run", "Run a model on .npy or PNG inputs and write its outputs as .npy (and PNG)");
+  CLI::App* run =
+      app.add_subcommand("run", "Run a model on .npy or PNG inputs and write its outputs as .npy (and PNG)");
   run->add_option("model", run_args.model, "Model .pbtxt")->required();
   run->add_option("--input,-i", run_args.inputs,
                   "NAME=FILE.npy for each graph input; NAME=FILE.png feeds [1, H, W, C] (values byte/255), "
@@ -170,7 +175,8 @@ int main(int argc, char** argv) {
                   "Also write this value (float32 [N, H, W, C], C 1..4, fetched if not already) as "
                   "OUTPUT/NAME_0000.png, NAME_0001.png, ... (clipped to [0, 1]); repeatable");
   run->add_option("--output,-o", run_args.output_dir, "Directory for the output .npy (and --png) files");
-  run->add_option("--checkpoint", run_args.checkpoint, "Training run directory whose best (else last) checkpoint to run");
+  run->add_option("--checkpoint", run_args.checkpoint,
+                  "Training run directory whose best (else last) checkpoint to run");
   run->add_option("--threads", run_args.threads, "Nodes run concurrently (0 = all cores, 1 = serial)");
   run->add_option("--intra-threads", run_args.intra_threads, "OpenMP threads per oneDNN call (0 = default)");
 
@@ -193,7 +199,8 @@ int main(int argc, char** argv) {
   train->add_option("--run-dir", train_options.run_dir, "Run directory (default: runs/<name>-<time>)");
   train->add_flag("--resume", train_options.resume, "Continue the run in --run-dir from its last checkpoint");
   train->add_option("--epochs", train_epochs, "Train to this many epochs in total (overrides the config)");
-  train->add_option("--batch-size", train_batch, "Examples per step (overrides the config)")->check(CLI::PositiveNumber);
+  train->add_option("--batch-size", train_batch, "Examples per step (overrides the config)")
+      ->check(CLI::PositiveNumber);
   train->add_option("--threads", train_options.threads, "Nodes run concurrently (0 = all cores, 1 = serial)");
   train->add_option("--intra-threads", train_options.intra_threads, "OpenMP threads per oneDNN call (0 = default)");
   train->add_flag("!--no-progress", train_options.progress, "No progress bar, one line per epoch");
@@ -206,11 +213,13 @@ int main(int argc, char** argv) {
 
   std::string predict_model, predict_run, predict_html;
   std::vector<std::string> predict_texts;
-  CLI::App* predict = app.add_subcommand("predict", "Score texts with a trained text model (one per --text, or stdin lines)");
+  CLI::App* predict =
+      app.add_subcommand("predict", "Score texts with a trained text model (one per --text, or stdin lines)");
   predict->add_option("model", predict_model, "Model .pbtxt with a train block")->required();
   predict->add_option("--checkpoint", predict_run, "Run directory (vocab.txt, best.ckpt / last.ckpt)")->required();
   predict->add_option("--text,-t", predict_texts, "Text to score (repeatable); without it, each stdin line");
-  predict->add_option("--html", predict_html, "Also write the tokens highlighted by attention weight to this HTML file");
+  predict->add_option("--html", predict_html,
+                      "Also write the tokens highlighted by attention weight to this HTML file");
 
   std::string grad_model;
   CLI::App* grad = app.add_subcommand("grad", "Print the training graph (forward + gradients) as .pbtxt");
@@ -226,18 +235,25 @@ int main(int argc, char** argv) {
   CLI::App* convert = app.add_subcommand(
       "convert-weights", "Convert Keras, PyTorch or ONNX recurrent weights to graphrun's W, R, B (.npy)");
   convert->add_option("--from", convert_args.from, "Source layout: keras, pytorch or onnx")
-      ->required()->check(CLI::IsMember({"keras", "pytorch", "onnx"}));
+      ->required()
+      ->check(CLI::IsMember({"keras", "pytorch", "onnx"}));
   convert->add_option("--cell", convert_args.cell, "rnn, lstm or gru")
-      ->required()->check(CLI::IsMember({"rnn", "lstm", "gru"}));
-  convert->add_option("--hidden", convert_args.layout.hidden_size, "Hidden size H (default: from the recurrent weights)")
+      ->required()
+      ->check(CLI::IsMember({"rnn", "lstm", "gru"}));
+  convert
+      ->add_option("--hidden", convert_args.layout.hidden_size, "Hidden size H (default: from the recurrent weights)")
       ->check(CLI::PositiveNumber);
   convert->add_flag("--reset-after", convert_args.layout.reset_after,
                     "GRU for a node with reset_after: true (PyTorch GRUs, ONNX linear_before_reset=1)");
-  convert->add_flag("--bidirectional", convert_args.layout.bidirectional, "Both directions, for direction: BIDIRECTIONAL");
-  convert->add_option("--in,-i", convert_args.inputs, "NAME=FILE.npy for each source tensor, named as the format names it")
+  convert->add_flag("--bidirectional", convert_args.layout.bidirectional,
+                    "Both directions, for direction: BIDIRECTIONAL");
+  convert
+      ->add_option("--in,-i", convert_args.inputs, "NAME=FILE.npy for each source tensor, named as the format names it")
       ->required();
-  convert->add_option("--activations", convert_args.activations,
-                      "ONNX: the node's activations attribute, checked to be the defaults")->delimiter(',');
+  convert
+      ->add_option("--activations", convert_args.activations,
+                   "ONNX: the node's activations attribute, checked to be the defaults")
+      ->delimiter(',');
   convert->add_option("--out-prefix,-o", convert_args.out_prefix, "Writes PREFIX_W.npy, PREFIX_R.npy, PREFIX_B.npy")
       ->required();
 

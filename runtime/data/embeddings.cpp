@@ -16,29 +16,27 @@ constexpr std::size_t kMissingWordsShown = 20;
 
 // Parses "word v1 ... vD" into `vector`; sets `dim` from the first line seen.
 // Returns the word.
-std::string_view parse_vector_line(std::string_view line, const LineReader& in,
-                                   std::int64_t& dim, std::vector<float>& vector) {
+std::string_view parse_vector_line(std::string_view line, const LineReader& in, std::int64_t& dim,
+                                   std::vector<float>& vector) {
   const auto fields = detail::split_whitespace(line);
   const auto count = static_cast<std::int64_t>(fields.size()) - 1;
   if (dim == 0) {
     if (count < 1) {
-      throw Error(fmt::format("{}:{}: word {} has no vector values", in.path(),
-                              in.line_number(), detail::quote_for_message(fields[0])));
+      throw Error(fmt::format("{}:{}: word {} has no vector values", in.path(), in.line_number(),
+                              detail::quote_for_message(fields[0])));
     }
     dim = count;
   }
   if (count != dim) {
-    throw Error(fmt::format("{}:{}: word {} has {} values, expected {}", in.path(),
-                            in.line_number(), detail::quote_for_message(fields[0]), count,
-                            dim));
+    throw Error(fmt::format("{}:{}: word {} has {} values, expected {}", in.path(), in.line_number(),
+                            detail::quote_for_message(fields[0]), count, dim));
   }
   vector.resize(static_cast<std::size_t>(dim));
   for (std::size_t i = 1; i < fields.size(); ++i) {
     const auto value = detail::parse_float(fields[i]);
     if (!value) {
-      throw Error(fmt::format("{}:{}: value {} of word {} is not a float: {}", in.path(),
-                              in.line_number(), i, detail::quote_for_message(fields[0]),
-                              detail::quote_for_message(fields[i])));
+      throw Error(fmt::format("{}:{}: value {} of word {} is not a float: {}", in.path(), in.line_number(), i,
+                              detail::quote_for_message(fields[0]), detail::quote_for_message(fields[i])));
     }
     vector[i - 1] = *value;
   }
@@ -94,9 +92,7 @@ std::span<const float> WordVectors::vector(const std::string& word) const {
                                                 static_cast<std::size_t>(dim));
 }
 
-WordVectors load_word_vectors(std::span<const std::string> paths) {
-  return load(paths, nullptr);
-}
+WordVectors load_word_vectors(std::span<const std::string> paths) { return load(paths, nullptr); }
 
 WordVectors load_word_vectors(std::span<const std::string> paths, const WordIndex& vocabulary) {
   return load(paths, &vocabulary);
@@ -112,8 +108,7 @@ WordIndex sorted_word_index(const WordVectors& vectors) {
   return index;
 }
 
-EmbeddingMatrix build_embedding_matrix(const WordVectors& vectors, const WordIndex& word_index,
-                                       std::int64_t num_rows) {
+EmbeddingMatrix build_embedding_matrix(const WordVectors& vectors, const WordIndex& word_index, std::int64_t num_rows) {
   if (num_rows < 1) {
     throw Error(fmt::format("embedding matrix: num_rows must be >= 1, got {}", num_rows));
   }
@@ -140,10 +135,9 @@ EmbeddingMatrix build_embedding_matrix(const WordVectors& vectors, const WordInd
   return matrix;
 }
 
-EmbeddingMatrix build_embedding_matrix(std::span<const std::string> paths,
-                                       const WordIndex& word_index, std::int64_t num_rows) {
-  return build_embedding_matrix(load_word_vectors(paths, rows_in_range(word_index, num_rows)),
-                                word_index, num_rows);
+EmbeddingMatrix build_embedding_matrix(std::span<const std::string> paths, const WordIndex& word_index,
+                                       std::int64_t num_rows) {
+  return build_embedding_matrix(load_word_vectors(paths, rows_in_range(word_index, num_rows)), word_index, num_rows);
 }
 
 }  // namespace graphrun::data

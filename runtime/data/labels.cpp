@@ -50,10 +50,8 @@ std::vector<std::string> distinct_labels(std::span<const Row> rows, std::size_t 
 
 }  // namespace
 
-EncodedLabels encode_labels(std::span<const Row> rows, std::size_t column,
-                            const LabelOptions& options) {
-  std::vector<std::string> classes =
-      options.classes.empty() ? distinct_labels(rows, column) : options.classes;
+EncodedLabels encode_labels(std::span<const Row> rows, std::size_t column, const LabelOptions& options) {
+  std::vector<std::string> classes = options.classes.empty() ? distinct_labels(rows, column) : options.classes;
   std::unordered_map<std::string, std::int64_t> id_of;
   for (std::size_t i = 0; i < classes.size(); ++i) {
     if (classes[i].empty()) throw Error("label classes: empty class name");
@@ -66,8 +64,7 @@ EncodedLabels encode_labels(std::span<const Row> rows, std::size_t column,
     if (label.empty()) bad_label(row, "empty label");
     auto it = id_of.find(label);
     if (it == id_of.end()) {
-      bad_label(row, fmt::format("unknown label {} (classes: {})",
-                                 detail::quote_for_message(label),
+      bad_label(row, fmt::format("unknown label {} (classes: {})", detail::quote_for_message(label),
                                  detail::quoted_list(classes)));
     }
     return it->second;
@@ -77,8 +74,8 @@ EncodedLabels encode_labels(std::span<const Row> rows, std::size_t column,
   return out;
 }
 
-EncodedLabels encode_int_labels(std::span<const Row> rows, std::size_t column,
-                                std::optional<std::int64_t> num_classes, bool skip_bad_rows) {
+EncodedLabels encode_int_labels(std::span<const Row> rows, std::size_t column, std::optional<std::int64_t> num_classes,
+                                bool skip_bad_rows) {
   if (num_classes && *num_classes <= 0) {
     throw Error(fmt::format("label classes: num_classes must be > 0, got {}", *num_classes));
   }
@@ -95,8 +92,7 @@ EncodedLabels encode_int_labels(std::span<const Row> rows, std::size_t column,
   // Without a given count, the largest id seen decides (as Keras'
   // to_categorical does); `classes` stays empty since ids may be sparse.
   out.num_classes =
-      num_classes ? *num_classes
-                  : (out.ids.empty() ? 0 : *std::max_element(out.ids.begin(), out.ids.end()) + 1);
+      num_classes ? *num_classes : (out.ids.empty() ? 0 : *std::max_element(out.ids.begin(), out.ids.end()) + 1);
   return out;
 }
 

@@ -31,9 +31,7 @@ inline std::optional<float> parse_float(std::string_view text) {
   return value;
 }
 
-inline bool is_ascii_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
+inline bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 // `text` without leading and trailing ASCII whitespace.
 inline std::string_view trim_ascii(std::string_view text) {

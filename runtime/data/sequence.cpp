@@ -12,12 +12,10 @@ namespace graphrun::data {
 Side parse_side(std::string_view text, std::string_view what) {
   if (text == "pre") return Side::kPre;
   if (text == "post") return Side::kPost;
-  throw Error(fmt::format("{} must be 'pre' or 'post', got {}", what,
-                          detail::quote_for_message(text)));
+  throw Error(fmt::format("{} must be 'pre' or 'post', got {}", what, detail::quote_for_message(text)));
 }
 
-Padded pad_sequences(std::span<const std::vector<std::int64_t>> sequences,
-                     const PadOptions& options) {
+Padded pad_sequences(std::span<const std::vector<std::int64_t>> sequences, const PadOptions& options) {
   std::size_t maxlen = 0;
   if (options.maxlen) {
     if (*options.maxlen < 0) {
@@ -35,8 +33,7 @@ Padded pad_sequences(std::span<const std::vector<std::int64_t>> sequences,
     const auto& s = sequences[row];
     const std::size_t kept = std::min(s.size(), maxlen);
     // Keras: trunc = s[-maxlen:] (pre) or s[:maxlen] (post).
-    const auto first = options.truncating == Side::kPre ? s.end() - static_cast<std::ptrdiff_t>(kept)
-                                                        : s.begin();
+    const auto first = options.truncating == Side::kPre ? s.end() - static_cast<std::ptrdiff_t>(kept) : s.begin();
     // Keras: x[i, -len(trunc):] = trunc (pre) or x[i, :len(trunc)] = trunc (post).
     const std::size_t offset = options.padding == Side::kPre ? maxlen - kept : 0;
     std::copy(first, first + static_cast<std::ptrdiff_t>(kept),

@@ -31,12 +31,9 @@ std::vector<std::size_t> Shuffler::permutation(std::size_t n) {
   return order;
 }
 
-std::vector<std::size_t> permutation(std::size_t n, std::uint64_t seed) {
-  return Shuffler(seed).permutation(n);
-}
+std::vector<std::size_t> permutation(std::size_t n, std::uint64_t seed) { return Shuffler(seed).permutation(n); }
 
-Split stratified_split(std::span<const std::int64_t> labels, double validation_fraction,
-                       std::uint64_t seed) {
+Split stratified_split(std::span<const std::int64_t> labels, double validation_fraction, std::uint64_t seed) {
   if (!(validation_fraction >= 0.0 && validation_fraction <= 1.0)) {
     throw Error(fmt::format("validation fraction must be in [0, 1], got {}", validation_fraction));
   }
@@ -47,8 +44,8 @@ Split stratified_split(std::span<const std::int64_t> labels, double validation_f
   Split split;
   for (auto& [label, members] : by_class) {
     shuffler.shuffle(std::span<std::size_t>(members));
-    const auto n_val = static_cast<std::size_t>(
-        std::llround(static_cast<double>(members.size()) * validation_fraction));
+    const auto n_val =
+        static_cast<std::size_t>(std::llround(static_cast<double>(members.size()) * validation_fraction));
     split.validation.insert(split.validation.end(), members.begin(), members.begin() + n_val);
     split.train.insert(split.train.end(), members.begin() + n_val, members.end());
   }
@@ -99,8 +96,8 @@ std::vector<std::size_t> NumpyRandomState::choice_without_replacement(std::size_
 namespace {
 
 // sklearn's _approximate_mode (see shuffle.h for the float64 formula).
-std::vector<std::int64_t> approximate_mode(const std::vector<std::int64_t>& class_counts,
-                                           std::int64_t n_draws, NumpyRandomState& rng) {
+std::vector<std::int64_t> approximate_mode(const std::vector<std::int64_t>& class_counts, std::int64_t n_draws,
+                                           NumpyRandomState& rng) {
   const std::int64_t total = std::accumulate(class_counts.begin(), class_counts.end(), std::int64_t{0});
   const std::size_t n_classes = class_counts.size();
   std::vector<double> continuous(n_classes), floored(n_classes), remainder(n_classes);
@@ -135,8 +132,7 @@ std::vector<std::int64_t> approximate_mode(const std::vector<std::int64_t>& clas
 
 }  // namespace
 
-Split sklearn_stratified_split(std::span<const std::int64_t> labels, double test_size,
-                               std::uint32_t random_state) {
+Split sklearn_stratified_split(std::span<const std::int64_t> labels, double test_size, std::uint32_t random_state) {
   if (!(test_size > 0.0 && test_size < 1.0)) {
     throw Error(fmt::format("sklearn split: test_size must be in (0, 1), got {}", test_size));
   }
@@ -144,8 +140,7 @@ Split sklearn_stratified_split(std::span<const std::int64_t> labels, double test
   const auto n_test = static_cast<std::int64_t>(std::ceil(test_size * static_cast<double>(n)));
   const std::int64_t n_train = n - n_test;
   if (n_train <= 0) {
-    throw Error(fmt::format("sklearn split: with {} rows and test_size {} the train set would be empty",
-                            n, test_size));
+    throw Error(fmt::format("sklearn split: with {} rows and test_size {} the train set would be empty", n, test_size));
   }
   // np.unique(labels, return_inverse=True), np.bincount, stable argsort.
   std::map<std::int64_t, std::vector<std::size_t>> by_class;  // ascending labels, rows ascending
@@ -154,16 +149,18 @@ Split sklearn_stratified_split(std::span<const std::int64_t> labels, double test
   std::vector<std::vector<std::size_t>*> class_indices;
   for (auto& [label, rows] : by_class) {
     if (rows.size() < 2) {
-      throw Error(fmt::format("sklearn split: class {} has only {} row; every class needs at least 2",
-                              label, rows.size()));
+      throw Error(
+          fmt::format("sklearn split: class {} has only {} row; every class needs at least 2", label, rows.size()));
     }
     class_counts.push_back(static_cast<std::int64_t>(rows.size()));
     class_indices.push_back(&rows);
   }
   const auto n_classes = static_cast<std::int64_t>(class_counts.size());
   if (n_train < n_classes || n_test < n_classes) {
-    throw Error(fmt::format("sklearn split: train size {} and test size {} must each be at least the "
-                            "number of classes {}", n_train, n_test, n_classes));
+    throw Error(
+        fmt::format("sklearn split: train size {} and test size {} must each be at least the "
+                    "number of classes {}",
+                    n_train, n_test, n_classes));
   }
 
   NumpyRandomState rng(random_state);

@@ -10,14 +10,12 @@
 
 namespace graphrun::data {
 
-std::string SourceLocation::str() const {
-  return fmt::format("{}:{}", file ? *file : std::string("<unknown>"), line);
-}
+std::string SourceLocation::str() const { return fmt::format("{}:{}", file ? *file : std::string("<unknown>"), line); }
 
 const std::string& Row::field(std::size_t index) const {
   if (index >= fields.size()) {
-    throw Error(fmt::format("{}: row has {} field{}, no column {}", where.str(),
-                            fields.size(), fields.size() == 1 ? "" : "s", index + 1));
+    throw Error(fmt::format("{}: row has {} field{}, no column {}", where.str(), fields.size(),
+                            fields.size() == 1 ? "" : "s", index + 1));
   }
   return fields[index];
 }
@@ -26,11 +24,10 @@ std::size_t Table::column_index(std::string_view name) const {
   auto it = std::find(header.begin(), header.end(), name);
   if (it != header.end()) return static_cast<std::size_t>(it - header.begin());
   if (header.empty()) {
-    throw Error(fmt::format("{}: no column {} (the table has no header)", source,
-                            detail::quote_for_message(name)));
+    throw Error(fmt::format("{}: no column {} (the table has no header)", source, detail::quote_for_message(name)));
   }
-  throw Error(fmt::format("{}: no column {} (columns: {})", source,
-                          detail::quote_for_message(name), detail::quoted_list(header)));
+  throw Error(fmt::format("{}: no column {} (columns: {})", source, detail::quote_for_message(name),
+                          detail::quoted_list(header)));
 }
 
 std::vector<std::string> column_values(std::span<const Row> rows, std::size_t index) {
@@ -40,13 +37,9 @@ std::vector<std::string> column_values(std::span<const Row> rows, std::size_t in
   return values;
 }
 
-std::vector<std::string> Table::column(std::size_t index) const {
-  return column_values(rows, index);
-}
+std::vector<std::string> Table::column(std::size_t index) const { return column_values(rows, index); }
 
-std::vector<std::string> Table::column(std::string_view name) const {
-  return column(column_index(name));
-}
+std::vector<std::string> Table::column(std::string_view name) const { return column(column_index(name)); }
 
 namespace {
 
@@ -66,15 +59,13 @@ std::string describe(char c) {
 
 void check_field_count(const Row& row, const TableOptions& options) {
   if (options.expected_fields && row.fields.size() != *options.expected_fields) {
-    throw Error(fmt::format("{}: row has {} field{}, expected {}", row.where.str(),
-                            row.fields.size(), row.fields.size() == 1 ? "" : "s",
-                            *options.expected_fields));
+    throw Error(fmt::format("{}: row has {} field{}, expected {}", row.where.str(), row.fields.size(),
+                            row.fields.size() == 1 ? "" : "s", *options.expected_fields));
   }
 }
 
 // Moves the first record into the header if the options ask for one.
-Table make_table(const std::string& source, std::vector<Row> records,
-                 const TableOptions& options) {
+Table make_table(const std::string& source, std::vector<Row> records, const TableOptions& options) {
   Table table;
   table.source = source;
   if (options.header && !records.empty()) {
@@ -158,8 +149,7 @@ class CsvParser {
       ++pos_;
     }
     if (peek() != ',' && !at_line_end()) {
-      throw Error(fmt::format("{}:{}: unexpected {} after closing quote", *file_,
-                              line_, describe(peek())));
+      throw Error(fmt::format("{}:{}: unexpected {} after closing quote", *file_, line_, describe(peek())));
     }
   }
 
@@ -197,8 +187,7 @@ std::vector<std::string> split_at_tabs(std::string_view line) {
 
 }  // namespace
 
-Table parse_csv(std::string_view text, const std::string& source,
-                const TableOptions& options) {
+Table parse_csv(std::string_view text, const std::string& source, const TableOptions& options) {
   CsvParser parser(text, std::make_shared<const std::string>(source));
   std::vector<Row> records;
   Row row;
@@ -213,8 +202,7 @@ Table read_csv(const std::string& path, const TableOptions& options) {
   return parse_csv(read_text_file(path), path, options);
 }
 
-Table parse_tsv(std::string_view text, const std::string& source,
-                const TableOptions& options) {
+Table parse_tsv(std::string_view text, const std::string& source, const TableOptions& options) {
   auto file = std::make_shared<const std::string>(source);
   std::vector<Row> records;
   for_each_line(text, [&](std::string_view line, std::int64_t number) {
@@ -239,19 +227,15 @@ Table parse_text_label(std::string_view text, const std::string& source) {
     if (semicolon == std::string_view::npos) {
       throw Error(fmt::format("{}:{}: no ';' between text and label", source, number));
     }
-    table.rows.push_back(Row{{std::string(line.substr(0, semicolon)),
-                              std::string(line.substr(semicolon + 1))},
+    table.rows.push_back(Row{{std::string(line.substr(0, semicolon)), std::string(line.substr(semicolon + 1))},
                              SourceLocation{file, number}});
   });
   return table;
 }
 
-Table read_text_label(const std::string& path) {
-  return parse_text_label(read_text_file(path), path);
-}
+Table read_text_label(const std::string& path) { return parse_text_label(read_text_file(path), path); }
 
-Table read_csv_parts(std::span<const std::string> paths, const TableOptions& options,
-                     PartHeaders headers) {
+Table read_csv_parts(std::span<const std::string> paths, const TableOptions& options, PartHeaders headers) {
   Table table;
   if (paths.empty()) return table;
   TableOptions no_header = options;
@@ -266,13 +250,11 @@ Table read_csv_parts(std::span<const std::string> paths, const TableOptions& opt
     if (options.header && first != part.rows.end() && headers != PartHeaders::kFirstOnly) {
       const bool repeats_header = first->fields == table.header;
       if (headers == PartHeaders::kEvery && !repeats_header) {
-        throw Error(fmt::format("{}: header differs from the one in {}",
-                                first->where.str(), paths[0]));
+        throw Error(fmt::format("{}: header differs from the one in {}", first->where.str(), paths[0]));
       }
       if (repeats_header) ++first;
     }
-    table.rows.insert(table.rows.end(), std::make_move_iterator(first),
-                      std::make_move_iterator(part.rows.end()));
+    table.rows.insert(table.rows.end(), std::make_move_iterator(first), std::make_move_iterator(part.rows.end()));
   }
   return table;
 }

@@ -72,9 +72,7 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
-void LineReader::GzCloser::operator()(void* file) const {
-  gzclose(static_cast<gzFile>(file));
-}
+void LineReader::GzCloser::operator()(void* file) const { gzclose(static_cast<gzFile>(file)); }
 
 LineReader::LineReader(const std::string& path) : path_(path), file_(open_gz(path)) {}
 
@@ -112,8 +110,7 @@ bool LineReader::next(std::string& line) {
 namespace {
 
 // "<stem>.part<digits><ext>" -> part number, or 0 if `name` is not such a part.
-long part_number(const std::string& name, const std::string& prefix,
-                 const std::string& ext) {
+long part_number(const std::string& name, const std::string& prefix, const std::string& ext) {
   if (name.size() <= prefix.size() + ext.size()) return 0;
   if (name.compare(0, prefix.size(), prefix) != 0) return 0;
   if (name.compare(name.size() - ext.size(), ext.size(), ext) != 0) return 0;
@@ -145,15 +142,14 @@ std::vector<std::string> part_files(const std::string& path) {
     }
   }
   if (parts.empty() || parts.begin()->first != 1) {
-    throw Error(fmt::format("{}: no such file, and no part 1 ({}01{})", path,
-                            (p.parent_path() / prefix).string(), ext));
+    throw Error(
+        fmt::format("{}: no such file, and no part 1 ({}01{})", path, (p.parent_path() / prefix).string(), ext));
   }
   std::vector<std::string> files;
   long expected = 1;
   for (const auto& [number, file] : parts) {
     if (number != expected) {
-      throw Error(fmt::format("{}: part {} is missing (found part {})", path,
-                              expected, number));
+      throw Error(fmt::format("{}: part {} is missing (found part {})", path, expected, number));
     }
     files.push_back(file);
     ++expected;

@@ -68,8 +68,7 @@ std::vector<std::string> split_characters(std::string_view text) {
 
 }  // namespace
 
-std::vector<std::string> text_to_word_sequence(std::string_view text,
-                                               std::string_view filters, bool lower,
+std::vector<std::string> text_to_word_sequence(std::string_view text, std::string_view filters, bool lower,
                                                std::string_view split) {
   check_filters(filters);
   check_split(split);
@@ -137,9 +136,8 @@ void Tokenizer::rebuild_index() {
   // sort, so equal counts stay in order of first appearance.
   std::vector<std::size_t> order(word_counts_.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return word_counts_[a].second > word_counts_[b].second;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return word_counts_[a].second > word_counts_[b].second; });
   std::vector<const std::string*> sorted_voc;
   if (config_.oov_token) sorted_voc.push_back(&*config_.oov_token);
   for (std::size_t i : order) sorted_voc.push_back(&word_counts_[i].first);
@@ -181,8 +179,7 @@ std::vector<std::int64_t> Tokenizer::text_to_sequence(std::string_view text) con
   return sequence;
 }
 
-std::vector<std::vector<std::int64_t>> Tokenizer::texts_to_sequences(
-    std::span<const std::string> texts) const {
+std::vector<std::vector<std::int64_t>> Tokenizer::texts_to_sequences(std::span<const std::string> texts) const {
   std::vector<std::vector<std::int64_t>> sequences;
   sequences.reserve(texts.size());
   for (const std::string& text : texts) sequences.push_back(text_to_sequence(text));
@@ -201,11 +198,20 @@ std::string escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -220,11 +226,20 @@ std::string unescape(std::string_view text) {
     }
     const char next = i + 1 < text.size() ? text[++i] : '\0';
     switch (next) {
-      case '\\': out += '\\'; break;
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      default: throw Error("bad escape sequence in " + detail::quote_for_message(text));
+      case '\\':
+        out += '\\';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      default:
+        throw Error("bad escape sequence in " + detail::quote_for_message(text));
     }
   }
   return out;
@@ -233,16 +248,14 @@ std::string unescape(std::string_view text) {
 std::int64_t parse_count(std::string_view text, std::string_view what) {
   auto value = detail::parse_int64(text);
   if (!value || *value < 0) {
-    throw Error(fmt::format("{} must be an integer >= 0, got {}", what,
-                            detail::quote_for_message(text)));
+    throw Error(fmt::format("{} must be an integer >= 0, got {}", what, detail::quote_for_message(text)));
   }
   return *value;
 }
 
 bool parse_flag(std::string_view text, std::string_view what) {
   if (text == "0" || text == "1") return text == "1";
-  throw Error(fmt::format("{} must be 0 or 1, got {}", what,
-                          detail::quote_for_message(text)));
+  throw Error(fmt::format("{} must be 0 or 1, got {}", what, detail::quote_for_message(text)));
 }
 
 // Splits "a<TAB>b<TAB>c" into exactly `n` fields.
@@ -302,8 +315,7 @@ class VocabReader {
 };
 
 // Reads "key<TAB>value" lines up to and including "words<TAB>N"; returns N.
-std::int64_t read_settings(VocabReader& in, TokenizerConfig& config,
-                           std::int64_t& document_count) {
+std::int64_t read_settings(VocabReader& in, TokenizerConfig& config, std::int64_t& document_count) {
   std::vector<std::string> seen;
   while (auto line = in.next_non_empty()) {
     const std::size_t tab = line->find('\t');
@@ -373,8 +385,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
   auto first = in.next();
   if (!first) throw Error(fmt::format("{}: empty file, not a graphrun tokenizer file", path));
   if (*first != fmt::format("{}\t{}", kMagic, kVersion)) {
-    in.fail(fmt::format("not a graphrun tokenizer file (expected '{}<TAB>{}')", kMagic,
-                        kVersion));
+    in.fail(fmt::format("not a graphrun tokenizer file (expected '{}<TAB>{}')", kMagic, kVersion));
   }
   TokenizerConfig config;
   std::int64_t document_count = 0;
@@ -406,9 +417,8 @@ Tokenizer Tokenizer::load(const std::string& path) {
     const auto& word = tokenizer.word_counts_[i].first;
     const std::int64_t rebuilt = tokenizer.word_index_.at(word);
     if (stored[i].first != rebuilt) {
-      throw Error(fmt::format("{}:{}: word {} has index {}, but the counts give {}", path,
-                              stored[i].second, detail::quote_for_message(word),
-                              stored[i].first, rebuilt));
+      throw Error(fmt::format("{}:{}: word {} has index {}, but the counts give {}", path, stored[i].second,
+                              detail::quote_for_message(word), stored[i].first, rebuilt));
     }
   }
   return tokenizer;

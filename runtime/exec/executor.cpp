@@ -49,9 +49,12 @@ class PlanRun {
     std::vector<Tensor> out;
     for (size_t i = 0; i < plan_.fetches().size(); ++i) {
       const Value& v = graph.value(plan_.fetches()[i]);
-      if (v.kind == ValueKind::input) out.push_back(feed_of(v.id, graph));
-      else if (v.kind == ValueKind::parameter) out.push_back(parameter_of(v.id, graph));
-      else out.push_back(fetched_[first_fetch_index(v.id)]);
+      if (v.kind == ValueKind::input)
+        out.push_back(feed_of(v.id, graph));
+      else if (v.kind == ValueKind::parameter)
+        out.push_back(parameter_of(v.id, graph));
+      else
+        out.push_back(fetched_[first_fetch_index(v.id)]);
     }
     return out;
   }
@@ -61,7 +64,8 @@ class PlanRun {
     group.run([this, &group, s] {
       run_step(s);
       for (int next : plan_.steps()[s].successors)
-        if (pending_[static_cast<size_t>(next)].fetch_sub(1, std::memory_order_acq_rel) == 1) spawn(group, static_cast<size_t>(next));
+        if (pending_[static_cast<size_t>(next)].fetch_sub(1, std::memory_order_acq_rel) == 1)
+          spawn(group, static_cast<size_t>(next));
     });
   }
 
@@ -72,7 +76,7 @@ class PlanRun {
     // Automatic: the whole team only for a large step running alone; when
     // steps overlap, TBB already keeps the cores busy.
     const bool alone = running_.fetch_add(1, std::memory_order_acq_rel) == 0;
-    const int team = policy_.intra_op_threads > 0                       ? policy_.intra_op_threads
+    const int team = policy_.intra_op_threads > 0                        ? policy_.intra_op_threads
                      : alone && step.work_elements >= kLargeStepElements ? default_omp_threads()
                                                                          : 1;
     if (omp_get_max_threads() != team) omp_set_num_threads(team);
@@ -88,10 +92,14 @@ class PlanRun {
 
   const void* address(const Slot& slot) {
     switch (slot.source) {
-      case Slot::Source::arena: return arena_.get() + slot.index;
-      case Slot::Source::feed: return (*buffers_.feeds)[slot.index].raw_data();
-      case Slot::Source::parameter: return (*buffers_.parameters)[slot.index].raw_data();
-      case Slot::Source::fetch: return fetched_[slot.index].raw_data();
+      case Slot::Source::arena:
+        return arena_.get() + slot.index;
+      case Slot::Source::feed:
+        return (*buffers_.feeds)[slot.index].raw_data();
+      case Slot::Source::parameter:
+        return (*buffers_.parameters)[slot.index].raw_data();
+      case Slot::Source::fetch:
+        return fetched_[slot.index].raw_data();
     }
     return nullptr;
   }
@@ -128,13 +136,13 @@ int resolve_threads(int requested) {
 
 }  // namespace
 
-std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const RunBuffers& buffers,
-                                 const RunContext& run, const ExecutionPolicy& policy) {
+std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const RunBuffers& buffers, const RunContext& run,
+                                 const ExecutionPolicy& policy) {
   default_omp_threads();  // capture the default before any step changes it
   PlanRun state(plan, buffers, run, policy);
-  const int threads = policy.inter_op_threads > 0 ? policy.inter_op_threads
+  const int threads = policy.inter_op_threads > 0    ? policy.inter_op_threads
                       : plan.has_independent_steps() ? resolve_threads(0)
-                                                      : 1;
+                                                     : 1;
   if (threads == 1 || plan.steps().size() <= 1) {
     state.run_serial();
   } else {

@@ -28,7 +28,8 @@ class GraphRunner {
   const Graph& graph() const { return *graph_; }
 
  private:
-  std::shared_ptr<const Plan> plan_for(const std::vector<TensorType>& feed_types, const std::vector<ValueId>& fetches) const;
+  std::shared_ptr<const Plan> plan_for(const std::vector<TensorType>& feed_types,
+                                       const std::vector<ValueId>& fetches) const;
 
   std::shared_ptr<const Graph> graph_;
   ExecutionPolicy policy_;

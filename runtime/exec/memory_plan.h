@@ -14,8 +14,8 @@
 namespace graphrun {
 
 struct MemoryRequest {
-  int birth_step = 0;           // the step that writes it
-  std::vector<int> reader_steps; // steps that read it (empty: only its writer touches it)
+  int birth_step = 0;             // the step that writes it
+  std::vector<int> reader_steps;  // steps that read it (empty: only its writer touches it)
   size_t bytes = 0;
 };
 

@@ -36,8 +36,10 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
 
   // Concrete types: feeds as given, parameters as declared, the rest inferred.
   plan->value_types_.resize(graph.num_values());
-  for (size_t i = 0; i < graph.inputs.size(); ++i) plan->value_types_[static_cast<size_t>(graph.inputs[i])] = feed_types.at(i);
-  for (const ParameterDef& p : graph.parameters) plan->value_types_[static_cast<size_t>(p.value)] = graph.value(p.value).type;
+  for (size_t i = 0; i < graph.inputs.size(); ++i)
+    plan->value_types_[static_cast<size_t>(graph.inputs[i])] = feed_types.at(i);
+  for (const ParameterDef& p : graph.parameters)
+    plan->value_types_[static_cast<size_t>(p.value)] = graph.value(p.value).type;
 
   const std::vector<bool> needed = nodes_needed_for(graph, fetches);
   std::vector<NodeId> order;
@@ -63,7 +65,8 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
     std::vector<TensorType> out_types = infer_node_types(def.schema, node, in_types);
     for (size_t k = 0; k < out_types.size(); ++k) {
       if (!out_types[k].is_concrete())
-        throw node_error("planning failed", node, fmt::format("output {} has unknown shape {}", k, dims_str(out_types[k].dims)));
+        throw node_error("planning failed", node,
+                         fmt::format("output {} has unknown shape {}", k, dims_str(out_types[k].dims)));
       plan->value_types_[static_cast<size_t>(node.outputs[k])] = out_types[k];
     }
     PlanStep step;
@@ -93,8 +96,8 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
   // Independent steps exist unless the plan is a chain: in topological order,
   // every step then depends on the one just before it.
   for (size_t s = 1; s < order.size() && !plan->has_independent_steps_; ++s)
-    plan->has_independent_steps_ = std::find(predecessors[s].begin(), predecessors[s].end(), static_cast<int>(s - 1)) ==
-                                   predecessors[s].end();
+    plan->has_independent_steps_ =
+        std::find(predecessors[s].begin(), predecessors[s].end(), static_cast<int>(s - 1)) == predecessors[s].end();
 
   // Memory: every non-fetched node output and every scratchpad is an arena request.
   std::vector<MemoryRequest> requests;
@@ -127,8 +130,11 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
     if (graph.value(value).kind == ValueKind::node_output) slot_of[value] = {Slot::Source::fetch, index};
   for (size_t r = 0; r < requests.size(); ++r) {
     const auto [s, port] = request_owner[r];
-    if (port < 0) plan->steps_[static_cast<size_t>(s)].scratchpad_offset = memory.offsets[r];
-    else slot_of[graph.node(order[static_cast<size_t>(s)]).outputs[static_cast<size_t>(port)]] = {Slot::Source::arena, memory.offsets[r]};
+    if (port < 0)
+      plan->steps_[static_cast<size_t>(s)].scratchpad_offset = memory.offsets[r];
+    else
+      slot_of[graph.node(order[static_cast<size_t>(s)]).outputs[static_cast<size_t>(port)]] = {Slot::Source::arena,
+                                                                                               memory.offsets[r]};
   }
   for (size_t s = 0; s < order.size(); ++s) {
     const Node& node = graph.node(order[s]);

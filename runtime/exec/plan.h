@@ -28,10 +28,10 @@ struct PlanStep {
   std::unique_ptr<Kernel> kernel;
   std::vector<Slot> inputs;
   std::vector<Slot> outputs;
-  size_t scratchpad_offset = 0;   // in the arena
-  std::vector<int> successors;     // steps that read this step's outputs
-  int num_predecessors = 0;        // distinct steps this one waits for
-  int64_t work_elements = 0;       // non-parameter input + output elements: the executor's size estimate
+  size_t scratchpad_offset = 0;  // in the arena
+  std::vector<int> successors;   // steps that read this step's outputs
+  int num_predecessors = 0;      // distinct steps this one waits for
+  int64_t work_elements = 0;     // non-parameter input + output elements: the executor's size estimate
 };
 
 class Plan {

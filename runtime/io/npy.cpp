@@ -78,8 +78,13 @@ Tensor read_npy(const std::string& path) {
     const auto raw = read_raw(h.descr == "<f4" ? 4 : 8);
     float* out = t.data<float>();
     for (int64_t i = 0; i < count; ++i) {
-      if (h.descr == "<f4") std::memcpy(&out[i], raw.data() + i * 4, 4);
-      else { double d; std::memcpy(&d, raw.data() + i * 8, 8); out[i] = static_cast<float>(d); }
+      if (h.descr == "<f4")
+        std::memcpy(&out[i], raw.data() + i * 4, 4);
+      else {
+        double d;
+        std::memcpy(&d, raw.data() + i * 8, 8);
+        out[i] = static_cast<float>(d);
+      }
     }
     return t;
   }
@@ -88,8 +93,13 @@ Tensor read_npy(const std::string& path) {
     const auto raw = read_raw(h.descr == "<i8" ? 8 : 4);
     int64_t* out = t.data<int64_t>();
     for (int64_t i = 0; i < count; ++i) {
-      if (h.descr == "<i8") std::memcpy(&out[i], raw.data() + i * 8, 8);
-      else { int32_t v; std::memcpy(&v, raw.data() + i * 4, 4); out[i] = v; }
+      if (h.descr == "<i8")
+        std::memcpy(&out[i], raw.data() + i * 8, 8);
+      else {
+        int32_t v;
+        std::memcpy(&v, raw.data() + i * 4, 4);
+        out[i] = v;
+      }
     }
     return t;
   }
@@ -98,8 +108,8 @@ Tensor read_npy(const std::string& path) {
 
 void write_npy(const std::string& path, const Tensor& tensor) {
   // Python tuple syntax: "()", "(3,)", "(3, 4)".
-  const std::string shape = tensor.rank() == 1 ? fmt::format("{},", tensor.dims()[0])
-                                               : fmt::format("{}", fmt::join(tensor.dims(), ", "));
+  const std::string shape =
+      tensor.rank() == 1 ? fmt::format("{},", tensor.dims()[0]) : fmt::format("{}", fmt::join(tensor.dims(), ", "));
   std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}",
                                    tensor.dtype() == DType::f32 ? "<f4" : "<i8", shape);
   // Pad with spaces so the data starts on a 64-byte boundary; end with a newline.

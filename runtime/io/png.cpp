@@ -1,7 +1,7 @@
 #include "graphrun/png.h"
 
-#include <png.h>
 #include <fmt/format.h>
+#include <png.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,10 +28,14 @@ struct ImageGuard {
 
 uint32_t format_for_channels(int64_t channels) {
   switch (channels) {
-    case 1: return PNG_FORMAT_GRAY;
-    case 2: return PNG_FORMAT_GA;
-    case 3: return PNG_FORMAT_RGB;
-    default: return PNG_FORMAT_RGBA;
+    case 1:
+      return PNG_FORMAT_GRAY;
+    case 2:
+      return PNG_FORMAT_GA;
+    case 3:
+      return PNG_FORMAT_RGB;
+    default:
+      return PNG_FORMAT_RGBA;
   }
 }
 

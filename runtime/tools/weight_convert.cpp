@@ -20,18 +20,24 @@ namespace {
 
 const char* format_name(WeightFormat f) {
   switch (f) {
-    case WeightFormat::keras: return "Keras";
-    case WeightFormat::pytorch: return "PyTorch";
-    case WeightFormat::onnx: return "ONNX";
+    case WeightFormat::keras:
+      return "Keras";
+    case WeightFormat::pytorch:
+      return "PyTorch";
+    case WeightFormat::onnx:
+      return "ONNX";
   }
   return "?";
 }
 
 const char* cell_name(RecurrentCell c) {
   switch (c) {
-    case RecurrentCell::rnn: return "RNN";
-    case RecurrentCell::lstm: return "LSTM";
-    case RecurrentCell::gru: return "GRU";
+    case RecurrentCell::rnn:
+      return "RNN";
+    case RecurrentCell::lstm:
+      return "LSTM";
+    case RecurrentCell::gru:
+      return "GRU";
   }
   return "?";
 }
@@ -40,7 +46,7 @@ int64_t gates_of(RecurrentCell c) { return c == RecurrentCell::rnn ? 1 : c == Re
 
 // For each graphrun gate (LSTM i,f,c,o; GRU z,r,h), the index of the same gate in the source.
 std::vector<int64_t> source_gate_of(WeightFormat f, RecurrentCell c) {
-  if (f == WeightFormat::pytorch && c == RecurrentCell::gru) return {1, 0, 2};  // torch r,z,n
+  if (f == WeightFormat::pytorch && c == RecurrentCell::gru) return {1, 0, 2};   // torch r,z,n
   if (f == WeightFormat::onnx && c == RecurrentCell::lstm) return {0, 2, 3, 1};  // ONNX i,o,f,c
   std::vector<int64_t> same(static_cast<size_t>(gates_of(c)));
   for (size_t g = 0; g < same.size(); ++g) same[g] = static_cast<int64_t>(g);
@@ -58,7 +64,8 @@ Names names_of(WeightFormat f, bool bidirectional, int d) {
       const std::string s = d == 1 ? "_reverse" : "";
       return {"weight_ih_l0" + s, "weight_hh_l0" + s, "bias_ih_l0" + s, "bias_hh_l0" + s};
     }
-    case WeightFormat::onnx: return {"W", "R", "B", ""};
+    case WeightFormat::onnx:
+      return {"W", "R", "B", ""};
     case WeightFormat::keras: {
       const std::string p = !bidirectional ? "" : d == 0 ? "forward_" : "backward_";
       return {p + "kernel", p + "recurrent_kernel", p + "bias", ""};
@@ -75,8 +82,12 @@ std::string lower(std::string s) {
 class Converter {
  public:
   Converter(WeightFormat from, const RecurrentLayout& layout, const std::map<std::string, Tensor>& tensors)
-      : from_(from), layout_(layout), tensors_(tensors), G_(gates_of(layout.cell)),
-        D_(layout.bidirectional ? 2 : 1), order_(source_gate_of(from, layout.cell)),
+      : from_(from),
+        layout_(layout),
+        tensors_(tensors),
+        G_(gates_of(layout.cell)),
+        D_(layout.bidirectional ? 2 : 1),
+        order_(source_gate_of(from, layout.cell)),
         what_(fmt::format("{} {}", format_name(from), cell_name(layout.cell))) {}
 
   RecurrentWeights run() {
@@ -118,11 +129,11 @@ class Converter {
 
   void check_layout() const {
     if (layout_.hidden_size < 0) fail(fmt::format("hidden size must be positive, got {}", layout_.hidden_size));
-    if (layout_.reset_after && layout_.cell != RecurrentCell::gru)
-      fail("reset_after applies to GRU only");
+    if (layout_.reset_after && layout_.cell != RecurrentCell::gru) fail("reset_after applies to GRU only");
     if (from_ == WeightFormat::pytorch && layout_.cell == RecurrentCell::gru && !layout_.reset_after)
-      fail("torch's GRU is linear-before-reset (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))), which is graphrun's "
-           "reset_after: true; it does not convert to reset_after: false");
+      fail(
+          "torch's GRU is linear-before-reset (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))), which is graphrun's "
+          "reset_after: true; it does not convert to reset_after: false");
   }
 
   std::vector<std::string> expected_names() const { return recurrent_weight_names(from_, layout_); }
@@ -138,19 +149,22 @@ class Converter {
     for (const auto& [name, tensor] : tensors_) {
       if (has(known, name)) continue;
       // Say so when it is the reverse direction's: a bidirectional layer converted as one direction.
-      fail(fmt::format("unexpected tensor '{}' ({}; expected {})", name,
-                       has(with_reverse, name) ? "a bidirectional layer's: convert as bidirectional"
-                                               : "not a name this format uses",
-                       fmt::join(known, ", ")));
+      fail(fmt::format(
+          "unexpected tensor '{}' ({}; expected {})", name,
+          has(with_reverse, name) ? "a bidirectional layer's: convert as bidirectional" : "not a name this format uses",
+          fmt::join(known, ", ")));
     }
   }
 
   // ONNX's default activations per direction.
   std::vector<std::string> onnx_default_activations() const {
     switch (layout_.cell) {
-      case RecurrentCell::rnn: return {"Tanh"};
-      case RecurrentCell::lstm: return {"Sigmoid", "Tanh", "Tanh"};
-      case RecurrentCell::gru: return {"Sigmoid", "Tanh"};
+      case RecurrentCell::rnn:
+        return {"Tanh"};
+      case RecurrentCell::lstm:
+        return {"Sigmoid", "Tanh", "Tanh"};
+      case RecurrentCell::gru:
+        return {"Sigmoid", "Tanh"};
     }
     return {};
   }
@@ -217,8 +231,9 @@ class Converter {
         break;
     }
     if (layout_.hidden_size > 0) H_ = layout_.hidden_size;
-    if (H_ <= 0 || C_ <= 0) fail(fmt::format("tensors '{}' {} and '{}' {} leave no hidden or input size", n.R,
-                                             dims_str(R.dims()), n.W, dims_str(W.dims())));
+    if (H_ <= 0 || C_ <= 0)
+      fail(fmt::format("tensors '{}' {} and '{}' {} leave no hidden or input size", n.R, dims_str(R.dims()), n.W,
+                       dims_str(W.dims())));
   }
 
   // dst [K, G*H] in graphrun's gate order from a gate-major source [G*H, K] (PyTorch, ONNX).
@@ -287,7 +302,7 @@ class Converter {
             if (b.dims() != Dims{2 * GH})  // [6H]: already flattened
               expect_shape(n.b_in, b, {2, GH}, "[2, 3*H]",
                            classic_bias ? " (a reset_after=False GRU's bias: convert for reset_after: false)" : "");
-            std::copy_n(b.data<float>(), GH, b_in.begin());  // row 0: input bias
+            std::copy_n(b.data<float>(), GH, b_in.begin());        // row 0: input bias
             std::copy_n(b.data<float>() + GH, GH, b_rec.begin());  // row 1: recurrent bias
           } else {
             const bool reset_after_bias =

@@ -17,13 +17,16 @@ uint64_t mix(uint64_t a, uint64_t b) {  // SplitMix64 of a combined key
 }  // namespace
 
 std::vector<size_t> epoch_order(size_t n, const pb::TrainConfig& config, int epoch) {
-  if (!config.has_shuffle() || config.shuffle()) return data::permutation(n, mix(config.seed(), static_cast<uint64_t>(epoch)));
+  if (!config.has_shuffle() || config.shuffle())
+    return data::permutation(n, mix(config.seed(), static_cast<uint64_t>(epoch)));
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   return order;
 }
 
-uint64_t step_seed(const pb::TrainConfig& config, int64_t step) { return mix(config.seed() ^ 0x5eedull, static_cast<uint64_t>(step)); }
+uint64_t step_seed(const pb::TrainConfig& config, int64_t step) {
+  return mix(config.seed() ^ 0x5eedull, static_cast<uint64_t>(step));
+}
 
 BatchPrefetcher::BatchPrefetcher(const Split& split, std::vector<size_t> order, size_t batch)
     : split_(split), order_(std::move(order)), batch_(batch), worker_([this] { produce(); }) {}

@@ -53,13 +53,14 @@ void ProgressBar::draw(int64_t done, double loss, double accuracy, bool final) {
   const double eta = rate > 0 ? double(total_ - done) / rate : 0;
   const int width = 24, filled = total_ ? static_cast<int>(width * done / total_) : width;
   std::cerr << fmt::format("\repoch {}/{} [{}{}] {}/{}  ETA {:.1f}s  {:.0f} samples/s  loss {:.4f}  ", epoch_, epochs_,
-                           std::string(static_cast<size_t>(filled), '='), std::string(static_cast<size_t>(width - filled), ' '),
-                           done, total_, eta, rate, loss)
+                           std::string(static_cast<size_t>(filled), '='),
+                           std::string(static_cast<size_t>(width - filled), ' '), done, total_, eta, rate, loss)
             << (accuracy_ ? fmt::format("acc {:.4f}  ", accuracy) : "") << std::flush;
   if (final) std::cerr << "\r" << std::string(110, ' ') << "\r";
 }
 
-TrainLog::TrainLog(const std::string& path, bool quiet, int epochs) : file_(path, std::ios::app), quiet_(quiet), epochs_(epochs) {}
+TrainLog::TrainLog(const std::string& path, bool quiet, int epochs)
+    : file_(path, std::ios::app), quiet_(quiet), epochs_(epochs) {}
 
 void TrainLog::say(const std::string& line) {
   file_ << line << "\n" << std::flush;
@@ -67,8 +68,8 @@ void TrainLog::say(const std::string& line) {
 }
 
 void TrainLog::on_epoch_end(const EpochRecord& record, TrainingState&) {
-  say(fmt::format("epoch {}/{}{}  {:.2f}s  {:.0f} samples/s", record.epoch, epochs_, metrics_line(record.metrics), record.seconds,
-                  record.samples_per_second));
+  say(fmt::format("epoch {}/{}{}  {:.2f}s  {:.0f} samples/s", record.epoch, epochs_, metrics_line(record.metrics),
+                  record.seconds, record.samples_per_second));
 }
 
 void CSVLogger::on_epoch_end(const EpochRecord& record, TrainingState& state) {
@@ -86,9 +87,11 @@ void CSVLogger::on_epoch_end(const EpochRecord& record, TrainingState& state) {
 
 void MetricMonitor::on_epoch_end(const EpochRecord& record, TrainingState& state) {
   const std::optional<double> value = metric_value(record.metrics, monitor_);
-  if (!value) throw Error(fmt::format("train: monitored metric '{}' is not computed (have:{})", monitor_, metrics_line(record.metrics)));
-  state.improved = !state.best_value ||
-                   (lower_is_better(monitor_) ? *value < *state.best_value - min_delta_ : *value > *state.best_value + min_delta_);
+  if (!value)
+    throw Error(
+        fmt::format("train: monitored metric '{}' is not computed (have:{})", monitor_, metrics_line(record.metrics)));
+  state.improved = !state.best_value || (lower_is_better(monitor_) ? *value < *state.best_value - min_delta_
+                                                                   : *value > *state.best_value + min_delta_);
   if (state.improved) {
     state.best_value = value;
     state.best_epoch = record.epoch;

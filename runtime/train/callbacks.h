@@ -22,8 +22,8 @@ namespace graphrun {
 // What the loop and its callbacks share. Checkpoints store it, so a resumed run
 // continues where the interrupted one stopped.
 struct TrainingState {
-  int epoch = 0;      // epochs completed
-  int64_t step = 0;   // optimizer steps completed
+  int epoch = 0;     // epochs completed
+  int64_t step = 0;  // optimizer steps completed
   // The monitored metric (train.keep_best, else train.early_stopping.monitor).
   std::optional<double> best_value;
   int best_epoch = 0;
@@ -106,7 +106,10 @@ class ModelCheckpoint : public Callback {
  public:
   using Assemble = std::function<pb::Checkpoint(const TrainingState&)>;
   ModelCheckpoint(std::string last_path, std::string best_path, bool keep_best, Assemble assemble)
-      : last_path_(std::move(last_path)), best_path_(std::move(best_path)), keep_best_(keep_best), assemble_(std::move(assemble)) {}
+      : last_path_(std::move(last_path)),
+        best_path_(std::move(best_path)),
+        keep_best_(keep_best),
+        assemble_(std::move(assemble)) {}
   void on_epoch_end(const EpochRecord& record, TrainingState& state) override;
 
  private:
@@ -118,7 +121,8 @@ class ModelCheckpoint : public Callback {
 // Stops training when the monitored metric has not improved for `patience` epochs.
 class EarlyStopping : public Callback {
  public:
-  EarlyStopping(std::string monitor, int patience, TrainLog& log) : monitor_(std::move(monitor)), patience_(patience), log_(log) {}
+  EarlyStopping(std::string monitor, int patience, TrainLog& log)
+      : monitor_(std::move(monitor)), patience_(patience), log_(log) {}
   void on_epoch_end(const EpochRecord& record, TrainingState& state) override;
 
  private:

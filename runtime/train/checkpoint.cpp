@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "graph/shape.h"
 
@@ -24,8 +24,8 @@ pb::NamedTensor to_named_tensor(const std::string& name, const Tensor& tensor) {
 Tensor from_named_tensor(const pb::NamedTensor& named, const std::string& source) {
   Tensor t(named.dtype() == pb::INT64 ? DType::i64 : DType::f32, Dims(named.dims().begin(), named.dims().end()));
   if (named.data().size() != t.num_bytes())
-    throw Error(fmt::format("{}: tensor '{}' holds {} bytes, its shape {} needs {}", source, named.name(), named.data().size(),
-                            dims_str(t.dims()), t.num_bytes()));
+    throw Error(fmt::format("{}: tensor '{}' holds {} bytes, its shape {} needs {}", source, named.name(),
+                            named.data().size(), dims_str(t.dims()), t.num_bytes()));
   std::memcpy(t.raw_data(), named.data().data(), t.num_bytes());
   return t;
 }

@@ -23,7 +23,8 @@ Dataset text_source(const pb::TrainConfig& config, const Graph& graph, const std
   ds.binary_labels = graph.value(labels).type.dtype == DType::f32;
   TextDataset text = load_text_dataset(config.data(), base_dir, config.seed(), scope);
   ds.num_classes = text.num_classes;
-  for (auto [from, to] : {std::pair{&text.train, &ds.train}, {&text.validation, &ds.validation}, {&text.test, &ds.test}}) {
+  for (auto [from, to] :
+       {std::pair{&text.train, &ds.train}, {&text.validation, &ds.validation}, {&text.test, &ds.test}}) {
     if (from->size() == 0) continue;
     // Labels as the graph takes them: int64 [N], or float32 [N, 1] for binary labels.
     Tensor labels_tensor = from->labels;
@@ -47,20 +48,22 @@ Dataset text_source(const pb::TrainConfig& config, const Graph& graph, const std
 Dataset image_source(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path,
                      const std::string& base_dir, const DatasetScope& scope) {
   if (!config.predictions().empty())
-    throw Error(fmt::format("{}: train.predictions needs labels; format PNG_DIR has none (the metric is the loss)", model_path));
+    throw Error(fmt::format("{}: train.predictions needs labels; format PNG_DIR has none (the metric is the loss)",
+                            model_path));
   const Value& input = graph.value(graph_input(graph, model_path, images_input_name(config), "images_input"));
   Dataset ds;
   ds.inputs = {input.name};
   ImageDataset images = load_image_dataset(config.data(), base_dir, config.seed(), scope.only_split);
-  for (auto [from, to] : {std::pair{&images.train, &ds.train}, {&images.validation, &ds.validation}, {&images.test, &ds.test}}) {
+  for (auto [from, to] :
+       {std::pair{&images.train, &ds.train}, {&images.validation, &ds.validation}, {&images.test, &ds.test}}) {
     if (from->empty()) continue;
     // The input must take float32 [N, H, W, C] batches of these H, W and C.
     const Dims& want = input.type.dims;
     bool fits = input.type.dtype == DType::f32 && want.size() == 4;
     for (size_t d = 1; fits && d < 4; ++d) fits = want[d] < 0 || want[d] == from->dims()[d];
     if (!fits)
-      throw Error(fmt::format("{}: train.images_input '{}' is {}, but the images are float32 [N, H, W, C] = {}", model_path,
-                              input.name, type_str(input.type), dims_str(from->dims())));
+      throw Error(fmt::format("{}: train.images_input '{}' is {}, but the images are float32 [N, H, W, C] = {}",
+                              model_path, input.name, type_str(input.type), dims_str(from->dims())));
     to->columns = {*from};
   }
   return ds;
@@ -115,9 +118,15 @@ Dataset load_dataset(const pb::TrainConfig& config, const Graph& graph, const st
                      const std::string& base_dir, const DatasetScope& scope) {
   Dataset ds;
   switch (data_source(config.data())) {
-    case DataSource::images: ds = image_source(config, graph, model_path, base_dir, scope); break;
-    case DataSource::numeric: ds = load_numeric_dataset(config, graph, model_path, base_dir, scope); break;
-    case DataSource::text: ds = text_source(config, graph, model_path, base_dir, scope); break;
+    case DataSource::images:
+      ds = image_source(config, graph, model_path, base_dir, scope);
+      break;
+    case DataSource::numeric:
+      ds = load_numeric_dataset(config, graph, model_path, base_dir, scope);
+      break;
+    case DataSource::text:
+      ds = text_source(config, graph, model_path, base_dir, scope);
+      break;
   }
   // The classes the model predicts, even when the loaded split lacks some.
   if (auto predictions = graph.find_value(config.predictions()); predictions && ds.labels_column && !ds.binary_labels) {
@@ -128,11 +137,13 @@ Dataset load_dataset(const pb::TrainConfig& config, const Graph& graph, const st
 }
 
 data::Split validation_rows(const pb::DataConfig& config, const std::vector<int64_t>& labels, uint64_t seed) {
-  if (config.validation_split() >= 1) throw Error(fmt::format("validation_split {} must be in (0, 1)", config.validation_split()));
+  if (config.validation_split() >= 1)
+    throw Error(fmt::format("validation_split {} must be in (0, 1)", config.validation_split()));
   const uint64_t split_seed = config.split_seed() != 0 ? config.split_seed() : seed;
   if (config.split_rule() == pb::DataConfig::SKLEARN) {
     if (split_seed > 0xffffffffULL)
-      throw Error(fmt::format("split_seed {} must be below 2^32 for split_rule SKLEARN (numpy's RandomState)", split_seed));
+      throw Error(
+          fmt::format("split_seed {} must be below 2^32 for split_rule SKLEARN (numpy's RandomState)", split_seed));
     // The float field's shortest decimal as a double (0.1f -> 0.1, as Python's
     // test_size=0.1), so ceil(test_size * n) counts the rows sklearn does.
     const double test_size = std::stod(fmt::format("{}", config.validation_split()));

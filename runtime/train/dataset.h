@@ -34,12 +34,12 @@ struct Dataset {
   // Class labels for accuracy and the confusion matrix: the column fed to
   // train.labels_input, when the model reports train.predictions.
   std::optional<size_t> labels_column;
-  bool binary_labels = false;          // labels are float32 [N, 1] 0/1 (binary_accuracy)
+  bool binary_labels = false;  // labels are float32 [N, 1] 0/1 (binary_accuracy)
   int64_t num_classes = 0;
-  std::vector<std::string> classes;    // class names (empty: "0", "1", ...)
-  std::string notes;                   // what a person should know: skipped rows, words without vectors
+  std::vector<std::string> classes;      // class names (empty: "0", "1", ...)
+  std::string notes;                     // what a person should know: skipped rows, words without vectors
   std::optional<Vocabulary> vocabulary;  // text data: saved in the run directory
-  std::string embedding_parameter;     // word vectors: the parameter they fill, and its value
+  std::string embedding_parameter;       // word vectors: the parameter they fill, and its value
   Tensor embedding;
 
   const Split& split(const std::string& name) const;  // "train", "validation" or "test"
@@ -52,7 +52,8 @@ enum class DataSource {
   numeric,  // data.feed: numbers per graph input
 };
 DataSource data_source(const pb::DataConfig& config);
-// Whether the data has texts to tokenize (so a run saves its vocabulary): text data, or numeric feeds with a text_column.
+// Whether the data has texts to tokenize (so a run saves its vocabulary): text data, or numeric feeds with a
+// text_column.
 bool tokenizes_texts(const pb::DataConfig& config);
 
 // The graph inputs a config feeds when it names none.

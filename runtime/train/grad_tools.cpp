@@ -79,9 +79,12 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
       const int64_t row = src.num_elements() / src.dims()[0];
       for (int64_t k = 0; k < t.num_elements(); ++k) {
         const int64_t at = k % (row * std::min<int64_t>(batch, src.dims()[0]));
-        const double value = src.dtype() == DType::i64 ? static_cast<double>(src.data<int64_t>()[at]) : src.data<float>()[at];
-        if (t.dtype() == DType::i64) t.data<int64_t>()[k] = static_cast<int64_t>(value);
-        else t.data<float>()[k] = static_cast<float>(value);
+        const double value =
+            src.dtype() == DType::i64 ? static_cast<double>(src.data<int64_t>()[at]) : src.data<float>()[at];
+        if (t.dtype() == DType::i64)
+          t.data<int64_t>()[k] = static_cast<int64_t>(value);
+        else
+          t.data<float>()[k] = static_cast<float>(value);
       }
     } else if (t.dtype() == DType::f32) {
       std::uniform_real_distribution<float> dist(-1.f, 1.f);
@@ -124,8 +127,8 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
       ++result.checked;
       if (abs_err > result.max_abs_error) {
         result.max_abs_error = abs_err;
-        result.worst = fmt::format("{}[{}]: analytic {:.6g}, numeric {:.6g}", graph->value(graph->parameters[checked_params[k]].value).name,
-                                   e, got, numeric);
+        result.worst = fmt::format("{}[{}]: analytic {:.6g}, numeric {:.6g}",
+                                   graph->value(graph->parameters[checked_params[k]].value).name, e, got, numeric);
       }
       // An element passes when it is close in absolute terms or in relative terms.
       if (abs_err > tolerance) result.max_rel_error = std::max(result.max_rel_error, rel_err);

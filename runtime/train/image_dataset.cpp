@@ -33,7 +33,8 @@ Tensor take(const Tensor& images, const std::vector<size_t>& rows) {
   dims[0] = static_cast<int64_t>(rows.size());
   Tensor out = Tensor::uninitialized(DType::f32, dims);
   for (size_t r = 0; r < rows.size(); ++r)
-    std::memcpy(static_cast<char*>(out.raw_data()) + r * bytes, static_cast<const char*>(images.raw_data()) + rows[r] * bytes, bytes);
+    std::memcpy(static_cast<char*>(out.raw_data()) + r * bytes,
+                static_cast<const char*>(images.raw_data()) + rows[r] * bytes, bytes);
   return out;
 }
 
@@ -45,21 +46,25 @@ ImageDataset load_image_dataset(const pb::DataConfig& config, const std::string&
   const bool split_from_train = config.validation_size() == 0 && config.validation_split() > 0;
   const bool all = only_split.empty();
   ImageDataset ds;
-  if (all || only_split == "train" || (only_split == "validation" && split_from_train)) ds.train = read_dirs(config.train(), base_dir);
+  if (all || only_split == "train" || (only_split == "validation" && split_from_train))
+    ds.train = read_dirs(config.train(), base_dir);
   if (all || only_split == "validation") ds.validation = read_dirs(config.validation(), base_dir);
   if (all || only_split == "test") ds.test = read_dirs(config.test(), base_dir);
 
   if (!ds.train.empty() && split_from_train) {
     if (config.split_rule() != pb::DataConfig::STRATIFIED)
-      throw Error("training config: format PNG_DIR has no labels to stratify; its validation_split takes split_rule STRATIFIED");
+      throw Error(
+          "training config: format PNG_DIR has no labels to stratify; its validation_split takes split_rule "
+          "STRATIFIED");
     // The text data's stratified rule with every image in one class.
-    const data::Split split = validation_rows(config, std::vector<int64_t>(static_cast<size_t>(ds.train.dims()[0]), 0), seed);
+    const data::Split split =
+        validation_rows(config, std::vector<int64_t>(static_cast<size_t>(ds.train.dims()[0]), 0), seed);
     ds.validation = split.validation.empty() ? Tensor() : take(ds.train, split.validation);
     ds.train = take(ds.train, split.train);
   }
   // Every split feeds one graph input, so all must have the training images' H, W and C.
-  for (const auto& [name, split, dirs] : {std::tuple{"validation", &ds.validation, &config.validation()},
-                                          std::tuple{"test", &ds.test, &config.test()}}) {
+  for (const auto& [name, split, dirs] :
+       {std::tuple{"validation", &ds.validation, &config.validation()}, std::tuple{"test", &ds.test, &config.test()}}) {
     if (split->empty() || ds.train.empty() || dirs->empty()) continue;
     const Dims a(ds.train.dims().begin() + 1, ds.train.dims().end()), b(split->dims().begin() + 1, split->dims().end());
     if (a != b)

@@ -6,7 +6,8 @@
 
 namespace graphrun {
 
-MetricTracker::MetricTracker(int64_t num_classes, bool binary) : classes_(std::max<int64_t>(num_classes, 2)), binary_(binary) {
+MetricTracker::MetricTracker(int64_t num_classes, bool binary)
+    : classes_(std::max<int64_t>(num_classes, 2)), binary_(binary) {
   confusion_.assign(static_cast<size_t>(classes_), std::vector<int64_t>(static_cast<size_t>(classes_), 0));
 }
 
@@ -24,9 +25,11 @@ void MetricTracker::add(const Tensor& loss, int64_t n, const Tensor& predictions
       for (int64_t c = 1; c < width; ++c)
         if (p[i * width + c] > p[i * width + predicted]) predicted = c;
     }
-    const int64_t truth = labels.dtype() == DType::i64 ? labels.data<int64_t>()[i] : static_cast<int64_t>(labels.data<float>()[i]);
+    const int64_t truth =
+        labels.dtype() == DType::i64 ? labels.data<int64_t>()[i] : static_cast<int64_t>(labels.data<float>()[i]);
     correct_ += predicted == truth;
-    if (truth >= 0 && truth < classes_ && predicted < classes_) ++confusion_[static_cast<size_t>(truth)][static_cast<size_t>(predicted)];
+    if (truth >= 0 && truth < classes_ && predicted < classes_)
+      ++confusion_[static_cast<size_t>(truth)][static_cast<size_t>(predicted)];
   }
 }
 

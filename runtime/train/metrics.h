@@ -34,6 +34,6 @@ class MetricTracker {
 
 std::string metrics_line(const Metrics& metrics);  // "  loss 0.1234  accuracy 0.5000"
 std::optional<double> metric_value(const Metrics& metrics, const std::string& name);
-bool lower_is_better(const std::string& metric);    // losses; accuracies are higher-is-better
+bool lower_is_better(const std::string& metric);  // losses; accuracies are higher-is-better
 
 }  // namespace graphrun

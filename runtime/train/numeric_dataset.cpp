@@ -46,14 +46,15 @@ T parse_cell(const data::Row& row, size_t column, const std::string& column_name
 
 // The feed's columns of `rows` (the table's rows `kept`) as the input takes them:
 // [N, k], or [N] for one column and a rank-1 input.
-Tensor read_columns(const data::Table& table, const std::vector<size_t>& kept, const pb::DataFeed& feed, const Value& input,
-                    const std::string& model_path) {
+Tensor read_columns(const data::Table& table, const std::vector<size_t>& kept, const pb::DataFeed& feed,
+                    const Value& input, const std::string& model_path) {
   const auto k = static_cast<int64_t>(feed.column_size());
   const Dims& want = input.type.dims;
   const bool rank1 = want.size() == 1 && k == 1;
   if (!rank1 && !(want.size() == 2 && (want[1] < 0 || want[1] == k)))
-    throw Error(fmt::format("{}: data.feed '{}' reads {} column(s), but input '{}' is {} (k columns feed [N, k], one may feed [N])",
-                            model_path, feed.input(), k, input.name, type_str(input.type)));
+    throw Error(fmt::format(
+        "{}: data.feed '{}' reads {} column(s), but input '{}' is {} (k columns feed [N, k], one may feed [N])",
+        model_path, feed.input(), k, input.name, type_str(input.type)));
   std::vector<size_t> columns;
   std::vector<std::string> names;
   for (const std::string& c : feed.column()) {
@@ -66,8 +67,10 @@ Tensor read_columns(const data::Table& table, const std::vector<size_t>& kept, c
     for (size_t c = 0; c < columns.size(); ++c) {
       const data::Row& row = table.rows[kept[r]];
       const size_t at = r * columns.size() + c;
-      if (out.dtype() == DType::f32) out.data<float>()[at] = parse_cell<float>(row, columns[c], names[c], feed);
-      else out.data<int64_t>()[at] = parse_cell<int64_t>(row, columns[c], names[c], feed);
+      if (out.dtype() == DType::f32)
+        out.data<float>()[at] = parse_cell<float>(row, columns[c], names[c], feed);
+      else
+        out.data<int64_t>()[at] = parse_cell<int64_t>(row, columns[c], names[c], feed);
     }
   return out;
 }
@@ -78,7 +81,9 @@ Tensor read_feed_npy(const std::string& path, const Value& input) {
   const Dims& want = input.type.dims;
   bool fits = t.dtype() == input.type.dtype && t.rank() == static_cast<int>(want.size()) && t.rank() >= 1;
   for (size_t d = 1; fits && d < want.size(); ++d) fits = want[d] < 0 || want[d] == t.dims()[d];
-  if (!fits) throw Error(fmt::format("{}: the array is {}, but input '{}' is {}", path, t.type_string(), input.name, type_str(input.type)));
+  if (!fits)
+    throw Error(fmt::format("{}: the array is {}, but input '{}' is {}", path, t.type_string(), input.name,
+                            type_str(input.type)));
   return t;
 }
 
@@ -93,16 +98,19 @@ Tensor take_rows(const Tensor& t, const std::vector<size_t>& kept) {
 // feeds' columns and arrays, the labels, the texts.
 class NumericReader {
  public:
-  NumericReader(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path, const std::string& base_dir)
+  NumericReader(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path,
+                const std::string& base_dir)
       : data_(config.data()), graph_(graph), model_path_(model_path), base_dir_(base_dir) {
     for (const pb::DataFeed& feed : data_.feed()) {
       add_input(feed.input(), "data.feed.input");
       if (reads_npy(feed) == (feed.column_size() > 0))
-        throw Error(fmt::format("{}: data.feed '{}' needs either columns or .npy files (train_npy, ...)", model_path, feed.input()));
+        throw Error(fmt::format("{}: data.feed '{}' needs either columns or .npy files (train_npy, ...)", model_path,
+                                feed.input()));
       reads_tables_ = reads_tables_ || feed.column_size() > 0;
     }
     // label_column feeds the labels input as the text data does: class ids int64 [N], or 0/1 float32 [N, 1].
-    if (!data_.label_column().empty()) binary_labels_ = add_input(labels_input_name(config), "labels_input").type.dtype == DType::f32;
+    if (!data_.label_column().empty())
+      binary_labels_ = add_input(labels_input_name(config), "labels_input").type.dtype == DType::f32;
     // text_column: the texts become token ids for train.tokens_input (the last column), after all splits are read.
     if (has_text()) add_input(tokens_input_name(config), "tokens_input");
     reads_tables_ = reads_tables_ || !data_.label_column().empty() || has_text();
@@ -128,8 +136,8 @@ class NumericReader {
     data::Table table;
     if (reads_tables_) {
       if (files(s).empty())
-        throw Error(fmt::format("{}: data.{} names no file, but the data config reads columns and has {} .npy files", model_path_,
-                                kSplits[s], kSplits[s]));
+        throw Error(fmt::format("{}: data.{} names no file, but the data config reads columns and has {} .npy files",
+                                model_path_, kSplits[s], kSplits[s]));
       table = read_data_table(data_, data_paths(files(s), base_dir_));
     }
     // Bad rows first (empty texts, bad labels): skip_bad_rows decides which rows the other columns keep.
@@ -150,13 +158,15 @@ class NumericReader {
         column = read_columns(table, kept, feed, graph_input_value(f), model_path_);
       } else {
         if (npy_of(feed, s).empty())
-          throw Error(fmt::format("{}: data.feed '{}' has no {}_npy, but other feeds have {} data", model_path_, feed.input(),
-                                  kSplits[s], kSplits[s]));
-        source = fs::path(npy_of(feed, s)).is_relative() ? (fs::path(base_dir_) / npy_of(feed, s)).string() : npy_of(feed, s);
+          throw Error(fmt::format("{}: data.feed '{}' has no {}_npy, but other feeds have {} data", model_path_,
+                                  feed.input(), kSplits[s], kSplits[s]));
+        source = fs::path(npy_of(feed, s)).is_relative() ? (fs::path(base_dir_) / npy_of(feed, s)).string()
+                                                         : npy_of(feed, s);
         column = read_feed_npy(source, graph_input_value(f));
         // Rows of the table and of the arrays are the same examples; skipped table rows drop theirs.
         if (reads_tables_ && column.dims()[0] != static_cast<int64_t>(table.rows.size()))
-          throw Error(fmt::format("{}: {} rows, but {} has {}", source, column.dims()[0], table.source, table.rows.size()));
+          throw Error(
+              fmt::format("{}: {} rows, but {} has {}", source, column.dims()[0], table.source, table.rows.size()));
         if (reads_tables_ && kept.size() != table.rows.size()) column = take_rows(column, kept);
       }
       if (!split.columns.empty() && column.dims()[0] != split.size())
@@ -168,7 +178,8 @@ class NumericReader {
     if (has_text())
       for (size_t r : kept) texts->push_back(apply_replacements(data_, table.rows[r].field(text_column)));
     if (split.size() == 0)
-      throw Error(fmt::format("{}: the {} data has no rows", first_source.empty() ? table.source : first_source, kSplits[s]));
+      throw Error(
+          fmt::format("{}: the {} data has no rows", first_source.empty() ? table.source : first_source, kSplits[s]));
     return split;
   }
 
@@ -183,11 +194,14 @@ class NumericReader {
     if (std::find(inputs_.begin(), inputs_.end(), name) != inputs_.end())
       throw Error(fmt::format("{}: graph input '{}' is fed twice by the data config", model_path_, name));
     if (input.type.dtype != DType::f32 && input.type.dtype != DType::i64)
-      throw Error(fmt::format("{}: input '{}' is {}; numeric data feeds float32 or int64 inputs", model_path_, name, type_str(input.type)));
+      throw Error(fmt::format("{}: input '{}' is {}; numeric data feeds float32 or int64 inputs", model_path_, name,
+                              type_str(input.type)));
     inputs_.push_back(name);
     return input;
   }
-  const Value& graph_input_value(int feed) const { return graph_.value(*graph_.find_value(inputs_[static_cast<size_t>(feed)])); }
+  const Value& graph_input_value(int feed) const {
+    return graph_.value(*graph_.find_value(inputs_[static_cast<size_t>(feed)]));
+  }
   const google::protobuf::RepeatedPtrField<std::string>& files(size_t s) const {
     return s == 0 ? data_.train() : s == 1 ? data_.validation() : data_.test();
   }
@@ -212,15 +226,17 @@ class NumericReader {
     return out;
   }
 
-  // The label column of the rows `kept` as the labels input takes it; rows with a bad label leave `kept` (skip_bad_rows).
+  // The label column of the rows `kept` as the labels input takes it; rows with a bad label leave `kept`
+  // (skip_bad_rows).
   Tensor read_labels(const data::Table& table, std::vector<size_t>* kept) {
     const size_t column = table_column(table, data_.label_column(), 1, "label_column");
     std::vector<data::Row> rows;
     for (size_t r : *kept) rows.push_back(table.rows[r]);
     const data::EncodedLabels encoded =
-        data_.classes_size() > 0
-            ? data::encode_labels(rows, column, {.classes = {data_.classes().begin(), data_.classes().end()}, .skip_bad_rows = data_.skip_bad_rows()})
-            : data::encode_int_labels(rows, column, std::nullopt, data_.skip_bad_rows());
+        data_.classes_size() > 0 ? data::encode_labels(rows, column,
+                                                       {.classes = {data_.classes().begin(), data_.classes().end()},
+                                                        .skip_bad_rows = data_.skip_bad_rows()})
+                                 : data::encode_int_labels(rows, column, std::nullopt, data_.skip_bad_rows());
     count_skipped(encoded.skipped, encoded.first_skip);
     std::vector<size_t> labelled;
     for (size_t k : encoded.kept) labelled.push_back((*kept)[k]);
@@ -262,8 +278,8 @@ Dataset load_numeric_dataset(const pb::TrainConfig& config, const Graph& graph, 
   for (size_t c = 0; c < ds.inputs.size(); ++c)
     if (ds.inputs[c] == labels_input_name(config)) ds.labels_column = c;
   if (!config.predictions().empty() && !ds.labels_column)
-    throw Error(fmt::format("{}: train.predictions needs labels: set data.label_column or feed train.labels_input '{}'", model_path,
-                            labels_input_name(config)));
+    throw Error(fmt::format("{}: train.predictions needs labels: set data.label_column or feed train.labels_input '{}'",
+                            model_path, labels_input_name(config)));
 
   const pb::DataConfig& data = config.data();
   const bool split_from_train = !reader.has_validation_data() && data.validation_split() > 0;
@@ -273,8 +289,10 @@ Dataset load_numeric_dataset(const pb::TrainConfig& config, const Graph& graph, 
     // A validation split cut from the training rows needs them read (and split) too.
     const bool wanted = only.empty() || only == kSplits[s] || (s == 0 && only == "validation" && split_from_train);
     if (!wanted) continue;
-    if (reader.has_split(s)) *splits[s] = reader.read(s, &texts[s]);
-    else if (s == 0) throw Error(fmt::format("{}: the data config has no training data (data.train or train_npy)", model_path));
+    if (reader.has_split(s))
+      *splits[s] = reader.read(s, &texts[s]);
+    else if (s == 0)
+      throw Error(fmt::format("{}: the data config has no training data (data.train or train_npy)", model_path));
   }
 
   if (ds.train.size() > 0 && split_from_train) {
@@ -294,7 +312,8 @@ Dataset load_numeric_dataset(const pb::TrainConfig& config, const Graph& graph, 
   ds.notes = reader.skipped_note();
   if (reader.has_text()) {  // after the validation split, so the vocabulary sees training texts only
     TokenizedTexts tokens = tokenize_texts(data, base_dir, scope, texts[0], texts[1], texts[2]);
-    for (auto [split, ids] : {std::pair{&ds.train, &tokens.train}, {&ds.validation, &tokens.validation}, {&ds.test, &tokens.test}})
+    for (auto [split, ids] :
+         {std::pair{&ds.train, &tokens.train}, {&ds.validation, &tokens.validation}, {&ds.test, &tokens.test}})
       if (!split->columns.empty()) split->columns.push_back(std::move(*ids));
     ds.vocabulary = std::move(tokens.vocabulary);
     ds.embedding_parameter = std::move(tokens.embedding_parameter);
@@ -305,7 +324,8 @@ Dataset load_numeric_dataset(const pb::TrainConfig& config, const Graph& graph, 
   if (ds.labels_column) {
     ds.classes.assign(data.classes().begin(), data.classes().end());
     for (const Split* s : splits)
-      for (int64_t i = 0; i < s->size(); ++i) ds.num_classes = std::max(ds.num_classes, 1 + label_at(s->columns[*ds.labels_column], static_cast<size_t>(i)));
+      for (int64_t i = 0; i < s->size(); ++i)
+        ds.num_classes = std::max(ds.num_classes, 1 + label_at(s->columns[*ds.labels_column], static_cast<size_t>(i)));
     if (!ds.classes.empty()) ds.num_classes = static_cast<int64_t>(ds.classes.size());
   }
   return ds;

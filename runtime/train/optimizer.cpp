@@ -102,8 +102,8 @@ void Optimizer::apply(std::vector<Tensor>& params, const std::vector<Tensor>& gr
   const bool clipping = c.clip != OptimizerConfig::Clip::none;
   if (clipping) {
     for_each_chunk([&](size_t k, const Chunk& ch) {
-      chunk_sums_[k] = optimizer_math::sum_of_squares(g[ch.tensor] + ch.begin, p[ch.tensor] + ch.begin, wd,
-                                                      ch.end - ch.begin);
+      chunk_sums_[k] =
+          optimizer_math::sum_of_squares(g[ch.tensor] + ch.begin, p[ch.tensor] + ch.begin, wd, ch.end - ch.begin);
     });
     const std::vector<double> sums = tensor_sums();
     last_global_norm_ = global_norm(sums);
@@ -163,8 +163,7 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
 void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
   std::map<std::string, const Tensor*> by_name;
   for (const auto& [name, tensor] : state)
-    if (!by_name.emplace(name, &tensor).second)
-      throw Error(fmt::format("optimizer state: duplicate slot '{}'", name));
+    if (!by_name.emplace(name, &tensor).second) throw Error(fmt::format("optimizer state: duplicate slot '{}'", name));
 
   const auto take = [&](const std::string& name) {
     const auto it = by_name.find(name);

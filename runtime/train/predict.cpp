@@ -16,11 +16,20 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -39,22 +48,26 @@ Session load_trained(const std::string& model_path, const std::string& run_dir, 
     session.set_parameter(named.name(), from_named_tensor(named, ck_path));
   if (data.proto.has_train() && !data.proto.train().data().word_vectors().parameter().empty()) {
     const pb::DataConfig& config = data.proto.train().data();
-    session.set_parameter(config.word_vectors().parameter(), word_vector_embedding(config, data.directory, run.load_vocabulary()));
+    session.set_parameter(config.word_vectors().parameter(),
+                          word_vector_embedding(config, data.directory, run.load_vocabulary()));
   }
   return session;
 }
 
-std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir, const std::vector<std::string>& texts,
-                                const std::string& attention_value) {
+std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir,
+                                const std::vector<std::string>& texts, const std::string& attention_value) {
   const Model model = Model::load(model_path);
   const detail::ModelData& data = detail::data_of(model);
   if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
   const pb::TrainConfig& config = data.proto.train();
   if (data_source(config.data()) != DataSource::text)
-    throw Error(fmt::format("{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
-                            "run it on its inputs, graphrun eval for its metrics", model_path,
-                            data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)" : "numbers (data.feed)"));
-  if (config.predictions().empty()) throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
+    throw Error(fmt::format(
+        "{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
+        "run it on its inputs, graphrun eval for its metrics",
+        model_path,
+        data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)" : "numbers (data.feed)"));
+  if (config.predictions().empty())
+    throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
 
   const Vocabulary vocabulary = RunDirectory(run_dir).load_vocabulary();
   const Session session = load_trained(model_path, run_dir);
@@ -88,8 +101,9 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
       for (int64_t c = 0; c < probs.num_elements(); ++c) p.probabilities.push_back(probs.data<float>()[c]);
     }
     for (size_t c = 0; c < p.probabilities.size(); ++c) {
-      p.classes.push_back(c < static_cast<size_t>(config.data().classes_size()) ? config.data().classes(static_cast<int>(c))
-                                                                               : std::to_string(c));
+      p.classes.push_back(c < static_cast<size_t>(config.data().classes_size())
+                              ? config.data().classes(static_cast<int>(c))
+                              : std::to_string(c));
       if (p.probabilities[c] > p.probabilities[static_cast<size_t>(p.label)]) p.label = static_cast<int64_t>(c);
     }
     if (has_attention && results[1].num_elements() == max_length)
@@ -100,7 +114,8 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
 }
 
 std::string format_prediction(const Prediction& p) {
-  std::string out = fmt::format("{} ({:.3f})  |", p.classes[static_cast<size_t>(p.label)], p.probabilities[static_cast<size_t>(p.label)]);
+  std::string out = fmt::format("{} ({:.3f})  |", p.classes[static_cast<size_t>(p.label)],
+                                p.probabilities[static_cast<size_t>(p.label)]);
   for (size_t c = 0; c < p.classes.size(); ++c) out += fmt::format(" {} {:.3f}", p.classes[c], p.probabilities[c]);
   if (!p.attention.empty()) {
     out += "  | attention:";

@@ -62,7 +62,8 @@ void RunDirectory::check_resumable(const detail::ModelData& model) const {
   // Runs started before copies had a data_dir line hold the model verbatim.
   const std::string saved = read_text(model_copy());
   if (saved != model.text && saved != model_copy_text(model, path_))
-    throw Error(fmt::format("{}: the model file changed since this run started (compare with {})", model.path, model_copy()));
+    throw Error(
+        fmt::format("{}: the model file changed since this run started (compare with {})", model.path, model_copy()));
 }
 
 Vocabulary RunDirectory::load_vocabulary() const { return Vocabulary::load(vocabulary_file()); }
@@ -70,7 +71,8 @@ Vocabulary RunDirectory::load_vocabulary() const { return Vocabulary::load(vocab
 std::string model_copy_text(const detail::ModelData& model, const std::string& run_dir) {
   std::string text = model.text;
   const size_t note = text.rfind(kCopyNote);
-  const bool is_copy = note != std::string::npos && text.find('\n', note + std::string(kCopyNote).size()) == text.size() - 1;
+  const bool is_copy =
+      note != std::string::npos && text.find('\n', note + std::string(kCopyNote).size()) == text.size() - 1;
   if (is_copy) {
     text.erase(note);
   } else if (!model.proto.data_dir().empty()) {

@@ -13,7 +13,8 @@
 
 namespace graphrun {
 
-TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope, DataNeed need)
+TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope,
+                             DataNeed need)
     : model(Model::load(model_path)), data(detail::data_of(model)) {
   const bool has_data = data.proto.has_train();
   if (!has_data && need == DataNeed::required)
@@ -25,7 +26,9 @@ TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& 
   }
   if (!config.predictions().empty()) {
     auto id = data.graph.find_value(config.predictions());
-    if (!id) throw Error(fmt::format("{}: train.predictions '{}' is not a value of the graph", model_path, config.predictions()));
+    if (!id)
+      throw Error(
+          fmt::format("{}: train.predictions '{}' is not a value of the graph", model_path, config.predictions()));
     predictions = *id;
   }
   if (has_data) dataset = load_dataset(config, data.graph, model_path, data.directory, scope);
@@ -41,7 +44,8 @@ TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& 
   gradients = add_gradients(*graph, builtin_ops());
   for (size_t i = 0; i < graph->parameters.size(); ++i)
     if (gradients.gradients.count(graph->parameters[i].value)) trainable.push_back(i);
-  for (const ParameterDef& p : graph->parameters) params.push_back(initialize_parameter(p.def, graph->seed, data.directory));
+  for (const ParameterDef& p : graph->parameters)
+    params.push_back(initialize_parameter(p.def, graph->seed, data.directory));
   if (!dataset.embedding_parameter.empty()) set_parameter(dataset.embedding_parameter, dataset.embedding);
   for (const std::string& input : dataset.inputs) input_ids_.push_back(*graph->find_value(input));
 
@@ -53,8 +57,8 @@ void TrainingSetup::set_parameter(const std::string& name, const Tensor& value) 
     const Value& v = graph->value(graph->parameters[i].value);
     if (v.name != name) continue;
     if (v.type.dims != value.dims() || v.type.dtype != value.dtype())
-      throw Error(fmt::format("parameter '{}' is {}, the data gives {} (match the parameter's shape to the vocabulary)", name,
-                              type_str(v.type), value.type_string()));
+      throw Error(fmt::format("parameter '{}' is {}, the data gives {} (match the parameter's shape to the vocabulary)",
+                              name, type_str(v.type), value.type_string()));
     std::memcpy(params[i].raw_data(), value.raw_data(), value.num_bytes());
     return;
   }
@@ -77,7 +81,8 @@ std::vector<ValueId> TrainingSetup::metric_fetches() const {
 
 void TrainingSetup::track(MetricTracker& tracker, const Split& batch, const std::vector<Tensor>& out) const {
   const bool accuracy = has_accuracy() && dataset.labels_column;
-  tracker.add(out[0], batch.size(), accuracy ? out[1] : Tensor(), accuracy ? batch.columns[*dataset.labels_column] : Tensor());
+  tracker.add(out[0], batch.size(), accuracy ? out[1] : Tensor(),
+              accuracy ? batch.columns[*dataset.labels_column] : Tensor());
 }
 
 MetricTracker TrainingSetup::evaluate(const Split& split) const {
@@ -100,13 +105,15 @@ pb::Checkpoint TrainingSetup::checkpoint(const Optimizer& optimizer, const Train
   state.save_to(ck);
   // Only trainable parameters: the others are rebuilt from the model and its data
   // (initialisers, word vectors), which keeps checkpoints of frozen embeddings small.
-  for (size_t i : trainable) *ck.add_parameter() = to_named_tensor(graph->value(graph->parameters[i].value).name, params[i]);
+  for (size_t i : trainable)
+    *ck.add_parameter() = to_named_tensor(graph->value(graph->parameters[i].value).name, params[i]);
   for (const auto& [name, t] : optimizer.state()) *ck.add_optimizer_state() = to_named_tensor(name, t);
   return ck;
 }
 
 void TrainingSetup::restore_parameters(const pb::Checkpoint& checkpoint, const std::string& source) {
-  for (const pb::NamedTensor& named : checkpoint.parameter()) set_parameter(named.name(), from_named_tensor(named, source));
+  for (const pb::NamedTensor& named : checkpoint.parameter())
+    set_parameter(named.name(), from_named_tensor(named, source));
 }
 
 }  // namespace graphrun

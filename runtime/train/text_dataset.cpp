@@ -56,11 +56,11 @@ RawSplit read_split(const pb::DataConfig& config, const std::vector<std::string>
     }
     rows.push_back(row);
   }
-  data::EncodedLabels labels =
-      config.classes_size() > 0
-          ? data::encode_labels(rows, label_col,
-                                {.classes = {config.classes().begin(), config.classes().end()}, .skip_bad_rows = config.skip_bad_rows()})
-          : data::encode_int_labels(rows, label_col, std::nullopt, config.skip_bad_rows());
+  data::EncodedLabels labels = config.classes_size() > 0
+                                   ? data::encode_labels(rows, label_col,
+                                                         {.classes = {config.classes().begin(), config.classes().end()},
+                                                          .skip_bad_rows = config.skip_bad_rows()})
+                                   : data::encode_int_labels(rows, label_col, std::nullopt, config.skip_bad_rows());
   if (labels.skipped) {
     if (*skipped == 0) *first_skip = labels.first_skip;
     *skipped += labels.skipped;
@@ -98,16 +98,19 @@ std::string apply_replacements(const pb::DataConfig& config, std::string text) {
   return text;
 }
 
-std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files, const std::string& base) {
+std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files,
+                                    const std::string& base) {
   std::vector<std::string> paths;
   for (const std::string& f : files) paths.push_back(fs::path(f).is_relative() ? (fs::path(base) / f).string() : f);
   return paths;
 }
 
 data::Table read_data_table(const pb::DataConfig& config, const std::vector<std::string>& paths) {
-  const data::TableOptions options{.header = config.has_header() ? config.header() : config.format() != pb::DataConfig::TEXT_LABEL};
+  const data::TableOptions options{.header = config.has_header() ? config.header()
+                                                                 : config.format() != pb::DataConfig::TEXT_LABEL};
   switch (config.format()) {
-    case pb::DataConfig::CSV: return data::read_csv_parts(paths, options);
+    case pb::DataConfig::CSV:
+      return data::read_csv_parts(paths, options);
     case pb::DataConfig::TSV:
     case pb::DataConfig::TEXT_LABEL: {
       data::Table all;
@@ -121,7 +124,8 @@ data::Table read_data_table(const pb::DataConfig& config, const std::vector<std:
       }
       return all;
     }
-    default: throw Error(fmt::format("data format {} is not supported", static_cast<int>(config.format())));
+    default:
+      throw Error(fmt::format("data format {} is not supported", static_cast<int>(config.format())));
   }
 }
 
@@ -129,7 +133,8 @@ size_t table_column(const data::Table& table, const std::string& column, size_t 
   if (column.empty()) return fallback;
   if (std::all_of(column.begin(), column.end(), ::isdigit)) return std::stoul(column);
   if (table.header.empty())
-    throw Error(fmt::format("{}: {} '{}' is a column name, but the file is read without a header", table.source, what, column));
+    throw Error(
+        fmt::format("{}: {} '{}' is a column name, but the file is read without a header", table.source, what, column));
   return table.column_index(column);
 }
 
@@ -150,7 +155,8 @@ Vocabulary Vocabulary::from_words(const pb::DataConfig& config, std::vector<std:
 std::vector<int64_t> Vocabulary::ids(const std::string& text) const {
   if (tokenizer_) return tokenizer_->text_to_sequence(text);
   std::vector<int64_t> ids;
-  for (const std::string& w : data::text_to_word_sequence(text, word_config_.filters, word_config_.lower, word_config_.split)) {
+  for (const std::string& w :
+       data::text_to_word_sequence(text, word_config_.filters, word_config_.lower, word_config_.split)) {
     auto it = words_.find(w);
     if (it != words_.end()) ids.push_back(it->second);  // unknown words are skipped
   }
@@ -170,7 +176,8 @@ std::vector<std::pair<std::string, int64_t>> Vocabulary::tokens(const std::strin
     }
     return out;
   }
-  for (const std::string& w : data::text_to_word_sequence(text, word_config_.filters, word_config_.lower, word_config_.split)) {
+  for (const std::string& w :
+       data::text_to_word_sequence(text, word_config_.filters, word_config_.lower, word_config_.split)) {
     auto it = words_.find(w);
     if (it != words_.end()) out.emplace_back(w, it->second);
   }
@@ -225,7 +232,8 @@ Vocabulary Vocabulary::load(const std::string& path) {
   v.word_config_.lower = field("lower") == "1";
   const std::string hex = field("filters");
   v.word_config_.filters.clear();
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) v.word_config_.filters += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    v.word_config_.filters += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   int64_t id = 1;
   while (std::getline(in, line)) v.words_.emplace(line, id++);
   return v;
@@ -239,9 +247,11 @@ TokenizedTexts tokenize_texts(const pb::DataConfig& config, const std::string& b
   if (scope.vocabulary) {
     out.vocabulary = *scope.vocabulary;
     if (config.word_vectors().file_size() > 0)  // only the vocabulary's words
-      vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), out.vocabulary.word_index());
+      vectors =
+          data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), out.vocabulary.word_index());
   } else {
-    if (config.word_vectors().file_size() > 0) vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir));
+    if (config.word_vectors().file_size() > 0)
+      vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir));
     if (config.vocabulary() == pb::DataConfig::WORD_VECTORS) {
       if (!vectors) throw Error("training config: vocabulary WORD_VECTORS needs data.word_vectors files");
       std::vector<std::string> words = vectors->words;
@@ -254,13 +264,15 @@ TokenizedTexts tokenize_texts(const pb::DataConfig& config, const std::string& b
 
   out.max_length = config.max_length() > 0 ? config.max_length() : scope.vocabulary ? scope.max_length : 0;
   if (out.max_length <= 0)
-    for (const std::string& t : train) out.max_length = std::max<int64_t>(out.max_length, static_cast<int64_t>(out.vocabulary.ids(t).size()));
+    for (const std::string& t : train)
+      out.max_length = std::max<int64_t>(out.max_length, static_cast<int64_t>(out.vocabulary.ids(t).size()));
   out.train = padded_ids(train, out.vocabulary, config, out.max_length);
   out.validation = padded_ids(validation, out.vocabulary, config, out.max_length);
   out.test = padded_ids(test, out.vocabulary, config, out.max_length);
 
   if (vectors && !config.word_vectors().parameter().empty()) {
-    const data::EmbeddingMatrix m = data::build_embedding_matrix(*vectors, out.vocabulary.word_index(), out.vocabulary.size());
+    const data::EmbeddingMatrix m =
+        data::build_embedding_matrix(*vectors, out.vocabulary.word_index(), out.vocabulary.size());
     // rows - 1: row 0 is padding, not a word.
     out.embedding_parameter = config.word_vectors().parameter();
     out.embedding = Tensor::from_floats({m.rows, m.dim}, m.values);
@@ -311,7 +323,8 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
 
   TokenizedTexts tokens = tokenize_texts(config, base_dir, scope, train.texts, validation.texts, test.texts);
   TextDataset ds;
-  for (auto [raw, to, ids] : {std::tuple{&train, &ds.train, &tokens.train}, {&validation, &ds.validation, &tokens.validation},
+  for (auto [raw, to, ids] : {std::tuple{&train, &ds.train, &tokens.train},
+                              {&validation, &ds.validation, &tokens.validation},
                               {&test, &ds.test, &tokens.test}}) {
     if (raw->texts.empty()) continue;
     to->tokens = std::move(*ids);
@@ -337,20 +350,24 @@ TextDataset load_text_dataset(const pb::DataConfig& config, const std::string& b
 namespace graphrun {
 
 Tensor word_vector_embedding(const pb::DataConfig& config, const std::string& base_dir, const Vocabulary& vocabulary) {
-  const data::WordVectors vectors = data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), vocabulary.word_index());
+  const data::WordVectors vectors =
+      data::load_word_vectors(data_paths(config.word_vectors().file(), base_dir), vocabulary.word_index());
   const data::EmbeddingMatrix m = data::build_embedding_matrix(vectors, vocabulary.word_index(), vocabulary.size());
   return Tensor::from_floats({m.rows, m.dim}, m.values);
 }
 
-Tensor encode_text(const pb::DataConfig& config, int64_t max_length, const Vocabulary& vocabulary, const std::string& text,
-                   std::vector<std::pair<std::string, int64_t>>* kept_tokens, std::vector<int64_t>* positions) {
+Tensor encode_text(const pb::DataConfig& config, int64_t max_length, const Vocabulary& vocabulary,
+                   const std::string& text, std::vector<std::pair<std::string, int64_t>>* kept_tokens,
+                   std::vector<int64_t>* positions) {
   std::vector<std::pair<std::string, int64_t>> tokens = vocabulary.tokens(apply_replacements(config, text));
   const auto length = static_cast<int64_t>(tokens.size());
   // Truncation keeps the last (pre) or the first (post) max_length tokens.
   if (length > max_length) {
     const auto drop = static_cast<std::ptrdiff_t>(length - max_length);
-    if (config.truncating() == pb::DataConfig::POST) tokens.erase(tokens.end() - drop, tokens.end());
-    else tokens.erase(tokens.begin(), tokens.begin() + drop);
+    if (config.truncating() == pb::DataConfig::POST)
+      tokens.erase(tokens.end() - drop, tokens.end());
+    else
+      tokens.erase(tokens.begin(), tokens.begin() + drop);
   }
   const auto kept = static_cast<int64_t>(tokens.size());
   const int64_t offset = config.padding() == pb::DataConfig::POST ? 0 : max_length - kept;

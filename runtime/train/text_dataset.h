@@ -75,7 +75,7 @@ struct TokenizedTexts {
   int64_t max_length = 0;
   std::string embedding_parameter;  // with data.word_vectors.parameter
   Tensor embedding;
-  std::string notes;                // words without vectors
+  std::string notes;  // words without vectors
 };
 TokenizedTexts tokenize_texts(const pb::DataConfig& config, const std::string& base_dir, const DatasetScope& scope,
                               const std::vector<std::string>& train, const std::vector<std::string>& validation,
@@ -99,7 +99,8 @@ Tensor encode_text(const pb::DataConfig& config, int64_t max_length, const Vocab
 // the config's files resolved against `base`; the files of a split as one table
 // (CSV or TSV, per the config's format and header); a column given as a header
 // name or a 0-based index (`fallback` when empty; `what` names the field in errors).
-std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files, const std::string& base);
+std::vector<std::string> data_paths(const google::protobuf::RepeatedPtrField<std::string>& files,
+                                    const std::string& base);
 data::Table read_data_table(const pb::DataConfig& config, const std::vector<std::string>& paths);
 size_t table_column(const data::Table& table, const std::string& column, size_t fallback, const char* what);
 // The config's literal text replacements (data.replace), applied in order before tokenizing.

@@ -58,8 +58,10 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   result.notes = setup.dataset.notes;
   result.run_dir = options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir;
   const RunDirectory run(result.run_dir);
-  if (options.resume) run.check_resumable(setup.data);
-  else run.create(setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+  if (options.resume)
+    run.check_resumable(setup.data);
+  else
+    run.create(setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
 
   std::vector<Dims> shapes;
   for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
@@ -79,9 +81,9 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   const std::string monitor = !config.keep_best().empty() ? config.keep_best() : config.early_stopping().monitor();
   TrainLog log(run.log(), options.quiet, epochs);
   if (!result.notes.empty()) log.say("data: " + result.notes);
-  log.say(fmt::format("training {} on {} examples ({} validation, {} test), batch {}, {} epochs, run dir {}", model_path,
-                      setup.dataset.train.size(), setup.dataset.validation.size(), setup.dataset.test.size(),
-                      setup.batch_size(), epochs, run.path()));
+  log.say(fmt::format("training {} on {} examples ({} validation, {} test), batch {}, {} epochs, run dir {}",
+                      model_path, setup.dataset.train.size(), setup.dataset.validation.size(),
+                      setup.dataset.test.size(), setup.batch_size(), epochs, run.path()));
 
   // In this order: the bar is cleared before the epoch's line, metrics.csv is
   // written before the checkpoint that stores its rows, and the monitor updates
@@ -112,7 +114,8 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     for (Callback* c : in_order) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
     MetricTracker tracker = setup.tracker();
     const auto start = Clock::now();
-    BatchPrefetcher batches(setup.dataset.train, epoch_order(n, config, epoch), static_cast<size_t>(setup.batch_size()));
+    BatchPrefetcher batches(setup.dataset.train, epoch_order(n, config, epoch),
+                            static_cast<size_t>(setup.batch_size()));
     Split next;
     int64_t done = 0;
     while (batches.next(&next)) {
@@ -152,7 +155,8 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     const MetricTracker test = setup.evaluate(setup.dataset.test);
     result.test_metrics = {{"test_loss", test.loss()}};
     if (setup.has_accuracy()) result.test_metrics.emplace_back("test_" + setup.accuracy_name(), test.accuracy());
-    log.say(fmt::format("test ({} examples, {} parameters){}", test.examples(), best ? "best" : "last", metrics_line(result.test_metrics)));
+    log.say(fmt::format("test ({} examples, {} parameters){}", test.examples(), best ? "best" : "last",
+                        metrics_line(result.test_metrics)));
   }
   return result;
 }

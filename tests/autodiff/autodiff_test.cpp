@@ -67,12 +67,12 @@ TEST(Autodiff, ReparameterisationTrickPassesOverTheNoiseNode) {
 }
 
 TEST(Autodiff, WholeModelGradientsMatchNumeric) {
-  for (const std::string& model : {kDir + "/models/shared_tower.pbtxt",
-                                  std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/tiny_text.pbtxt",
-                                  std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/masked_attention.pbtxt",
-                                  std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/reparameterize.pbtxt",
-                                  std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/siamese_cosine_hinge.pbtxt",
-                                  std::string(GRAPHRUN_SOURCE_DIR) + "/examples/emojify/v1.pbtxt"}) {
+  for (const std::string& model :
+       {kDir + "/models/shared_tower.pbtxt", std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/tiny_text.pbtxt",
+        std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/masked_attention.pbtxt",
+        std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/reparameterize.pbtxt",
+        std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/siamese_cosine_hinge.pbtxt",
+        std::string(GRAPHRUN_SOURCE_DIR) + "/examples/emojify/v1.pbtxt"}) {
     const GradCheckResult r = gradcheck(model, 4, 20);
     EXPECT_TRUE(r.passed) << model << ": " << r.worst << " rel " << r.max_rel_error;
     EXPECT_GE(r.checked, 16) << model;

@@ -35,8 +35,7 @@ TEST(WordVectors, OnlyVocabularyWords) {
 
 TEST(WordVectors, SeveralFilesGzipRepeatedWordsAndWhitespace) {
   ScratchDir dir;
-  const Paths paths = {dir.write("p1.txt", "a 1 2\r\n\nb 3 4 \n"),
-                       dir.write_gz("p2.txt", "c  5\t6\na 7 8")};
+  const Paths paths = {dir.write("p1.txt", "a 1 2\r\n\nb 3 4 \n"), dir.write_gz("p2.txt", "c  5\t6\na 7 8")};
   const WordVectors v = load_word_vectors(paths);
   EXPECT_EQ(v.dim, 2);
   EXPECT_EQ(v.words, (std::vector<std::string>{"a", "b", "c"}));
@@ -46,27 +45,26 @@ TEST(WordVectors, SeveralFilesGzipRepeatedWordsAndWhitespace) {
 TEST(WordVectors, ErrorsNameFileAndLine) {
   ScratchDir dir;
   const std::string p1 = dir.write("p1.txt", "a 1 2 3\nb 1 2 3\n\nc 1 2\n");
-  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p1}); }),
-            p1 + ":4: word 'c' has 2 values, expected 3");
+  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p1}); }), p1 + ":4: word 'c' has 2 values, expected 3");
   const std::string p2 = dir.write("p2.txt", "a 1 2\nb 1 x2\n");
-  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p2}); }),
-            p2 + ":2: value 2 of word 'b' is not a float: 'x2'");
+  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p2}); }), p2 + ":2: value 2 of word 'b' is not a float: 'x2'");
   const std::string p3 = dir.write("p3.txt", "lonely\n");
-  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p3}); }),
-            p3 + ":1: word 'lonely' has no vector values");
+  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p3}); }), p3 + ":1: word 'lonely' has no vector values");
   const std::string p4 = dir.write("p4.txt", "big 1e999\n");
-  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p4}); }),
-            p4 + ":1: value 1 of word 'big' is not a float: '1e999'");
+  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p4}); }), p4 + ":1: value 1 of word 'big' is not a float: '1e999'");
   // The dimension carries over to the next file of the set.
   const std::string p5 = dir.write("p5.txt", "x 1 2 3 4\n");
-  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{fixture("glove_3d.txt"), p5}); }),
+  EXPECT_EQ(error_of([&] {
+              load_word_vectors(Paths{fixture("glove_3d.txt"), p5});
+            }),
             p5 + ":1: word 'x' has 4 values, expected 3");
   // Filtered loading still checks every line.
-  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{p2}, WordIndex{{"a", 1}}); }),
+  EXPECT_EQ(error_of([&] {
+              load_word_vectors(Paths{p2}, WordIndex{{"a", 1}});
+            }),
             p2 + ":2: value 2 of word 'b' is not a float: 'x2'");
   const std::string missing = dir.file("none.txt");
-  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{missing}); }),
-            missing + ": cannot open: No such file or directory");
+  EXPECT_EQ(error_of([&] { load_word_vectors(Paths{missing}); }), missing + ": cannot open: No such file or directory");
 }
 
 TEST(EmbeddingMatrix, RowsFollowTheWordIndex) {

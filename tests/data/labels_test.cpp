@@ -36,19 +36,19 @@ TEST(StringLabels, SortedClassesWhenNoneGiven) {
 }
 
 TEST(StringLabels, UnknownLabelNamesFileLineAndLabel) {
-  EXPECT_EQ(error_of([] { encode_labels(kEmotion.rows, 1, {.classes = {"sadness", "joy"}}); }),
+  EXPECT_EQ(error_of([] {
+              encode_labels(kEmotion.rows, 1, {.classes = {"sadness", "joy"}});
+            }),
             "emotion.txt:3: unknown label 'anger' (classes: 'sadness', 'joy')");
 }
 
 TEST(StringLabels, SkipBadRowsCountsThem) {
-  const auto labels =
-      encode_labels(kEmotion.rows, 1, {.classes = {"sadness", "joy"}, .skip_bad_rows = true});
+  const auto labels = encode_labels(kEmotion.rows, 1, {.classes = {"sadness", "joy"}, .skip_bad_rows = true});
   EXPECT_EQ(labels.ids, (Ids{0, 1, 1}));
   EXPECT_EQ(labels.kept, (Indices{0, 1, 3}));
   EXPECT_EQ(labels.skipped, 1u);
   EXPECT_EQ(labels.first_skip, "emotion.txt:3: unknown label 'anger' (classes: 'sadness', 'joy')");
-  EXPECT_EQ(gather(kEmotion.column("text"), labels.kept),
-            (Names{"i feel low", "what a day", "hooray"}));
+  EXPECT_EQ(gather(kEmotion.column("text"), labels.kept), (Names{"i feel low", "what a day", "hooray"}));
 }
 
 TEST(StringLabels, EmptyOrMissingLabel) {
@@ -59,15 +59,15 @@ TEST(StringLabels, EmptyOrMissingLabel) {
   EXPECT_EQ(skipped.kept, Indices{0});
   EXPECT_EQ(skipped.skipped, 2u);
   const Table no_column = parse_csv("text,label\na,pos\nc\n", "r.csv");
-  EXPECT_EQ(error_of([&] { encode_labels(no_column.rows, 1); }),
-            "r.csv:3: row has 1 field, no column 2");
+  EXPECT_EQ(error_of([&] { encode_labels(no_column.rows, 1); }), "r.csv:3: row has 1 field, no column 2");
 }
 
 TEST(StringLabels, BadClassList) {
-  EXPECT_EQ(error_of([] { encode_labels(kEmotion.rows, 1, {.classes = {"joy", "joy"}}); }),
+  EXPECT_EQ(error_of([] {
+              encode_labels(kEmotion.rows, 1, {.classes = {"joy", "joy"}});
+            }),
             "label classes: duplicate class 'joy'");
-  EXPECT_EQ(error_of([] { encode_labels(kEmotion.rows, 1, {.classes = {""}}); }),
-            "label classes: empty class name");
+  EXPECT_EQ(error_of([] { encode_labels(kEmotion.rows, 1, {.classes = {""}}); }), "label classes: empty class name");
 }
 
 // Emojify-like rows: no header, CRLF, stray trailing columns.
@@ -98,8 +98,7 @@ TEST(IntLabels, Errors) {
   EXPECT_EQ(skipped.skipped, 3u);
   EXPECT_EQ(skipped.first_skip, "n.csv:3: label -1 is negative");
   EXPECT_EQ(skipped.num_classes, 2);
-  EXPECT_EQ(error_of([&] { encode_int_labels(t.rows, 0, 0); }),
-            "label classes: num_classes must be > 0, got 0");
+  EXPECT_EQ(error_of([&] { encode_int_labels(t.rows, 0, 0); }), "label classes: num_classes must be > 0, got 0");
 }
 
 }  // namespace

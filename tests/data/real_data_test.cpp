@@ -33,11 +33,9 @@ TEST(RealData, EmotionTrain) {
   const Table t = read_text_label(examples + "/emotion/data/train.txt");
   ASSERT_EQ(t.rows.size(), 16000u);
   EXPECT_EQ(t.rows[0].fields, (std::vector<std::string>{"i didnt feel humiliated", "sadness"}));
-  const auto labels = encode_labels(
-      t.rows, 1, {.classes = {"sadness", "joy", "love", "anger", "fear", "surprise"}});
-  const std::map<std::string, std::int64_t> expected = {
-      {"joy", 5362}, {"sadness", 4666}, {"anger", 2159},
-      {"fear", 1937}, {"love", 1304}, {"surprise", 572}};
+  const auto labels = encode_labels(t.rows, 1, {.classes = {"sadness", "joy", "love", "anger", "fear", "surprise"}});
+  const std::map<std::string, std::int64_t> expected = {{"joy", 5362},  {"sadness", 4666}, {"anger", 2159},
+                                                        {"fear", 1937}, {"love", 1304},    {"surprise", 572}};
   EXPECT_EQ(label_counts(labels), expected);
 
   Tokenizer tokenizer({.num_words = 10000, .oov_token = "<OOV>"});
@@ -45,8 +43,7 @@ TEST(RealData, EmotionTrain) {
   EXPECT_EQ(tokenizer.index_word()[1], "<OOV>");
   EXPECT_EQ(tokenizer.index_word()[2], "i");  // the most frequent word
   const auto sequences = tokenizer.texts_to_sequences(t.column("text"));
-  const Padded padded = pad_sequences(sequences, {.maxlen = 50, .padding = Side::kPost,
-                                                  .truncating = Side::kPost});
+  const Padded padded = pad_sequences(sequences, {.maxlen = 50, .padding = Side::kPost, .truncating = Side::kPost});
   EXPECT_EQ(padded.shape, (std::vector<std::int64_t>{16000, 50}));
   EXPECT_LT(*std::max_element(padded.values.begin(), padded.values.end()), 10000);
 }

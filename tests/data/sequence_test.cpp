@@ -32,8 +32,8 @@ TEST(PadSequences, TruncatePostKeepsTheStart) {
 }
 
 TEST(PadSequences, PadPostAndCustomValue) {
-  const Padded p = pad_sequences(
-      kSequences, {.maxlen = 4, .padding = Side::kPost, .truncating = Side::kPost, .value = -1});
+  const Padded p =
+      pad_sequences(kSequences, {.maxlen = 4, .padding = Side::kPost, .truncating = Side::kPost, .value = -1});
   EXPECT_EQ(p.values, (Ids{1, 2, 3, 4, 6, 7, -1, -1, -1, -1, -1, -1}));
   const Padded q = pad_sequences(kSequences, {.maxlen = 4, .padding = Side::kPost});
   EXPECT_EQ(q.values, (Ids{2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0}));
@@ -51,15 +51,13 @@ TEST(PadSequences, EmptyInputsAndErrors) {
   const Padded zero = pad_sequences(kSequences, {.maxlen = 0});
   EXPECT_EQ(zero.shape, (Ids{3, 0}));
   EXPECT_TRUE(zero.values.empty());
-  EXPECT_EQ(error_of([] { pad_sequences(kSequences, {.maxlen = -2}); }),
-            "pad_sequences: maxlen must be >= 0, got -2");
+  EXPECT_EQ(error_of([] { pad_sequences(kSequences, {.maxlen = -2}); }), "pad_sequences: maxlen must be >= 0, got -2");
 }
 
 TEST(PadSequences, ParseSide) {
   EXPECT_EQ(parse_side("pre", "padding"), Side::kPre);
   EXPECT_EQ(parse_side("post", "truncating"), Side::kPost);
-  EXPECT_EQ(error_of([] { parse_side("Post", "padding"); }),
-            "padding must be 'pre' or 'post', got 'Post'");
+  EXPECT_EQ(error_of([] { parse_side("Post", "padding"); }), "padding must be 'pre' or 'post', got 'Post'");
 }
 
 }  // namespace

@@ -72,13 +72,13 @@ TEST(StratifiedSplit, PartitionsAndKeepsClassProportions) {
   all.insert(all.end(), split.validation.begin(), split.validation.end());
   std::sort(all.begin(), all.end());
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());  // disjoint
-  EXPECT_EQ(all.size(), labels.size());                               // complete
+  EXPECT_EQ(all.size(), labels.size());                              // complete
   EXPECT_TRUE(std::is_sorted(split.train.begin(), split.train.end()));
   EXPECT_TRUE(std::is_sorted(split.validation.begin(), split.validation.end()));
   for (std::int64_t c : {-1, 2, 5}) {
     const auto total = std::count(labels.begin(), labels.end(), c);
-    const auto in_val = std::count_if(split.validation.begin(), split.validation.end(),
-                                      [&](std::size_t i) { return labels[i] == c; });
+    const auto in_val =
+        std::count_if(split.validation.begin(), split.validation.end(), [&](std::size_t i) { return labels[i] == c; });
     EXPECT_EQ(in_val, std::llround(total * 0.25)) << "class " << c;
   }
   EXPECT_EQ(stratified_split(labels, 0.25, 7).validation, split.validation);
@@ -90,8 +90,7 @@ TEST(StratifiedSplit, EdgeFractionsAndErrors) {
   EXPECT_EQ(stratified_split(labels, 0.0, 1).train, (Indices{0, 1, 2}));
   EXPECT_EQ(stratified_split(labels, 1.0, 1).validation, (Indices{0, 1, 2}));
   EXPECT_TRUE(stratified_split({}, 0.5, 1).train.empty());
-  EXPECT_EQ(error_of([&] { stratified_split(labels, 1.5, 1); }),
-            "validation fraction must be in [0, 1], got 1.5");
+  EXPECT_EQ(error_of([&] { stratified_split(labels, 1.5, 1); }), "validation fraction must be in [0, 1], got 1.5");
   EXPECT_EQ(error_of([&] { stratified_split(labels, std::nan(""), 1); }),
             "validation fraction must be in [0, 1], got nan");
 }
@@ -108,8 +107,7 @@ TEST(NumpyRandomState, RawDrawsAreMt19937InitGenrand) {
   NumpyRandomState rs(42);
   std::vector<std::uint32_t> draws;
   for (int i = 0; i < 5; ++i) draws.push_back(rs.next_uint32());
-  EXPECT_EQ(draws, (std::vector<std::uint32_t>{1608637542u, 3421126067u, 4083286876u, 787846414u,
-                                                3143890026u}));
+  EXPECT_EQ(draws, (std::vector<std::uint32_t>{1608637542u, 3421126067u, 4083286876u, 787846414u, 3143890026u}));
 }
 
 TEST(NumpyRandomState, PermutationEqualsNumpy) {
@@ -188,11 +186,11 @@ TEST(SklearnSplit, MovieReviewLabelsEqualReference) {
   ASSERT_EQ(s.validation.size(), 1067u);
   // list(te[:20]), list(te[-20:])
   EXPECT_EQ(Indices(s.validation.begin(), s.validation.begin() + 20),
-            (Indices{7046, 7877, 6097, 325,  1802, 1292, 10447, 2237, 8062, 9244,
-                     7785, 8751, 6995, 240,  4528, 7009, 6497,  1094, 5722, 7387}));
+            (Indices{7046, 7877, 6097, 325, 1802, 1292, 10447, 2237, 8062, 9244,
+                     7785, 8751, 6995, 240, 4528, 7009, 6497,  1094, 5722, 7387}));
   EXPECT_EQ(Indices(s.validation.end() - 20, s.validation.end()),
-            (Indices{6487, 5450, 904,  4103, 7312, 4371, 1620, 10225, 8565, 746,
-                     5365, 3789, 10429, 3985, 946, 6515, 8635, 6191,  10487, 890}));
+            (Indices{6487, 5450, 904,   4103, 7312, 4371, 1620, 10225, 8565,  746,
+                     5365, 3789, 10429, 3985, 946,  6515, 8635, 6191,  10487, 890}));
   // sum(te), sum((k+1)*te[k]) % 2**64, sum((k+1)*tr[k]) % 2**64, (ym[te] == 1).sum()
   auto weighted = [](const Indices& v) {
     std::uint64_t sum = 0;

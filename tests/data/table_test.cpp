@@ -49,11 +49,10 @@ TEST(Csv, QuotedFieldsWithEscapesCommasAndNewlines) {
       "4,\"\"\"\"\n"
       "5,plain \"inner\" quote\n";
   const Table t = parse_csv(text, "q.csv");
-  EXPECT_EQ(fields_of(t), (std::vector<Fields>{{"1", "say \"hi\", then, go"},
-                                               {"2", "two\nlines"},
-                                               {"3", ""},
-                                               {"4", "\""},
-                                               {"5", "plain \"inner\" quote"}}));
+  EXPECT_EQ(
+      fields_of(t),
+      (std::vector<Fields>{
+          {"1", "say \"hi\", then, go"}, {"2", "two\nlines"}, {"3", ""}, {"4", "\""}, {"5", "plain \"inner\" quote"}}));
   // Row 3 starts after the two-line record.
   EXPECT_EQ(lines_of(t), (std::vector<std::int64_t>{2, 3, 5, 6, 7}));
 }
@@ -88,25 +87,21 @@ TEST(Csv, EmptyTextAndByteOrderMark) {
 }
 
 TEST(Csv, UnterminatedQuoteReportsTheLineWhereItStarts) {
-  EXPECT_EQ(error_of([] { parse_csv("a,b\n1,2\n3,\"oops\n4,5\n", "u.csv"); }),
-            "u.csv:3: unterminated quoted field");
-  EXPECT_EQ(error_of([] { parse_csv("a,b\n\"x\ny\",1\n2,\"", "u.csv"); }),
-            "u.csv:4: unterminated quoted field");
+  EXPECT_EQ(error_of([] { parse_csv("a,b\n1,2\n3,\"oops\n4,5\n", "u.csv"); }), "u.csv:3: unterminated quoted field");
+  EXPECT_EQ(error_of([] { parse_csv("a,b\n\"x\ny\",1\n2,\"", "u.csv"); }), "u.csv:4: unterminated quoted field");
 }
 
 TEST(Csv, TextAfterClosingQuoteIsAnError) {
   EXPECT_EQ(error_of([] { parse_csv("a,b\n1,\"two\nx\"y,3\n", "t.csv"); }),
             "t.csv:3: unexpected character 'y' after closing quote");
-  EXPECT_EQ(error_of([] { parse_csv("\"a\"\rb\n", "t.csv"); }),
-            "t.csv:1: unexpected byte 0x0d after closing quote");
+  EXPECT_EQ(error_of([] { parse_csv("\"a\"\rb\n", "t.csv"); }), "t.csv:1: unexpected byte 0x0d after closing quote");
 }
 
 TEST(Csv, StrictFieldCount) {
   const TableOptions strict{.header = true, .expected_fields = 2};
   EXPECT_EQ(error_of([&] { parse_csv("a,b\n1,2\n1,2,3\n", "s.csv", strict); }),
             "s.csv:3: row has 3 fields, expected 2");
-  EXPECT_EQ(error_of([&] { parse_csv("a\n", "s.csv", strict); }),
-            "s.csv:1: row has 1 field, expected 2");
+  EXPECT_EQ(error_of([&] { parse_csv("a\n", "s.csv", strict); }), "s.csv:1: row has 1 field, expected 2");
   EXPECT_EQ(parse_csv("a,b\n1,\"2,3\"\n", "s.csv", strict).rows.size(), 1u);
 }
 
@@ -118,8 +113,7 @@ TEST(Csv, SelectColumnsByNameOrIndex) {
   EXPECT_EQ(error_of([&] { t.column("Text"); }), "r.csv: no column 'Text' (columns: 'label', 'text')");
   EXPECT_EQ(error_of([&] { t.column(2); }), "r.csv:2: row has 2 fields, no column 3");
   const Table no_header = parse_csv("1,x\n", "n.csv", {.header = false});
-  EXPECT_EQ(error_of([&] { no_header.column("text"); }),
-            "n.csv: no column 'text' (the table has no header)");
+  EXPECT_EQ(error_of([&] { no_header.column("text"); }), "n.csv: no column 'text' (the table has no header)");
 }
 
 TEST(Csv, MessagesStayOnOneLine) {
@@ -151,12 +145,11 @@ TEST(Tsv, SplitsAtEveryTabWithoutQuoting) {
 }
 
 TEST(TextLabel, SplitsAtTheLastSemicolon) {
-  const Table t = parse_text_label(
-      "i didnt feel humiliated;sadness\r\n\nsee; this has one;joy\n;empty\n", "emotion.txt");
+  const Table t =
+      parse_text_label("i didnt feel humiliated;sadness\r\n\nsee; this has one;joy\n;empty\n", "emotion.txt");
   EXPECT_EQ(t.header, (Fields{"text", "label"}));
-  EXPECT_EQ(fields_of(t), (std::vector<Fields>{{"i didnt feel humiliated", "sadness"},
-                                               {"see; this has one", "joy"},
-                                               {"", "empty"}}));
+  EXPECT_EQ(fields_of(t),
+            (std::vector<Fields>{{"i didnt feel humiliated", "sadness"}, {"see; this has one", "joy"}, {"", "empty"}}));
   EXPECT_EQ(lines_of(t), (std::vector<std::int64_t>{1, 3, 4}));
   EXPECT_EQ(t.column("label"), (Fields{"sadness", "joy", "empty"}));
 }
@@ -181,8 +174,7 @@ TEST(CsvParts, HeaderOnlyInTheFirstPart) {
   };
   const Table t = read_csv_parts(paths);
   EXPECT_EQ(t.header, (Fields{"label", "text"}));
-  EXPECT_EQ(fields_of(t),
-            (std::vector<Fields>{{"0", "a\nb"}, {"1", "c"}, {"1", "d"}, {"0", "e"}}));
+  EXPECT_EQ(fields_of(t), (std::vector<Fields>{{"0", "a\nb"}, {"1", "c"}, {"1", "d"}, {"0", "e"}}));
   EXPECT_EQ(t.rows[1].where.str(), paths[0] + ":4");
   EXPECT_EQ(t.rows[2].where.str(), paths[1] + ":1");
   EXPECT_EQ(t.rows[3].where.str(), paths[1] + ":2");
@@ -196,8 +188,7 @@ TEST(CsvParts, RepeatedHeaders) {
       dir.write("t.part03.csv", "0,c\n"),
   };
   // kAuto skips a repeated header and keeps a part without one.
-  EXPECT_EQ(fields_of(read_csv_parts(paths)),
-            (std::vector<Fields>{{"0", "a"}, {"1", "b"}, {"0", "c"}}));
+  EXPECT_EQ(fields_of(read_csv_parts(paths)), (std::vector<Fields>{{"0", "a"}, {"1", "b"}, {"0", "c"}}));
   // kFirstOnly takes the repeated header as data.
   EXPECT_EQ(fields_of(read_csv_parts(paths, {}, PartHeaders::kFirstOnly)),
             (std::vector<Fields>{{"0", "a"}, {"label", "text"}, {"1", "b"}, {"0", "c"}}));
@@ -215,7 +206,9 @@ TEST(CsvParts, ErrorsNameThePartAndLine) {
       dir.write("t.part02.csv", "a,b\n3,4\n5,\"6\n"),
   };
   EXPECT_EQ(error_of([&] { read_csv_parts(paths); }), paths[1] + ":3: unterminated quoted field");
-  EXPECT_EQ(error_of([&] { read_csv_parts(std::vector<std::string>{paths[0], dir.file("x.csv")}); }),
+  EXPECT_EQ(error_of([&] {
+              read_csv_parts(std::vector<std::string>{paths[0], dir.file("x.csv")});
+            }),
             dir.file("x.csv") + ": cannot open: No such file or directory");
 }
 

@@ -20,8 +20,8 @@ class ScratchDir {
  public:
   ScratchDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("graphrun_data_") + info->test_suite_name() + "_" +
-                       info->name() + "_" + std::to_string(::getpid());
+    std::string name =
+        std::string("graphrun_data_") + info->test_suite_name() + "_" + info->name() + "_" + std::to_string(::getpid());
     for (char& c : name) {
       if (c == '/') c = '_';
     }
@@ -50,8 +50,7 @@ class ScratchDir {
     gzFile gz = gzopen(file(name).c_str(), "wb");
     EXPECT_NE(gz, nullptr);
     if (gz != nullptr) {
-      EXPECT_EQ(gzwrite(gz, content.data(), static_cast<unsigned>(content.size())),
-                static_cast<int>(content.size()));
+      EXPECT_EQ(gzwrite(gz, content.data(), static_cast<unsigned>(content.size())), static_cast<int>(content.size()));
       EXPECT_EQ(gzclose(gz), Z_OK);
     }
     return file(name);
@@ -71,8 +70,6 @@ inline std::string error_of(const std::function<void()>& f) {
   return "<no error>";
 }
 
-inline std::string fixture(const std::string& name) {
-  return std::string(GRAPHRUN_DATA_FIXTURES) + "/" + name;
-}
+inline std::string fixture(const std::string& name) { return std::string(GRAPHRUN_DATA_FIXTURES) + "/" + name; }
 
 }  // namespace graphrun::data::testing

@@ -43,14 +43,12 @@ TEST(ReadTextFile, EmptyFile) {
 TEST(ReadTextFile, MissingFileNamesThePath) {
   ScratchDir dir;
   const std::string path = dir.file("nope.csv");
-  EXPECT_EQ(error_of([&] { read_text_file(path); }),
-            path + ": cannot open: No such file or directory");
+  EXPECT_EQ(error_of([&] { read_text_file(path); }), path + ": cannot open: No such file or directory");
 }
 
 TEST(ReadTextFile, DirectoryIsAnError) {
   ScratchDir dir;
-  EXPECT_EQ(error_of([&] { read_text_file(dir.file("")); }),
-            dir.file("") + ": cannot open: is a directory");
+  EXPECT_EQ(error_of([&] { read_text_file(dir.file("")); }), dir.file("") + ": cannot open: is a directory");
 }
 
 TEST(ReadTextFile, TruncatedGzipIsAnError) {
@@ -109,8 +107,7 @@ TEST(LineReader, LinesLongerThanTheReadBuffer) {
 TEST(LineReader, MissingFile) {
   ScratchDir dir;
   const std::string path = dir.file("missing.txt");
-  EXPECT_EQ(error_of([&] { LineReader in(path); }),
-            path + ": cannot open: No such file or directory");
+  EXPECT_EQ(error_of([&] { LineReader in(path); }), path + ": cannot open: No such file or directory");
 }
 
 TEST(PartFiles, ExistingFileIsItsOwnSet) {
@@ -125,9 +122,9 @@ TEST(PartFiles, FindsPartsInNumericOrder) {
   for (int i = 1; i <= 11; ++i) {
     dir.write("test.part" + std::string(i < 10 ? "0" : "") + std::to_string(i) + ".csv", "");
   }
-  dir.write("test.part03.txt", "");    // other extension
-  dir.write("test.partx.csv", "");     // not a number
-  dir.write("other.part01.csv", "");   // other stem
+  dir.write("test.part03.txt", "");   // other extension
+  dir.write("test.partx.csv", "");    // not a number
+  dir.write("other.part01.csv", "");  // other stem
   const auto parts = part_files(dir.file("test.csv"));
   ASSERT_EQ(parts.size(), 11u);
   EXPECT_EQ(parts[0], dir.file("test.part01.csv"));

@@ -14,9 +14,7 @@ using Words = std::vector<std::string>;
 using Ids = std::vector<std::int64_t>;
 
 // Words in index order 1, 2, ... (index_word without the 0 slot).
-Words words_by_index(const Tokenizer& t) {
-  return Words(t.index_word().begin() + 1, t.index_word().end());
-}
+Words words_by_index(const Tokenizer& t) { return Words(t.index_word().begin() + 1, t.index_word().end()); }
 
 const std::vector<std::string> kCorpus = {
     "The cat sat on the mat.",
@@ -44,20 +42,22 @@ TEST(TextToWordSequence, OptionsAndExactSplitSemantics) {
 TEST(TextToWordSequence, LowercasesAsciiOnly) {
   // Python's str.lower() would give "école"; this tokenizer leaves non-ASCII
   // bytes alone (documented).
-  EXPECT_EQ(text_to_word_sequence("\xC3\x89""COLE \xC3\x89""cole"),
-            (Words{"\xC3\x89""cole", "\xC3\x89""cole"}));
-  EXPECT_EQ(text_to_word_sequence("caf\xC3\xA9, na\xC3\xAFve"),
-            (Words{"caf\xC3\xA9", "na\xC3\xAFve"}));
+  EXPECT_EQ(text_to_word_sequence("\xC3\x89"
+                                  "COLE \xC3\x89"
+                                  "cole"),
+            (Words{"\xC3\x89"
+                   "cole",
+                   "\xC3\x89"
+                   "cole"}));
+  EXPECT_EQ(text_to_word_sequence("caf\xC3\xA9, na\xC3\xAFve"), (Words{"caf\xC3\xA9", "na\xC3\xAFve"}));
 }
 
 TEST(TextToWordSequence, RejectsNonAsciiFiltersAndEmptySplit) {
   EXPECT_EQ(error_of([] { text_to_word_sequence("x", "\xE2\x80\x99"); }),
             "tokenizer filters must be ASCII (text is handled as UTF-8 bytes)");
-  EXPECT_EQ(error_of([] { text_to_word_sequence("x", "", true, ""); }),
-            "tokenizer split must not be empty");
+  EXPECT_EQ(error_of([] { text_to_word_sequence("x", "", true, ""); }), "tokenizer split must not be empty");
   EXPECT_EQ(error_of([] { Tokenizer t({.split = ""}); }), "tokenizer split must not be empty");
-  EXPECT_EQ(error_of([] { Tokenizer t({.num_words = -1}); }),
-            "tokenizer num_words must be >= 0, got -1");
+  EXPECT_EQ(error_of([] { Tokenizer t({.num_words = -1}); }), "tokenizer num_words must be >= 0, got -1");
 }
 
 TEST(Tokenizer, IndexOrderIsCountThenFirstAppearance) {
@@ -66,17 +66,22 @@ TEST(Tokenizer, IndexOrderIsCountThenFirstAppearance) {
   // Counts: the 3, cat 2, sat 1, on 1, mat 1, dog 3, ate 1, my 1, homework 1.
   // 'the' and 'dog' tie at 3: 'the' came first. The 1-count words keep their
   // order of first appearance.
-  EXPECT_EQ(words_by_index(t),
-            (Words{"the", "dog", "cat", "sat", "on", "mat", "ate", "my", "homework"}));
+  EXPECT_EQ(words_by_index(t), (Words{"the", "dog", "cat", "sat", "on", "mat", "ate", "my", "homework"}));
   EXPECT_EQ(t.word_index().at("the"), 1);
   EXPECT_EQ(t.word_index().at("homework"), 9);
   EXPECT_EQ(t.word_index().size(), 9u);
   EXPECT_EQ(t.document_count(), 3);
   using Counts = std::vector<std::pair<std::string, std::int64_t>>;
-  EXPECT_EQ(t.word_counts(), (Counts{{"the", 3}, {"cat", 2}, {"sat", 1}, {"on", 1}, {"mat", 1},
-                                     {"dog", 3}, {"ate", 1}, {"my", 1}, {"homework", 1}}));
-  EXPECT_EQ(t.texts_to_sequences(kCorpus),
-            (std::vector<Ids>{{1, 3, 4, 5, 1, 6}, {1, 2, 7, 8, 9}, {2, 3, 2}}));
+  EXPECT_EQ(t.word_counts(), (Counts{{"the", 3},
+                                     {"cat", 2},
+                                     {"sat", 1},
+                                     {"on", 1},
+                                     {"mat", 1},
+                                     {"dog", 3},
+                                     {"ate", 1},
+                                     {"my", 1},
+                                     {"homework", 1}}));
+  EXPECT_EQ(t.texts_to_sequences(kCorpus), (std::vector<Ids>{{1, 3, 4, 5, 1, 6}, {1, 2, 7, 8, 9}, {2, 3, 2}}));
 }
 
 TEST(Tokenizer, LaterCountsCanOvertakeAndFitAccumulates) {
@@ -113,8 +118,7 @@ TEST(Tokenizer, NumWordsKeepsIndicesBelowIt) {
 TEST(Tokenizer, OovTokenTakesIndexOne) {
   Tokenizer t({.num_words = 4, .oov_token = "<OOV>"});
   t.fit_on_texts(kCorpus);
-  EXPECT_EQ(words_by_index(t),
-            (Words{"<OOV>", "the", "dog", "cat", "sat", "on", "mat", "ate", "my", "homework"}));
+  EXPECT_EQ(words_by_index(t), (Words{"<OOV>", "the", "dog", "cat", "sat", "on", "mat", "ate", "my", "homework"}));
   // Kept: ids 1..3 (<OOV>, the, dog); cat (4) and unknown words become 1.
   EXPECT_EQ(t.text_to_sequence("the cat sat dog zebra"), (Ids{2, 1, 1, 3, 1}));
   Tokenizer unlimited({.oov_token = "<OOV>"});
@@ -159,8 +163,8 @@ TEST(Tokenizer, CustomFiltersAndNoLowercasing) {
 
 TEST(TokenizerFile, RoundTripKeepsIndexConfigAndCounts) {
   ScratchDir dir;
-  TokenizerConfig config{.filters = "!\t\n\\", .lower = false, .split = " \\",
-                         .char_level = false, .num_words = 3, .oov_token = "<U\tK>"};
+  TokenizerConfig config{
+      .filters = "!\t\n\\", .lower = false, .split = " \\", .char_level = false, .num_words = 3, .oov_token = "<U\tK>"};
   Tokenizer t(config);
   t.fit_on_texts(std::vector<std::string>{"a \\b \\b \\c\\d", "x\ny \\a!"});
   const std::string path = dir.file("vocab.txt");
@@ -208,10 +212,11 @@ TEST(TokenizerFile, ExactFormat) {
 }
 
 // Writes a vocabulary file whose header is valid, followed by `rest`.
-std::string vocab_file(const ScratchDir& dir, const std::string& settings,
-                       const std::string& words) {
-  return dir.write("bad.txt", "graphrun-tokenizer\t1\nfilters\t\nlower\t1\nsplit\t \n"
-                              "char_level\t0\n" + settings + "document_count\t2\n" + words);
+std::string vocab_file(const ScratchDir& dir, const std::string& settings, const std::string& words) {
+  return dir.write("bad.txt",
+                   "graphrun-tokenizer\t1\nfilters\t\nlower\t1\nsplit\t \n"
+                   "char_level\t0\n" +
+                       settings + "document_count\t2\n" + words);
 }
 
 TEST(TokenizerFile, BadFilesNameFileAndLine) {

@@ -25,7 +25,8 @@ void expect_error(const std::string& text, std::initializer_list<std::string> fr
   } catch (const Error& e) {
     const std::string message = e.what();
     EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-    for (const std::string& f : fragments) EXPECT_NE(message.find(f), std::string::npos) << "'" << f << "' not in: " << message;
+    for (const std::string& f : fragments)
+      EXPECT_NE(message.find(f), std::string::npos) << "'" << f << "' not in: " << message;
   }
 }
 
@@ -71,10 +72,12 @@ TEST(Loader, WrongInputCount) {
 }
 
 TEST(Loader, DuplicateNames) {
-  expect_error(std::string(kHeader) + "node { name: \"h\" op: \"Relu\" input: \"x\" }\n"
-                                      "node { name: \"h\" op: \"Tanh\" input: \"x\" }\n",
+  expect_error(std::string(kHeader) +
+                   "node { name: \"h\" op: \"Relu\" input: \"x\" }\n"
+                   "node { name: \"h\" op: \"Tanh\" input: \"x\" }\n",
                {"m.pbtxt:4:", "node name 'h' is used twice"});
-  expect_error(std::string(kHeader) + "parameter { name: \"x\" shape: [3] }\n", {"m.pbtxt:3:", "parameter 'x'", "already defined"});
+  expect_error(std::string(kHeader) + "parameter { name: \"x\" shape: [3] }\n",
+               {"m.pbtxt:3:", "parameter 'x'", "already defined"});
   expect_error(std::string(kHeader) + "node { name: \"h\" op: \"Relu\" input: \"x\" output: \"x\" }\n",
                {"node 'h' (Relu)", "output 'x' is already defined"});
 }
@@ -85,14 +88,16 @@ TEST(Loader, AttributeTheOpDoesNotTake) {
 }
 
 TEST(Loader, CycleNamesANode) {
-  expect_error(std::string(kHeader) + "node { name: \"a\" op: \"Relu\" input: \"b\" }\n"
-                                      "node { name: \"b\" op: \"Tanh\" input: \"a\" }\n",
+  expect_error(std::string(kHeader) +
+                   "node { name: \"a\" op: \"Relu\" input: \"b\" }\n"
+                   "node { name: \"b\" op: \"Tanh\" input: \"a\" }\n",
                {"cycle", "node '"});
 }
 
 TEST(Loader, ShapeMismatchNamesNodeOpAndShapes) {
-  expect_error(std::string(kHeader) + "input { name: \"i\" dtype: INT64 shape: [-1, 4] }\n"
-                                      "node { name: \"h\" op: \"Tanh\" input: \"i\" }\n",
+  expect_error(std::string(kHeader) +
+                   "input { name: \"i\" dtype: INT64 shape: [-1, 4] }\n"
+                   "node { name: \"h\" op: \"Tanh\" input: \"i\" }\n",
                {"m.pbtxt:4:", "shape inference failed for node 'h' (Tanh)", "int64[?,4]"});
 }
 

@@ -51,21 +51,21 @@ TEST(Binary, ShapeRuleRejectsInt64) {
 
 TEST(Binary, MatchesReferenceOnBroadcastShapes) {
   const std::pair<Dims, Dims> cases[] = {
-      {{7}, {7}},                // same shape
+      {{7}, {7}},  // same shape
       {{3, 5}, {3, 5}},
       {{2, 3, 17}, {2, 3, 17}},
-      {{}, {}},                  // scalars
-      {{}, {3, 4}},              // scalar against a matrix, both orders
+      {{}, {}},      // scalars
+      {{}, {3, 4}},  // scalar against a matrix, both orders
       {{3, 4}, {}},
-      {{1}, {13}},               // [1] stretches
+      {{1}, {13}},  // [1] stretches
       {{13}, {1}},
-      {{2, 3, 4}, {4}},          // leading-rank mismatch, both orders
+      {{2, 3, 4}, {4}},  // leading-rank mismatch, both orders
       {{4}, {2, 3, 4}},
       {{3, 4}, {2, 1, 4}},
-      {{3, 1}, {1, 4}},          // both sides broadcast
+      {{3, 1}, {1, 4}},  // both sides broadcast
       {{7, 1, 5}, {1, 13, 1}},
       {{2, 1, 3}, {4, 1}},
-      {{1, 17}, {1, 17}},        // batch of 1
+      {{1, 17}, {1, 17}},  // batch of 1
       {{1, 3, 5}, {5}},
       {{5}, {1, 3, 5}},
       {{2, 1, 1, 3, 1}, {1, 4, 5, 1, 7}},
@@ -76,7 +76,8 @@ TEST(Binary, MatchesReferenceOnBroadcastShapes) {
       SCOPED_TRACE(std::string(op) + " " + dims_str(a_dims) + " " + dims_str(b_dims));
       Tensor a = random_floats(a_dims, rng, -2.f, 2.f);
       // Keep divisors away from 0 so Div compares well-conditioned values.
-      Tensor b = std::string(op) == "Div" ? random_floats(b_dims, rng, 0.5f, 2.f) : random_floats(b_dims, rng, -2.f, 2.f);
+      Tensor b =
+          std::string(op) == "Div" ? random_floats(b_dims, rng, 0.5f, 2.f) : random_floats(b_dims, rng, -2.f, 2.f);
       expect_matches_reference(op, {}, {a, b}, 1e-6f);
     }
   }
@@ -92,7 +93,7 @@ TEST(Binary, EmptyOutputIsANoOp) {
 }
 
 TEST(Binary, HandComputedValues) {
-  const float a[] = {10.f, 20.f};  // shape [2,1]
+  const float a[] = {10.f, 20.f};     // shape [2,1]
   const float b[] = {1.f, 2.f, 4.f};  // shape [3]
   const Tensor ta = Tensor::from_floats({2, 1}, a), tb = Tensor::from_floats({3}, b);
   const struct {
@@ -111,23 +112,19 @@ TEST(Binary, HandComputedValues) {
   }
   // Operand order matters for Sub and Div even when input 1 has the full shape.
   const Tensor scalar = Tensor::scalar(1.f);
-  expect_tensors_near(run_kernel("Sub", {}, {scalar, tb})[0], Tensor::from_floats({3}, std::vector<float>{0.f, -1.f, -3.f}),
-                      0.f, "1 - b");
+  expect_tensors_near(run_kernel("Sub", {}, {scalar, tb})[0],
+                      Tensor::from_floats({3}, std::vector<float>{0.f, -1.f, -3.f}), 0.f, "1 - b");
   expect_tensors_near(run_kernel("Div", {}, {scalar, tb})[0],
                       Tensor::from_floats({3}, std::vector<float>{1.f, 0.5f, 0.25f}), 0.f, "1 / b");
 }
 
 void binary_gradients_match_numeric() {
   const std::pair<Dims, Dims> cases[] = {
-      {{7}, {7}},                // same shape, odd size
-      {{3, 5}, {3, 5}},
-      {{3, 1}, {1, 4}},          // both sides broadcast
-      {{}, {3, 4}},              // scalar against a matrix, both orders
-      {{3, 4}, {}},
-      {{2, 3, 4}, {4}},          // leading-rank mismatch, both orders
-      {{4}, {2, 3, 4}},
-      {{2, 1, 3}, {4, 1}},
-      {{1, 5}, {1, 5}},          // batch of 1
+      {{7}, {7}},                                               // same shape, odd size
+      {{3, 5}, {3, 5}}, {{3, 1}, {1, 4}},                       // both sides broadcast
+      {{}, {3, 4}},                                             // scalar against a matrix, both orders
+      {{3, 4}, {}},     {{2, 3, 4}, {4}},                       // leading-rank mismatch, both orders
+      {{4}, {2, 3, 4}}, {{2, 1, 3}, {4, 1}}, {{1, 5}, {1, 5}},  // batch of 1
       {{1, 3, 5}, {5}},
   };
   std::mt19937 rng(12);
@@ -136,7 +133,8 @@ void binary_gradients_match_numeric() {
       SCOPED_TRACE(std::string(op) + " " + dims_str(a_dims) + " " + dims_str(b_dims));
       Tensor a = random_floats(a_dims, rng, -2.f, 2.f);
       // Divisors away from 0 keep Div's derivatives well-conditioned.
-      Tensor b = std::string(op) == "Div" ? random_floats(b_dims, rng, 0.5f, 2.f) : random_floats(b_dims, rng, -2.f, 2.f);
+      Tensor b =
+          std::string(op) == "Div" ? random_floats(b_dims, rng, 0.5f, 2.f) : random_floats(b_dims, rng, -2.f, 2.f);
       expect_gradients_match_numeric(op, {}, {a, b});
     }
 }

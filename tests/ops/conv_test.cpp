@@ -87,8 +87,8 @@ TEST(Conv2D, BackwardShapeRules) {
 
 TEST(Conv2D, ShapeRuleErrors) {
   const pb::Node valid = conv_attrs(1, false);
-  EXPECT_THROW(infer_op("Conv2D", valid, {f32({2, 5, 5}), f32({3, 3, 5, 4})}), Error);        // X rank 3
-  EXPECT_THROW(infer_op("Conv2D", valid, {f32({2, 5, 5, 3}), f32({3, 3, 3})}), Error);        // W rank 3
+  EXPECT_THROW(infer_op("Conv2D", valid, {f32({2, 5, 5}), f32({3, 3, 5, 4})}), Error);  // X rank 3
+  EXPECT_THROW(infer_op("Conv2D", valid, {f32({2, 5, 5, 3}), f32({3, 3, 3})}), Error);  // W rank 3
   EXPECT_THROW(infer_op("Conv2DTranspose", valid, {f32({5, 5, 3}), f32({3, 3, 4, 3})}), Error);
   EXPECT_THROW(infer_op("Conv2D", valid, {{DType::i64, {2, 5, 5, 3}}, f32({3, 3, 3, 4})}), Error);
   // Channels: Conv2D reads W[2], Conv2DTranspose W[3].
@@ -106,9 +106,10 @@ TEST(Conv2D, ShapeRuleErrors) {
                 .find("(got \"same\")"),
             std::string::npos);
   // A kernel larger than the image: an error with VALID, fine with SAME.
-  EXPECT_NE(infer_error("Conv2D", valid, {f32({1, 2, 5, 3}), f32({3, 3, 3, 4})})
-                .find("input 0 has shape [1,2,5,3]: 2 positions on axis 1 are fewer than the kernel's 3 (VALID padding)"),
-            std::string::npos);
+  EXPECT_NE(
+      infer_error("Conv2D", valid, {f32({1, 2, 5, 3}), f32({3, 3, 3, 4})})
+          .find("input 0 has shape [1,2,5,3]: 2 positions on axis 1 are fewer than the kernel's 3 (VALID padding)"),
+      std::string::npos);
   EXPECT_EQ(out_dims("Conv2D", conv_attrs(1, true), {1, 2, 5, 3}, {3, 3, 3, 4}), (Dims{1, 2, 5, 4}));
   EXPECT_NE(infer_error("Conv2D", make_attrs("strides: [2]"), {f32({1, 5, 5, 3}), f32({3, 3, 3, 4})})
                 .find("strides must be two strides [sh, sw] >= 1 (got [2])"),
@@ -119,8 +120,9 @@ TEST(Conv2D, ShapeRuleErrors) {
   EXPECT_NE(infer_error("Conv2D", valid, {f32({1, 5, 5, 3}), f32({3, 3, 3, 4}), f32({3})})
                 .find("input 2 (the bias) has shape [3], expected [4]"),
             std::string::npos);
-  EXPECT_NE(infer_error("Conv2D", valid, {f32({1, 5, 5, 3}), f32({0, 3, 3, 4})}).find("its dims must be known and >= 1"),
-            std::string::npos);
+  EXPECT_NE(
+      infer_error("Conv2D", valid, {f32({1, 5, 5, 3}), f32({0, 3, 3, 4})}).find("its dims must be known and >= 1"),
+      std::string::npos);
   EXPECT_NE(infer_error("Conv2D", conv_attrs(1, true), {f32({1, 0, 5, 3}), f32({3, 3, 3, 4})}).find("an empty image"),
             std::string::npos);
 }
@@ -139,24 +141,24 @@ std::string case_str(const Case& c) {
 // Conv2D kernels [kh, kw, Ci, Co]: batch 1, strides 1 and 2 (and mixed), both paddings, odd sizes,
 // even kernels (uneven SAME padding), 1x1, a dropped VALID tail, the notebook's layer sizes.
 const Case kConvCases[] = {
-    {{1, 5, 5, 1}, {3, 3, 1, 1}, 1, 1, false}, {{2, 7, 9, 3}, {3, 3, 3, 5}, 1, 1, true},
-    {{2, 7, 9, 3}, {3, 3, 3, 5}, 2, 2, true},  {{2, 7, 9, 3}, {3, 3, 3, 5}, 2, 2, false},
-    {{1, 8, 8, 4}, {3, 3, 4, 6}, 2, 2, false}, {{3, 6, 5, 2}, {1, 1, 2, 7}, 2, 2, true},
-    {{1, 6, 6, 3}, {1, 1, 3, 4}, 1, 1, false}, {{2, 5, 6, 2}, {2, 2, 2, 3}, 1, 1, true},
-    {{1, 7, 6, 2}, {4, 2, 2, 3}, 1, 2, true},  {{2, 9, 7, 5}, {2, 3, 5, 4}, 2, 1, false},
-    {{1, 3, 3, 2}, {3, 3, 2, 3}, 1, 1, false}, {{1, 4, 4, 3}, {5, 5, 3, 2}, 3, 3, true},
-    {{2, 36, 36, 4}, {3, 3, 4, 64}, 1, 1, true}, {{2, 12, 12, 64}, {3, 3, 64, 64}, 1, 1, true},
+    {{1, 5, 5, 1}, {3, 3, 1, 1}, 1, 1, false},      {{2, 7, 9, 3}, {3, 3, 3, 5}, 1, 1, true},
+    {{2, 7, 9, 3}, {3, 3, 3, 5}, 2, 2, true},       {{2, 7, 9, 3}, {3, 3, 3, 5}, 2, 2, false},
+    {{1, 8, 8, 4}, {3, 3, 4, 6}, 2, 2, false},      {{3, 6, 5, 2}, {1, 1, 2, 7}, 2, 2, true},
+    {{1, 6, 6, 3}, {1, 1, 3, 4}, 1, 1, false},      {{2, 5, 6, 2}, {2, 2, 2, 3}, 1, 1, true},
+    {{1, 7, 6, 2}, {4, 2, 2, 3}, 1, 2, true},       {{2, 9, 7, 5}, {2, 3, 5, 4}, 2, 1, false},
+    {{1, 3, 3, 2}, {3, 3, 2, 3}, 1, 1, false},      {{1, 4, 4, 3}, {5, 5, 3, 2}, 3, 3, true},
+    {{2, 36, 36, 4}, {3, 3, 4, 64}, 1, 1, true},    {{2, 12, 12, 64}, {3, 3, 64, 64}, 1, 1, true},
     {{1, 13, 11, 32}, {3, 3, 32, 16}, 2, 2, false},
 };
 
 // Conv2DTranspose kernels [kh, kw, Co, Ci], including k < s with VALID (Keras' L*s output).
 const Case kTransposeCases[] = {
-    {{1, 5, 5, 1}, {3, 3, 1, 1}, 1, 1, false}, {{2, 4, 5, 3}, {3, 3, 5, 3}, 1, 1, true},
-    {{2, 4, 5, 3}, {3, 3, 5, 3}, 2, 2, true},  {{2, 4, 5, 3}, {3, 3, 5, 3}, 2, 2, false},
-    {{1, 3, 4, 2}, {1, 1, 3, 2}, 2, 2, false}, {{2, 3, 3, 3}, {2, 2, 4, 3}, 3, 3, false},
-    {{3, 3, 2, 2}, {1, 1, 7, 2}, 2, 2, true},  {{2, 5, 6, 2}, {2, 2, 3, 2}, 1, 1, true},
-    {{1, 4, 5, 3}, {4, 4, 2, 3}, 2, 2, true},  {{2, 5, 4, 4}, {2, 3, 3, 4}, 2, 1, false},
-    {{1, 1, 1, 2}, {3, 3, 3, 2}, 1, 1, false}, {{2, 36, 36, 64}, {3, 3, 4, 64}, 1, 1, true},
+    {{1, 5, 5, 1}, {3, 3, 1, 1}, 1, 1, false},     {{2, 4, 5, 3}, {3, 3, 5, 3}, 1, 1, true},
+    {{2, 4, 5, 3}, {3, 3, 5, 3}, 2, 2, true},      {{2, 4, 5, 3}, {3, 3, 5, 3}, 2, 2, false},
+    {{1, 3, 4, 2}, {1, 1, 3, 2}, 2, 2, false},     {{2, 3, 3, 3}, {2, 2, 4, 3}, 3, 3, false},
+    {{3, 3, 2, 2}, {1, 1, 7, 2}, 2, 2, true},      {{2, 5, 6, 2}, {2, 2, 3, 2}, 1, 1, true},
+    {{1, 4, 5, 3}, {4, 4, 2, 3}, 2, 2, true},      {{2, 5, 4, 4}, {2, 3, 3, 4}, 2, 1, false},
+    {{1, 1, 1, 2}, {3, 3, 3, 2}, 1, 1, false},     {{2, 36, 36, 64}, {3, 3, 4, 64}, 1, 1, true},
     {{2, 12, 12, 64}, {3, 3, 64, 64}, 1, 1, true}, {{1, 6, 5, 32}, {3, 3, 16, 32}, 2, 2, false},
 };
 
@@ -238,8 +240,8 @@ TEST(Conv2DTranspose, HandComputedValues) {
   // Stride 2, 2x2 kernel [[1, 2], [3, 4]]: each x[p, q] writes x * kernel into the block at (2p, 2q).
   const Tensor x = Tensor::from_floats({1, 2, 2, 1}, std::vector<float>{1, 2, 3, 4});
   const Tensor w = Tensor::from_floats({2, 2, 1, 1}, std::vector<float>{1, 2, 3, 4});
-  const Tensor y = Tensor::from_floats({1, 4, 4, 1},
-                                       std::vector<float>{1, 2, 2, 4, 3, 4, 6, 8, 3, 6, 4, 8, 9, 12, 12, 16});
+  const Tensor y =
+      Tensor::from_floats({1, 4, 4, 1}, std::vector<float>{1, 2, 2, 4, 3, 4, 6, 8, 3, 6, 4, 8, 9, 12, 12, 16});
   expect_tensors_near(run_kernel("Conv2DTranspose", conv_attrs(2, false), {x, w})[0], y, 0.f, "kernel");
   expect_tensors_near(run_reference("Conv2DTranspose", conv_attrs(2, false), {x, w})[0], y, 0.f, "reference");
 
@@ -302,22 +304,26 @@ void conv2d_gradients_match_numeric() {
   // Small shapes; Y is linear in each input, so central differences are exact up to rounding
   // and a larger step keeps float32 rounding small.
   const Case cases[] = {
-      {{2, 4, 5, 2}, {3, 3, 2, 3}, 1, 1, true}, {{1, 6, 5, 2}, {3, 3, 2, 2}, 2, 2, false},
-      {{2, 5, 4, 3}, {1, 1, 3, 2}, 2, 2, true}, {{1, 5, 5, 2}, {2, 2, 2, 2}, 2, 1, true},
+      {{2, 4, 5, 2}, {3, 3, 2, 3}, 1, 1, true},
+      {{1, 6, 5, 2}, {3, 3, 2, 2}, 2, 2, false},
+      {{2, 5, 4, 3}, {1, 1, 3, 2}, 2, 2, true},
+      {{1, 5, 5, 2}, {2, 2, 2, 2}, 2, 1, true},
   };
   std::mt19937 rng(45);
   bool bias = false;
   for (const Case& c : cases) {
     SCOPED_TRACE(case_str(c));
-    expect_gradients_match_numeric("Conv2D", conv_attrs(c.sh, c.sw, c.same), forward_inputs(c, false, bias = !bias, rng),
-                                   2e-3f, 1e-2);
+    expect_gradients_match_numeric("Conv2D", conv_attrs(c.sh, c.sw, c.same),
+                                   forward_inputs(c, false, bias = !bias, rng), 2e-3f, 1e-2);
   }
 }
 
 void conv2d_transpose_gradients_match_numeric() {
   const Case cases[] = {
-      {{2, 3, 3, 2}, {3, 3, 3, 2}, 2, 2, true}, {{1, 3, 4, 2}, {3, 3, 2, 2}, 1, 1, false},
-      {{1, 2, 3, 2}, {1, 1, 2, 2}, 2, 2, false}, {{2, 3, 2, 3}, {2, 2, 2, 3}, 1, 2, true},
+      {{2, 3, 3, 2}, {3, 3, 3, 2}, 2, 2, true},
+      {{1, 3, 4, 2}, {3, 3, 2, 2}, 1, 1, false},
+      {{1, 2, 3, 2}, {1, 1, 2, 2}, 2, 2, false},
+      {{2, 3, 2, 3}, {2, 2, 2, 3}, 1, 2, true},
   };
   std::mt19937 rng(46);
   bool bias = false;

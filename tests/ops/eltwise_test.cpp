@@ -22,7 +22,8 @@ TEST(Eltwise, MatchesReferenceOnSeveralShapes) {
   for (const Dims& dims : {Dims{1}, Dims{7}, Dims{1, 1}, Dims{3, 5}, Dims{2, 3, 17}, Dims{}}) {
     for (const char* op : kUnaryOps) expect_matches_reference(op, {}, {random_floats(dims, rng, -3.f, 3.f)}, 1e-5f);
     // Log and Sqrt on positive inputs, away from 0.
-    for (const char* op : {"Log", "Sqrt"}) expect_matches_reference(op, {}, {random_floats(dims, rng, 0.1f, 4.f)}, 1e-5f);
+    for (const char* op : {"Log", "Sqrt"})
+      expect_matches_reference(op, {}, {random_floats(dims, rng, 0.1f, 4.f)}, 1e-5f);
   }
 }
 
@@ -44,7 +45,8 @@ void eltwise_grad_matches_numeric_gradients() {
   for (const Dims& dims : {Dims{1}, Dims{3, 5}, Dims{2, 3, 7}}) {
     for (const char* op : {"Tanh", "Sigmoid", "Exp", "Neg"})
       expect_gradients_match_numeric(op, {}, {random_floats(dims, rng, -2.f, 2.f)});
-    for (const char* op : {"Log", "Sqrt"}) expect_gradients_match_numeric(op, {}, {random_floats(dims, rng, 0.5f, 3.f)});
+    for (const char* op : {"Log", "Sqrt"})
+      expect_gradients_match_numeric(op, {}, {random_floats(dims, rng, 0.5f, 3.f)});
     // Relu and Abs: inputs kept away from the kink at 0.
     Tensor x = random_floats(dims, rng, 0.2f, 2.f);
     for (int64_t i = 0; i < x.num_elements(); i += 2) x.data<float>()[i] = -x.data<float>()[i];
@@ -56,14 +58,17 @@ TEST(EltwiseGrad, BackwardOpsMatchReference) {
   std::mt19937 rng(3);
   for (const Dims& dims : {Dims{1}, Dims{7}, Dims{4, 13}}) {
     const Tensor dy = random_floats(dims, rng);
-    for (const char* op : {"ReluGrad", "AbsGrad"}) expect_matches_reference(op, {}, {dy, random_floats(dims, rng, -2.f, 2.f)});
+    for (const char* op : {"ReluGrad", "AbsGrad"})
+      expect_matches_reference(op, {}, {dy, random_floats(dims, rng, -2.f, 2.f)});
     expect_matches_reference("TanhGrad", {}, {dy, random_floats(dims, rng, -0.9f, 0.9f)});
     expect_matches_reference("SigmoidGrad", {}, {dy, random_floats(dims, rng, 0.1f, 0.9f)});
     expect_matches_reference("SqrtGrad", {}, {dy, random_floats(dims, rng, 0.5f, 2.f)});
   }
   // Hand-computed: tanh'(.) from y = 0.5 is 0.75.
   const float dy[] = {2.f}, y[] = {0.5f};
-  EXPECT_FLOAT_EQ(run_kernel("TanhGrad", {}, {Tensor::from_floats({1}, dy), Tensor::from_floats({1}, y)})[0].data<float>()[0], 1.5f);
+  EXPECT_FLOAT_EQ(
+      run_kernel("TanhGrad", {}, {Tensor::from_floats({1}, dy), Tensor::from_floats({1}, y)})[0].data<float>()[0],
+      1.5f);
 }
 
 // ---- CastToFloat, CastToInt64, Sign ----------------------------------------------
@@ -119,7 +124,8 @@ void cast_sign_gradients_match_numeric() {
 
 std::vector<GradientCase> eltwise_gradient_cases() {
   return {
-      {"EltwiseGrad_MatchesNumericGradients", {"Tanh", "Sigmoid", "Exp", "Neg", "Log", "Sqrt", "Relu", "Abs"},
+      {"EltwiseGrad_MatchesNumericGradients",
+       {"Tanh", "Sigmoid", "Exp", "Neg", "Log", "Sqrt", "Relu", "Abs"},
        eltwise_grad_matches_numeric_gradients},
       {"CastSign_GradientsMatchNumeric", {"CastToFloat", "Sign"}, cast_sign_gradients_match_numeric},
   };

@@ -35,7 +35,11 @@ TEST(Gather, ShapeRule) {
 
 TEST(Gather, ShapeRuleErrors) {
   expect_error([] { infer_gather("", f32({10, 4}), f32({3})); }, "has type float32[3], expected int64");
-  expect_error([] { infer_gather("axis: 2", f32({10, 4}), i64({3})); }, "axis 2 is out of range for data float32[10,4]");
+  expect_error(
+      [] {
+        infer_gather("axis: 2", f32({10, 4}), i64({3}));
+      },
+      "axis 2 is out of range for data float32[10,4]");
   expect_error([] { infer_gather("", f32({}), i64({3})); }, "data float32[] is a scalar");
 }
 
@@ -47,13 +51,13 @@ TEST(Gather, MatchesReference) {
     int64_t axis;
   };
   const Case cases[] = {
-      {{10, 4}, {3}, 0},      {{10, 4}, {1, 1}, 0},  {{10, 4}, {2, 7}, 0},  {{1, 5}, {4}, 0},
-      {{7, 3}, {5}, 1},       {{3, 4, 5}, {2, 3}, 1}, {{3, 4, 5}, {6}, -1}, {{3, 4, 5}, {}, 2},
-      {{9}, {4}, 0},          {{6, 5}, {0}, 0},
+      {{10, 4}, {3}, 0},      {{10, 4}, {1, 1}, 0}, {{10, 4}, {2, 7}, 0}, {{1, 5}, {4}, 0}, {{7, 3}, {5}, 1},
+      {{3, 4, 5}, {2, 3}, 1}, {{3, 4, 5}, {6}, -1}, {{3, 4, 5}, {}, 2},   {{9}, {4}, 0},    {{6, 5}, {0}, 0},
   };
   for (const Case& c : cases) {
     const pb::Node attrs = make_attrs("axis: " + std::to_string(c.axis));
-    const int64_t axis_size = c.data[static_cast<size_t>(c.axis < 0 ? c.axis + static_cast<int64_t>(c.data.size()) : c.axis)];
+    const int64_t axis_size =
+        c.data[static_cast<size_t>(c.axis < 0 ? c.axis + static_cast<int64_t>(c.data.size()) : c.axis)];
     // Indices cover negative ones too.
     const Tensor indices = random_ints(c.indices, rng, -axis_size, axis_size);
     expect_matches_reference("Gather", attrs, {random_floats(c.data, rng), indices});
@@ -86,11 +90,17 @@ TEST(Gather, OutOfRangeIndexIsAnErrorNamingNodeAndIndex) {
   std::mt19937 rng(12);
   const Tensor table = random_floats({10000, 4}, rng);
   const int64_t too_big[] = {5, 10234, 7};
-  expect_error([&] { run_kernel("Gather", {}, {table, Tensor::from_ints({3}, too_big)}); },
-               "node 'node' (Gather): index 10234 is out of range for axis 0 of size 10000");
+  expect_error(
+      [&] {
+        run_kernel("Gather", {}, {table, Tensor::from_ints({3}, too_big)});
+      },
+      "node 'node' (Gather): index 10234 is out of range for axis 0 of size 10000");
   const int64_t too_negative[] = {-10001};
-  expect_error([&] { run_kernel("Gather", {}, {table, Tensor::from_ints({1}, too_negative)}); },
-               "index -10001 is out of range for axis 0 of size 10000");
+  expect_error(
+      [&] {
+        run_kernel("Gather", {}, {table, Tensor::from_ints({1}, too_negative)});
+      },
+      "index -10001 is out of range for axis 0 of size 10000");
   const int64_t edge[] = {-10000, 9999};  // both in range
   EXPECT_NO_THROW(run_kernel("Gather", {}, {table, Tensor::from_ints({2}, edge)}));
 }
@@ -109,9 +119,12 @@ TEST(GatherGrad, ShapeRule) {
 }
 
 TEST(GatherGrad, ShapeRuleErrors) {
-  expect_error([] { infer_gather_grad("", f32({3, 5}), i64({3}), f32({10, 4})); },
-               "output_grad float32[3,5] does not have the shape [3,4] that Gather gives for data float32[10,4] and "
-               "indices int64[3]");
+  expect_error(
+      [] {
+        infer_gather_grad("", f32({3, 5}), i64({3}), f32({10, 4}));
+      },
+      "output_grad float32[3,5] does not have the shape [3,4] that Gather gives for data float32[10,4] and "
+      "indices int64[3]");
   expect_error([] { infer_gather_grad("", f32({3, 4, 1}), i64({3}), f32({10, 4})); }, "does not have the shape");
   expect_error([] { infer_gather_grad("", f32({3, 4}), f32({3}), f32({10, 4})); }, "expected int64");
   expect_error([] { infer_gather_grad("", i64({3, 4}), i64({3}), f32({10, 4})); }, "expected float32");
@@ -126,8 +139,8 @@ struct GatherCase {
 
 // Indices drawn from [-size, size) over few rows, so many repeat.
 const GatherCase kGradCases[] = {
-    {{10, 4}, {3}, 0}, {{5, 4}, {4, 6}, 0}, {{1, 5}, {4}, 0},     {{7, 3}, {5}, 1},  {{3, 4, 5}, {2, 3}, 1},
-    {{3, 4, 5}, {6}, -1}, {{3, 4, 5}, {}, 2}, {{9}, {4}, 0}, {{6, 5}, {0}, 0},
+    {{10, 4}, {3}, 0},    {{5, 4}, {4, 6}, 0}, {{1, 5}, {4}, 0}, {{7, 3}, {5}, 1}, {{3, 4, 5}, {2, 3}, 1},
+    {{3, 4, 5}, {6}, -1}, {{3, 4, 5}, {}, 2},  {{9}, {4}, 0},    {{6, 5}, {0}, 0},
 };
 
 Tensor random_indices(const GatherCase& c, std::mt19937& rng) {

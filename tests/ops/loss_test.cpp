@@ -42,8 +42,8 @@ TEST(LossShape, SoftmaxCrossEntropyLoss) {
   }
   EXPECT_EQ(infer_op("SoftmaxCrossEntropyLossGrad", {}, {kScalar, {DType::f32, {4, 3}}, {DType::i64, {4}}})[0],
             (TensorType{DType::f32, {4, 3}}));
-  EXPECT_THROW(infer_op("SoftmaxCrossEntropyLossGrad", {}, {{DType::f32, {1}}, {DType::f32, {4, 3}}, {DType::i64, {4}}}),
-               Error);
+  EXPECT_THROW(
+      infer_op("SoftmaxCrossEntropyLossGrad", {}, {{DType::f32, {1}}, {DType::f32, {4, 3}}, {DType::i64, {4}}}), Error);
 }
 
 TEST(LossShape, ProbsAndElementwiseLosses) {
@@ -51,7 +51,8 @@ TEST(LossShape, ProbsAndElementwiseLosses) {
   // Class-count mismatch between scores and targets.
   EXPECT_THROW(infer_op("SoftmaxCrossEntropyWithProbs", {}, {{DType::f32, {8, 5}}, {DType::f32, {8, 4}}}), Error);
   EXPECT_THROW(infer_op("SoftmaxCrossEntropyWithProbs", {}, {{DType::f32, {5}}, {DType::f32, {5}}}), Error);
-  const auto grads = infer_op("SoftmaxCrossEntropyWithProbsGrad", {}, {kScalar, {DType::f32, {-1, 5}}, {DType::f32, {8, 5}}});
+  const auto grads =
+      infer_op("SoftmaxCrossEntropyWithProbsGrad", {}, {kScalar, {DType::f32, {-1, 5}}, {DType::f32, {8, 5}}});
   EXPECT_EQ(grads[0], (TensorType{DType::f32, {8, 5}}));
   EXPECT_EQ(grads[1], (TensorType{DType::f32, {8, 5}}));
   for (const char* op : {"SigmoidCrossEntropyWithLogits", "MeanSquaredError"}) {
@@ -66,7 +67,8 @@ TEST(LossShape, ProbsAndElementwiseLosses) {
 
 TEST(Loss, CrossEntropyMatchesReference) {
   std::mt19937 rng(1);
-  for (const auto& [rows, classes] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {1, 5}, {4, 7}, {16, 10}, {3, 2}}) {
+  for (const auto& [rows, classes] :
+       std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {1, 5}, {4, 7}, {16, 10}, {3, 2}}) {
     const Tensor scores = random_floats({rows, classes}, rng, -4.f, 4.f);
     const Tensor labels = random_ints({rows}, rng, 0, classes);
     const Tensor targets = random_distribution(rows, classes, rng);
@@ -103,32 +105,38 @@ TEST(Loss, HandComputedValues) {
   EXPECT_FLOAT_EQ(scalar_of(sce[0]), ln2);
   EXPECT_FLOAT_EQ(sce[1].data<float>()[0], -ln2);
   EXPECT_FLOAT_EQ(sce[1].data<float>()[1], -ln2);
-  const auto grad = run_kernel("SoftmaxCrossEntropyLossGrad", {},
-                               {Tensor::scalar(1.f), floats({1, 2}, {0, 0}), ints({1}, {1})})[0];
+  const auto grad =
+      run_kernel("SoftmaxCrossEntropyLossGrad", {}, {Tensor::scalar(1.f), floats({1, 2}, {0, 0}), ints({1}, {1})})[0];
   EXPECT_FLOAT_EQ(grad.data<float>()[0], 0.5f);
   EXPECT_FLOAT_EQ(grad.data<float>()[1], -0.5f);
   // Mean over rows: row losses ln 2 and ln(1 + e) - 1.
   const auto two = run_kernel("SoftmaxCrossEntropyLoss", {}, {floats({2, 2}, {0, 0, 1, 0}), ints({2}, {0, 0})});
   EXPECT_NEAR(scalar_of(two[0]), (ln2 + std::log(1.f + std::exp(1.f)) - 1.f) / 2.f, 1e-6f);
   // One-hot targets give the same loss as the labels.
-  EXPECT_FLOAT_EQ(scalar_of(run_kernel("SoftmaxCrossEntropyWithProbs", {}, {floats({1, 2}, {0, 0}), floats({1, 2}, {0, 1})})[0]), ln2);
+  EXPECT_FLOAT_EQ(
+      scalar_of(run_kernel("SoftmaxCrossEntropyWithProbs", {}, {floats({1, 2}, {0, 0}), floats({1, 2}, {0, 1})})[0]),
+      ln2);
   // Sigmoid CE at x = 0 is ln 2 whatever the target.
-  EXPECT_FLOAT_EQ(scalar_of(run_kernel("SigmoidCrossEntropyWithLogits", {}, {floats({2}, {0, 0}), floats({2}, {0, 1})})[0]), ln2);
+  EXPECT_FLOAT_EQ(
+      scalar_of(run_kernel("SigmoidCrossEntropyWithLogits", {}, {floats({2}, {0, 0}), floats({2}, {0, 1})})[0]), ln2);
   EXPECT_FLOAT_EQ(scalar_of(run_kernel("MeanSquaredError", {}, {floats({2}, {1, 2}), floats({2}, {0, 0})})[0]), 2.5f);
 }
 
 TEST(Loss, LargeLogitsAreStable) {
-  const auto big = run_kernel("SoftmaxCrossEntropyLoss", {}, {floats({2, 2}, {1000, 0, 1000, 1000}), ints({2}, {1, 0})});
+  const auto big =
+      run_kernel("SoftmaxCrossEntropyLoss", {}, {floats({2, 2}, {1000, 0, 1000, 1000}), ints({2}, {1, 0})});
   EXPECT_NEAR(scalar_of(big[0]), (1000.f + std::log(2.f)) / 2.f, 1e-3f);
   EXPECT_FLOAT_EQ(big[1].data<float>()[0], 0.f);
   EXPECT_FLOAT_EQ(big[1].data<float>()[1], -1000.f);
   const auto grad = run_kernel("SoftmaxCrossEntropyLossGrad", {},
                                {Tensor::scalar(1.f), floats({1, 2}, {1000, -1000}), ints({1}, {0})})[0];
   for (float g : grad.values<float>()) EXPECT_TRUE(std::isfinite(g));
-  EXPECT_FLOAT_EQ(scalar_of(run_kernel("SoftmaxCrossEntropyWithProbs", {}, {floats({1, 2}, {-1000, 1000}), floats({1, 2}, {1, 0})})[0]),
+  EXPECT_FLOAT_EQ(scalar_of(run_kernel("SoftmaxCrossEntropyWithProbs", {},
+                                       {floats({1, 2}, {-1000, 1000}), floats({1, 2}, {1, 0})})[0]),
                   2000.f);
-  EXPECT_FLOAT_EQ(scalar_of(run_kernel("SigmoidCrossEntropyWithLogits", {}, {floats({2}, {1000, -1000}), floats({2}, {0, 0})})[0]),
-                  500.f);
+  EXPECT_FLOAT_EQ(
+      scalar_of(run_kernel("SigmoidCrossEntropyWithLogits", {}, {floats({2}, {1000, -1000}), floats({2}, {0, 0})})[0]),
+      500.f);
   const auto sig_grad = run_kernel("SigmoidCrossEntropyWithLogitsGrad", {},
                                    {Tensor::scalar(1.f), floats({2}, {1000, -1000}), floats({2}, {0, 1})})[0];
   EXPECT_FLOAT_EQ(sig_grad.data<float>()[0], 0.5f);   // (1 - 0) / 2
@@ -161,7 +169,8 @@ void loss_grad_matches_numeric_gradients() {
     expect_gradients_match_numeric("SoftmaxCrossEntropyLoss", {}, {scores, random_ints({rows}, rng, 0, classes)});
     expect_gradients_match_numeric("SoftmaxCrossEntropyLoss", {}, {scores, random_ints({rows}, rng, 0, classes)}, 2e-3f,
                                    1e-3, {}, {1});
-    expect_gradients_match_numeric("SoftmaxCrossEntropyWithProbs", {}, {scores, random_floats({rows, classes}, rng, 0.f, 1.f)});
+    expect_gradients_match_numeric("SoftmaxCrossEntropyWithProbs", {},
+                                   {scores, random_floats({rows, classes}, rng, 0.f, 1.f)});
   }
   for (const Dims& dims : {Dims{}, Dims{5}, Dims{2, 3}}) {
     const Tensor x = random_floats(dims, rng, -3.f, 3.f);

@@ -45,7 +45,8 @@ TEST(Masked, ShapeRules) {
 TEST(Masked, ShapeRulesNameTheBadInput) {
   for (const char* op : kMaskedOps) {
     SCOPED_TRACE(op);
-    EXPECT_NE(infer_error(op, {f32({2, 7, 3}), i64({2, 6})}).find("mask shape [2,6] does not match the first two dims of input 0 [2,7,3]"),
+    EXPECT_NE(infer_error(op, {f32({2, 7, 3}), i64({2, 6})})
+                  .find("mask shape [2,6] does not match the first two dims of input 0 [2,7,3]"),
               std::string::npos);
     EXPECT_NE(infer_error(op, {f32({7}), i64({1, 7})}).find("it needs a batch and a time axis"), std::string::npos);
     EXPECT_NE(infer_error(op, {f32({2, 7}), i64({2, 7, 1})}).find("(mask) has shape [2,7,1]: it must be [N, T]"),
@@ -60,8 +61,8 @@ TEST(Masked, MatchesReference) {
   const std::pair<Dims, std::vector<int64_t>> cases[] = {
       {{3, 6}, {6, 2, 0}},
       {{4, 5, 3}, {1, 5, 3, 0}},
-      {{1, 9, 2, 2}, {4}},     // batch of 1, two trailing dims
-      {{2, 1, 5}, {1, 0}},     // one time step
+      {{1, 9, 2, 2}, {4}},  // batch of 1, two trailing dims
+      {{2, 1, 5}, {1, 0}},  // one time step
       {{5, 17, 8}, {17, 9, 1, 16, 4}},
   };
   std::mt19937 rng(41);
@@ -69,7 +70,8 @@ TEST(Masked, MatchesReference) {
     for (bool pre : {true, false})
       for (bool float_mask : {false, true})
         for (const char* op : kMaskedOps) {
-          SCOPED_TRACE(std::string(op) + " on " + dims_str(dims) + (pre ? " pre" : " post") + (float_mask ? " float" : " ids"));
+          SCOPED_TRACE(std::string(op) + " on " + dims_str(dims) + (pre ? " pre" : " post") +
+                       (float_mask ? " float" : " ids"));
           const Tensor ids = token_ids(dims[1], lengths, pre);
           expect_matches_reference(op, {}, {random_floats(dims, rng, -4.f, 4.f), float_mask ? as_float_mask(ids) : ids},
                                    1e-5f);
@@ -129,7 +131,8 @@ TEST(MaskedGrad, MatchesReference) {
     const Tensor max = run_kernel("MaskedReduceMax", {}, {x, ids})[0];
     expect_matches_reference("MaskedReduceMeanGrad", {}, {random_floats({4, 5}, rng), ids}, 1e-6f);
     expect_matches_reference("MaskedReduceMaxGrad", {}, {random_floats({4, 5}, rng), x, max, ids}, 1e-6f);
-    expect_matches_reference("MaskedReduceMaxGrad", {}, {random_floats({4, 5}, rng), x, max, as_float_mask(ids)}, 1e-6f);
+    expect_matches_reference("MaskedReduceMaxGrad", {}, {random_floats({4, 5}, rng), x, max, as_float_mask(ids)},
+                             1e-6f);
   }
 }
 
@@ -150,7 +153,8 @@ void masked_gradients_match_numeric() {
 
 std::vector<GradientCase> masked_gradient_cases() {
   return {
-      {"Masked_GradientsMatchNumeric", {"MaskedSoftmax", "MaskedReduceMean", "MaskedReduceMax"},
+      {"Masked_GradientsMatchNumeric",
+       {"MaskedSoftmax", "MaskedReduceMean", "MaskedReduceMax"},
        masked_gradients_match_numeric},
   };
 }

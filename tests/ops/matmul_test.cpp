@@ -76,16 +76,16 @@ TEST(MatMul, MatchesReference) {
   const std::pair<Dims, Dims> cases[] = {
       {{3, 4}, {4, 5}},
       {{7, 13}, {13, 17}},
-      {{1, 17}, {17, 7}},          // batch of 1 (M = 1)
+      {{1, 17}, {17, 7}},  // batch of 1 (M = 1)
       {{1, 1}, {1, 1}},
-      {{2, 3, 4}, {4, 5}},         // B broadcast over A's batch
-      {{3, 4}, {2, 4, 5}},         // A broadcast over B's batch
-      {{1, 7, 13}, {3, 13, 5}},    // batch dim of 1 on A
+      {{2, 3, 4}, {4, 5}},           // B broadcast over A's batch
+      {{3, 4}, {2, 4, 5}},           // A broadcast over B's batch
+      {{1, 7, 13}, {3, 13, 5}},      // batch dim of 1 on A
       {{2, 1, 3, 4}, {1, 5, 4, 6}},  // both sides broadcast
-      {{2, 1, 3, 4}, {5, 4, 6}},   // leading-rank mismatch
-      {{13}, {13, 7}},             // rank-1 A
-      {{7, 13}, {13}},             // rank-1 B: [N,K] x [K] -> [N]
-      {{13}, {13}},                // dot product -> scalar
+      {{2, 1, 3, 4}, {5, 4, 6}},     // leading-rank mismatch
+      {{13}, {13, 7}},               // rank-1 A
+      {{7, 13}, {13}},               // rank-1 B: [N,K] x [K] -> [N]
+      {{13}, {13}},                  // dot product -> scalar
       {{2, 3, 13}, {13}},
       {{5}, {2, 5, 3}},
       {{64, 128}, {128, 32}},
@@ -113,8 +113,8 @@ TEST(Gemm, MatchesReference) {
       for (bool trans_a : {false, true})
         for (bool trans_b : {false, true})
           for (const char* attrs : kAttrs) {
-            const std::string text =
-                fmt::format("trans_a: {} trans_b: {} {}", trans_a ? "true" : "false", trans_b ? "true" : "false", attrs);
+            const std::string text = fmt::format("trans_a: {} trans_b: {} {}", trans_a ? "true" : "false",
+                                                 trans_b ? "true" : "false", attrs);
             std::vector<Tensor> inputs{random_floats(trans_a ? Dims{k, m} : Dims{m, k}, rng),
                                        random_floats(trans_b ? Dims{n, k} : Dims{k, n}, rng)};
             if (c != no_c) inputs.push_back(random_floats(c, rng));
@@ -127,11 +127,12 @@ TEST(Gemm, MatchesReference) {
 TEST(Gemm, EmptyInnerDimensionGivesBetaC) {
   std::mt19937 rng(7);
   const float c[] = {1.f, 2.f, 3.f};
-  auto out = run_kernel("Gemm", make_attrs("beta: 2"), {random_floats({2, 0}, rng), random_floats({0, 3}, rng),
-                                                         Tensor::from_floats({3}, c)});
+  auto out = run_kernel("Gemm", make_attrs("beta: 2"),
+                        {random_floats({2, 0}, rng), random_floats({0, 3}, rng), Tensor::from_floats({3}, c)});
   const float expected[] = {2.f, 4.f, 6.f, 2.f, 4.f, 6.f};
   expect_tensors_near(out[0], Tensor::from_floats({2, 3}, expected), 0.f);
-  expect_matches_reference("Gemm", {}, {random_floats({0, 4}, rng), random_floats({4, 3}, rng), Tensor::from_floats({3}, c)});
+  expect_matches_reference("Gemm", {},
+                           {random_floats({0, 4}, rng), random_floats({4, 3}, rng), Tensor::from_floats({3}, c)});
 }
 
 TEST(MatMul, HandComputedValues) {
@@ -148,7 +149,8 @@ TEST(MatMul, HandComputedValues) {
   const float mv[] = {-2.f, -2.f};
   const std::vector<Tensor> mv_inputs{Tensor::from_floats({2, 3}, m), Tensor::from_floats({3}, v)};
   expect_tensors_near(run_kernel("MatMul", {}, mv_inputs)[0], Tensor::from_floats({2}, mv), 0.f, "kernel [2,3]x[3]");
-  expect_tensors_near(run_reference("MatMul", {}, mv_inputs)[0], Tensor::from_floats({2}, mv), 0.f, "reference [2,3]x[3]");
+  expect_tensors_near(run_reference("MatMul", {}, mv_inputs)[0], Tensor::from_floats({2}, mv), 0.f,
+                      "reference [2,3]x[3]");
 }
 
 TEST(Gemm, HandComputedValues) {
@@ -167,19 +169,19 @@ TEST(Gemm, HandComputedValues) {
 
 void matmul_gradients_match_numeric() {
   const std::pair<Dims, Dims> cases[] = {
-      {{3, 4}, {4, 5}},            // plain matrices (Gemm rule)
-      {{7, 5}, {5, 3}},            // odd sizes
-      {{1, 4}, {4, 1}},            // batch of 1
-      {{2, 3, 4}, {2, 4, 5}},      // batched
-      {{2, 3, 4}, {4, 5}},         // B broadcast over A's batch
-      {{3, 4}, {2, 4, 5}},         // A broadcast over B's batch
-      {{1, 3, 4}, {3, 4, 2}},      // batch dim of 1 on A
-      {{2, 1, 3, 4}, {3, 4, 2}},   // leading-rank mismatch and broadcast
-      {{4}, {4, 5}},               // rank-1 A
-      {{3, 4}, {4}},               // rank-1 B
-      {{4}, {4}},                  // dot product
-      {{4}, {2, 4, 3}},            // rank-1 A against a batch
-      {{2, 3, 4}, {4}},            // rank-1 B against a batch
+      {{3, 4}, {4, 5}},           // plain matrices (Gemm rule)
+      {{7, 5}, {5, 3}},           // odd sizes
+      {{1, 4}, {4, 1}},           // batch of 1
+      {{2, 3, 4}, {2, 4, 5}},     // batched
+      {{2, 3, 4}, {4, 5}},        // B broadcast over A's batch
+      {{3, 4}, {2, 4, 5}},        // A broadcast over B's batch
+      {{1, 3, 4}, {3, 4, 2}},     // batch dim of 1 on A
+      {{2, 1, 3, 4}, {3, 4, 2}},  // leading-rank mismatch and broadcast
+      {{4}, {4, 5}},              // rank-1 A
+      {{3, 4}, {4}},              // rank-1 B
+      {{4}, {4}},                 // dot product
+      {{4}, {2, 4, 3}},           // rank-1 A against a batch
+      {{2, 3, 4}, {4}},           // rank-1 B against a batch
   };
   std::mt19937 rng(13);
   for (const auto& [a, b] : cases) {
@@ -197,8 +199,8 @@ void gemm_gradients_match_numeric() {
       for (bool trans_a : {false, true})
         for (bool trans_b : {false, true})
           for (const char* attrs : kAttrs) {
-            const std::string text =
-                fmt::format("trans_a: {} trans_b: {} {}", trans_a ? "true" : "false", trans_b ? "true" : "false", attrs);
+            const std::string text = fmt::format("trans_a: {} trans_b: {} {}", trans_a ? "true" : "false",
+                                                 trans_b ? "true" : "false", attrs);
             std::vector<Tensor> inputs{random_floats(trans_a ? Dims{k, m} : Dims{m, k}, rng),
                                        random_floats(trans_b ? Dims{n, k} : Dims{k, n}, rng)};
             if (c != no_c) inputs.push_back(random_floats(c, rng));

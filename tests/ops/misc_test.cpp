@@ -43,7 +43,8 @@ void identity_gradient_matches_numeric() {
 // ---- Constant ------------------------------------------------------------------
 
 TEST(Constant, ShapeRule) {
-  EXPECT_EQ(infer_op("Constant", make_attrs("value { dims: [2, 3] float_data: [1, 2, 3, 4, 5, 6] }"), {})[0], f32({2, 3}));
+  EXPECT_EQ(infer_op("Constant", make_attrs("value { dims: [2, 3] float_data: [1, 2, 3, 4, 5, 6] }"), {})[0],
+            f32({2, 3}));
   EXPECT_EQ(infer_op("Constant", make_attrs("value { dims: [2] int64_data: [7, 8] }"), {})[0], i64({2}));
   EXPECT_EQ(infer_op("Constant", make_attrs("value { float_data: [0.5] }"), {})[0], f32({}));
   EXPECT_EQ(infer_op("Constant", make_attrs("value { dims: [0, 4] }"), {})[0], f32({0, 4}));
@@ -52,8 +53,10 @@ TEST(Constant, ShapeRule) {
 TEST(Constant, ShapeRuleErrors) {
   expect_infer_error("Constant", "value { dims: [2, 3] float_data: [1, 2, 3, 4, 5] }", {},
                      "value has 5 float_data values, but dims [2,3] need 6");
-  expect_infer_error("Constant", "value { dims: [2] int64_data: [1, 2, 3] }", {}, "3 int64_data values, but dims [2] need 2");
-  expect_infer_error("Constant", "value { dims: [1] float_data: [1] int64_data: [1] }", {}, "both float_data and int64_data");
+  expect_infer_error("Constant", "value { dims: [2] int64_data: [1, 2, 3] }", {},
+                     "3 int64_data values, but dims [2] need 2");
+  expect_infer_error("Constant", "value { dims: [1] float_data: [1] int64_data: [1] }", {},
+                     "both float_data and int64_data");
   expect_infer_error("Constant", "value { dims: [-1] }", {}, "invalid dim -1");
   expect_infer_error("Constant", "", {}, "0 float_data values, but dims [] need 1");
 }
@@ -62,7 +65,8 @@ TEST(Constant, OutputsTheLiteral) {
   const pb::Node floats = make_attrs("value { dims: [2, 2] float_data: [1.5, -2, 0, 4] }");
   const float expected[] = {1.5f, -2.f, 0.f, 4.f};
   expect_tensors_near(run_kernel("Constant", floats, {}).at(0), Tensor::from_floats({2, 2}, expected), 0.f, "kernel");
-  expect_tensors_near(run_reference("Constant", floats, {}).at(0), Tensor::from_floats({2, 2}, expected), 0.f, "reference");
+  expect_tensors_near(run_reference("Constant", floats, {}).at(0), Tensor::from_floats({2, 2}, expected), 0.f,
+                      "reference");
 
   const pb::Node ints = make_attrs("value { dims: [3] int64_data: [9000000000, -1, 0] }");
   const int64_t expected_ints[] = {9000000000, -1, 0};
@@ -160,8 +164,8 @@ TEST(Dropout, HandComputedOnConstantInput) {
   const std::vector<float> ones(512, 1.f);
   const pb::Node attrs = make_attrs("ratio: 0.75 seed: 3");
   const Tensor x = Tensor::from_floats({512}, ones);
-  for (const std::vector<Tensor>& out : {run_kernel("Dropout", attrs, {x}, training(2)),
-                                         run_reference("Dropout", attrs, {x}, training(2))}) {
+  for (const std::vector<Tensor>& out :
+       {run_kernel("Dropout", attrs, {x}, training(2)), run_reference("Dropout", attrs, {x}, training(2))}) {
     for (int64_t i = 0; i < 512; ++i) {
       const float m = out[1].data<float>()[i];
       ASSERT_TRUE(m == 0.f || m == 4.f) << m;
@@ -207,7 +211,8 @@ TEST(RandomNormalLike, AttributeAndInputErrorsNameTheNode) {
   expect_infer_error("RandomNormalLike", "scale: -0.001", {f32({3})}, "scale -0.001 is not a finite value >= 0");
   expect_infer_error("RandomNormalLike", "scale: inf", {f32({3})}, "scale inf is not a finite value >= 0");
   expect_infer_error("RandomNormalLike", "scale: nan", {f32({3})}, "scale nan is not a finite value >= 0");
-  expect_infer_error("RandomNormalLike", "mean: -inf", {f32({3})}, "node 'node' (RandomNormalLike): mean -inf is not finite");
+  expect_infer_error("RandomNormalLike", "mean: -inf", {f32({3})},
+                     "node 'node' (RandomNormalLike): mean -inf is not finite");
   expect_infer_error("RandomNormalLike", "mean: nan", {f32({3})}, "mean nan is not finite");
   expect_infer_error("RandomNormalLike", "", {i64({3})}, "expected float32");
 }
@@ -289,7 +294,10 @@ TEST(RandomNormalLike, ScaleZeroGivesTheMean) {
 // ~100k samples against N(mean, scale^2): every bound is 5 standard errors of
 // its estimator (a false failure has odds of about 1 in 1.7 million per check).
 TEST(RandomNormalLike, SamplesHaveTheRequestedDistribution) {
-  struct Case { float mean, scale; uint64_t seed; };
+  struct Case {
+    float mean, scale;
+    uint64_t seed;
+  };
   for (const Case c : {Case{0.f, 1.f, 1}, Case{3.5f, 0.25f, 2}, Case{-2.f, 4.f, 3}}) {
     const std::string attrs = fmt::format("mean: {} scale: {} seed: {}", c.mean, c.scale, c.seed);
     SCOPED_TRACE(attrs);
@@ -313,14 +321,14 @@ TEST(RandomNormalLike, SamplesHaveTheRequestedDistribution) {
       max_abs = std::max(max_abs, std::fabs(v));
     }
     const double mean = sum / n, var = sum2 / n - mean * mean, sd = std::sqrt(var);
-    EXPECT_NEAR(mean, 0.0, 5 / std::sqrt(n)) << "mean";                   // SE 1/sqrt(n)
-    EXPECT_NEAR(sd, 1.0, 5 / std::sqrt(2 * n)) << "standard deviation";  // SE 1/sqrt(2n)
-    EXPECT_NEAR(sum3 / n, 0.0, 5 * std::sqrt(15 / n)) << "third moment";  // E z^3 = 0, Var z^3 = 15
-    EXPECT_NEAR(sum4 / n, 3.0, 5 * std::sqrt(96 / n)) << "fourth moment"; // E z^4 = 3, Var z^4 = 96
+    EXPECT_NEAR(mean, 0.0, 5 / std::sqrt(n)) << "mean";                    // SE 1/sqrt(n)
+    EXPECT_NEAR(sd, 1.0, 5 / std::sqrt(2 * n)) << "standard deviation";    // SE 1/sqrt(2n)
+    EXPECT_NEAR(sum3 / n, 0.0, 5 * std::sqrt(15 / n)) << "third moment";   // E z^3 = 0, Var z^3 = 15
+    EXPECT_NEAR(sum4 / n, 3.0, 5 * std::sqrt(96 / n)) << "fourth moment";  // E z^4 = 3, Var z^4 = 96
     EXPECT_NEAR(lag1 / n, 0.0, 5 / std::sqrt(n)) << "neighbours correlated";
     // Two-sided tail fractions of N(0, 1): 31.73%, 4.550%, 0.270%.
-    for (const auto& [count, p, k] : {std::tuple{beyond1, 0.3173105, 1}, std::tuple{beyond2, 0.0455003, 2},
-                                      std::tuple{beyond3, 0.0026998, 3}})
+    for (const auto& [count, p, k] :
+         {std::tuple{beyond1, 0.3173105, 1}, std::tuple{beyond2, 0.0455003, 2}, std::tuple{beyond3, 0.0026998, 3}})
       EXPECT_NEAR(static_cast<double>(count) / n, p, 5 * std::sqrt(p * (1 - p) / n)) << "beyond " << k << " sigma";
     EXPECT_LE(max_abs, 8.58) << "Box-Muller with 53-bit uniforms stays within sqrt(106 ln 2)";
   }
@@ -338,8 +346,8 @@ TEST(RandomNormalLike, StreamsOfDifferentSeedsAreUncorrelated) {
   }
   // A Dropout node with the same seed draws other bits (the stream key is salted).
   const std::vector<float> ones(100000, 1.f);
-  const Tensor mask = run_kernel("Dropout", make_attrs("ratio: 0.5 seed: 1"), {Tensor::from_floats(dims, ones)},
-                                 training(5))[1];
+  const Tensor mask =
+      run_kernel("Dropout", make_attrs("ratio: 0.5 seed: 1"), {Tensor::from_floats(dims, ones)}, training(5))[1];
   double dot = 0;
   for (size_t i = 0; i < a.size(); ++i) dot += a[i] * (mask.data<float>()[i] - 1.0);  // mask - 1 is +-1
   EXPECT_NEAR(dot / n, 0.0, 5 / std::sqrt(n)) << "Dropout with the same seed";

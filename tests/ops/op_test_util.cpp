@@ -8,9 +8,9 @@
 #include "autodiff/autodiff.h"
 #include "graph/loader.h"
 #include "graph/op_schema.h"
-#include "runtime/exec/graph_runner.h"
 #include "ops/reference/reference.h"
 #include "ops/registry.h"
+#include "runtime/exec/graph_runner.h"
 
 namespace graphrun::testing {
 namespace {
@@ -167,7 +167,7 @@ const std::set<std::string>& numerically_checked_ops() { return checked_ops(); }
 std::vector<GradientCase> all_gradient_cases() {
   std::vector<GradientCase> cases;
 #define GRAPHRUN_OP_FAMILY(family) \
-  for (GradientCase& c : family##_gradient_cases()) cases.push_back(std::move(c));
+  for (GradientCase & c : family##_gradient_cases()) cases.push_back(std::move(c));
 #include "ops/families.inc"
 #undef GRAPHRUN_OP_FAMILY
   return cases;
@@ -215,7 +215,8 @@ void expect_gradients_match_numeric(const std::string& op, const pb::Node& attrs
     terms.push_back(add_test_node(g, "s" + k_str, "ReduceSum", {m}, all)[0]);
   }
   ValueId loss = terms.at(0);
-  for (size_t k = 1; k < terms.size(); ++k) loss = add_test_node(g, "sum" + std::to_string(k), "Add", {loss, terms[k]})[0];
+  for (size_t k = 1; k < terms.size(); ++k)
+    loss = add_test_node(g, "sum" + std::to_string(k), "Add", {loss, terms[k]})[0];
   infer_types(g, builtin_ops());
   g.loss_terms.push_back({loss, 1.0f});
 

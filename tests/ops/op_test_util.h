@@ -63,8 +63,7 @@ Tensor distinct_floats(const Dims& dims, std::mt19937& rng);
 void expect_gradients_match_numeric(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                     float tolerance = 2e-3f, double step = 1e-3,
                                     const std::vector<size_t>& constant_inputs = {},
-                                    const std::vector<size_t>& ignored_outputs = {},
-                                    const RunContext& run = {});
+                                    const std::vector<size_t>& ignored_outputs = {}, const RunContext& run = {});
 
 // The ops expect_gradients_match_numeric has been called on in this process.
 const std::set<std::string>& numerically_checked_ops();

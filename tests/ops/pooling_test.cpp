@@ -23,7 +23,8 @@ TEST(MaxPool1D, ShapeRule) {
 }
 
 TEST(MaxPool1D, ShapeRuleRejectsBadWindows) {
-  expect_infer_error("MaxPool1D", "kernel_shape: [5]", {f32({2, 4, 3})}, "input 0 has 4 time steps, fewer than the window of 5");
+  expect_infer_error("MaxPool1D", "kernel_shape: [5]", {f32({2, 4, 3})},
+                     "input 0 has 4 time steps, fewer than the window of 5");
   expect_infer_error("MaxPool1D", "", {f32({2, 4, 3})}, "kernel_shape must be one window length >= 1");
   expect_infer_error("MaxPool1D", "kernel_shape: [2] strides: [0]", {f32({2, 4, 3})}, "strides must be one stride");
   EXPECT_THROW(infer_op("MaxPool1D", pool_attrs(2), {f32({4, 3})}), Error);
@@ -33,7 +34,7 @@ TEST(MaxPool1D, ShapeRuleRejectsBadWindows) {
 // (input dims, kernel, stride) covering non-overlapping, overlapping and gapped
 // windows, a dropped tail, batch 1, one channel and a window as long as T.
 const std::tuple<Dims, int64_t, int64_t> kCases[] = {
-    {{2, 10, 3}, 2, 0}, {{3, 11, 5}, 3, 1}, {{2, 9, 4}, 2, 3}, {{1, 17, 7}, 4, 0},
+    {{2, 10, 3}, 2, 0}, {{3, 11, 5}, 3, 1},   {{2, 9, 4}, 2, 3}, {{1, 17, 7}, 4, 0},
     {{4, 6, 1}, 6, 0},  {{2, 20, 16}, 10, 0}, {{1, 3, 2}, 1, 0},
 };
 

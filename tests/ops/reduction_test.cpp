@@ -64,9 +64,9 @@ TEST(Reduction, MatchesReference) {
       {{7}, {{}, {0}}},
       {{3, 5}, {{0}, {1}, {}, {0, 1}, {-1}}},
       {{2, 3, 17}, {{0}, {1}, {2}, {0, 2}, {-1, -2}, {}}},
-      {{1, 13}, {{0}, {1}}},        // batch of 1; reducing only the 1 is a copy
+      {{1, 13}, {{0}, {1}}},  // batch of 1; reducing only the 1 is a copy
       {{13, 1}, {{1}, {0}}},
-      {{}, {{}}},                   // a scalar reduces to itself
+      {{}, {{}}},  // a scalar reduces to itself
       {{2, 1, 3, 1, 5}, {{1, 3}, {0, 4}, {1, 2}}},
       {{5, 7, 13}, {{1}, {0, 2}}},
   };
@@ -129,12 +129,12 @@ TEST(Reduction, HandComputedValues) {
 const std::pair<Dims, Dims> kBroadcastPairs[] = {
     {{3, 4}, {3, 1}},
     {{3, 4}, {1, 4}},
-    {{3, 4}, {4}},          // a leading dim summed away
-    {{3, 4}, {}},           // everything summed into a scalar
+    {{3, 4}, {4}},  // a leading dim summed away
+    {{3, 4}, {}},   // everything summed into a scalar
     {{2, 3, 5}, {3, 1}},
     {{2, 3, 5}, {1, 1, 5}},
-    {{5, 7}, {5, 7}},       // nothing to reduce: a copy
-    {{1, 13}, {13}},        // batch of 1
+    {{5, 7}, {5, 7}},  // nothing to reduce: a copy
+    {{1, 13}, {13}},   // batch of 1
     {{2, 1, 3, 1, 5}, {1, 3, 1, 1}},
 };
 
@@ -196,7 +196,7 @@ TEST(ReductionGrad, MatchesReference) {
       {{7}, {{}, {0}}},
       {{3, 5}, {{0}, {1}, {}}},
       {{2, 3, 17}, {{0}, {2}, {0, 2}, {-1, -2}}},
-      {{1, 13}, {{0}, {1}}},   // reducing only the 1 is a copy
+      {{1, 13}, {{0}, {1}}},  // reducing only the 1 is a copy
       {{}, {{}}},
       {{2, 1, 3, 1, 5}, {{1, 3}, {0, 4}}},
   };
@@ -237,10 +237,7 @@ TEST(ReductionGrad, HandComputedValues) {
 
 void reduction_gradients_match_numeric() {
   const std::pair<Dims, std::vector<std::vector<int64_t>>> cases[] = {
-      {{7}, {{}, {0}}},
-      {{3, 5}, {{0}, {1}, {}}},
-      {{2, 3, 5}, {{1}, {0, 2}, {-1}}},
-      {{1, 9}, {{0}, {1}}},    // batch of 1
+      {{7}, {{}, {0}}}, {{3, 5}, {{0}, {1}, {}}}, {{2, 3, 5}, {{1}, {0, 2}, {-1}}}, {{1, 9}, {{0}, {1}}},  // batch of 1
       {{}, {{}}},
   };
   std::mt19937 rng(19);
@@ -259,8 +256,8 @@ void reduce_sum_to_shape_of_gradients_match_numeric() {
   for (const auto& [x, like] : kBroadcastPairs) {
     SCOPED_TRACE(dims_str(x) + " and " + dims_str(like));
     // `like` supplies only a shape: no gradient flows to it.
-    expect_gradients_match_numeric("ReduceSumToShapeOf", {}, {random_floats(x, rng), random_floats(like, rng)},
-                                   2e-3f, 1e-3, {1});
+    expect_gradients_match_numeric("ReduceSumToShapeOf", {}, {random_floats(x, rng), random_floats(like, rng)}, 2e-3f,
+                                   1e-3, {1});
     expect_gradients_match_numeric("ExpandToShapeOf", {}, {random_floats(like, rng), random_floats(x, rng)}, 2e-3f,
                                    1e-3, {1});
   }
@@ -269,7 +266,8 @@ void reduce_sum_to_shape_of_gradients_match_numeric() {
 // ---- ArgMax ----------------------------------------------------------------------
 
 TEST(ArgMax, ShapeRule) {
-  EXPECT_EQ(infer_op("ArgMax", {}, {{DType::f32, {-1, 10}}})[0], (TensorType{DType::i64, {1, 10}}));  // ONNX default axis 0
+  EXPECT_EQ(infer_op("ArgMax", {}, {{DType::f32, {-1, 10}}})[0],
+            (TensorType{DType::i64, {1, 10}}));  // ONNX default axis 0
   EXPECT_EQ(infer_op("ArgMax", make_attrs("axis: -1"), {{DType::f32, {-1, 10}}})[0], (TensorType{DType::i64, {-1, 1}}));
   EXPECT_EQ(infer_op("ArgMax", make_attrs("axis: 0 keepdims: false"), {{DType::f32, {4, 10}}})[0],
             (TensorType{DType::i64, {10}}));
@@ -298,7 +296,8 @@ TEST(ArgMax, FirstIndexWinsTies) {
   EXPECT_EQ(y[0].dims(), (Dims{2, 1}));
   EXPECT_EQ(y[0].data<int64_t>()[0], 1);
   EXPECT_EQ(y[0].data<int64_t>()[1], 0);
-  const auto columns = run_kernel("ArgMax", make_attrs("axis: 0 keepdims: false"), {floats({2, 3}, {1, 3, 3, 5, 5, -1})});
+  const auto columns =
+      run_kernel("ArgMax", make_attrs("axis: 0 keepdims: false"), {floats({2, 3}, {1, 3, 3, 5, 5, -1})});
   EXPECT_EQ(columns[0].dims(), (Dims{3}));
   EXPECT_EQ(columns[0].data<int64_t>()[0], 1);
   EXPECT_EQ(columns[0].data<int64_t>()[1], 1);
@@ -310,7 +309,8 @@ TEST(ArgMax, FirstIndexWinsTies) {
 std::vector<GradientCase> reduction_gradient_cases() {
   return {
       {"Reduction_GradientsMatchNumeric", {"ReduceSum", "ReduceMean", "ReduceMax"}, reduction_gradients_match_numeric},
-      {"ReduceSumToShapeOf_GradientsMatchNumeric", {"ReduceSumToShapeOf", "ExpandToShapeOf"},
+      {"ReduceSumToShapeOf_GradientsMatchNumeric",
+       {"ReduceSumToShapeOf", "ExpandToShapeOf"},
        reduce_sum_to_shape_of_gradients_match_numeric},
   };
 }

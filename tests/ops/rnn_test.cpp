@@ -87,8 +87,8 @@ TEST(Recurrent, ShapeRule) {
   EXPECT_EQ(out[2], f32({-1, 100}));
   EXPECT_EQ(out[3], f32({-1}));
   // Concrete: the workspace holds at least the gates of every step.
-  out = infer_op("LSTM", rnn_attrs(100, "FORWARD", true),
-                 {f32({8, 7, 50}), f32({50, 400}), f32({100, 400}), f32({400})});
+  out =
+      infer_op("LSTM", rnn_attrs(100, "FORWARD", true), {f32({8, 7, 50}), f32({50, 400}), f32({100, 400}), f32({400})});
   ASSERT_EQ(out[3].rank(), 1);
   EXPECT_GE(out[3].dims[0], 8 * 7 * 400);
   // Without return_sequences Y is the last state; the workspace also keeps the sequence.
@@ -112,16 +112,14 @@ TEST(Recurrent, ShapeRule) {
 TEST(Recurrent, ShapeRuleErrors) {
   std::string message =
       infer_error("LSTM", rnn_attrs(100), {f32({-1, 7, 50}), f32({50, 300}), f32({100, 400}), f32({400})});
-  EXPECT_NE(message.find("input 1 (W) has shape [50,300], expected [C, G*H] = [50,400]"), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("input 1 (W) has shape [50,300], expected [C, G*H] = [50,400]"), std::string::npos) << message;
   message = infer_error("GRU", rnn_attrs(4), {f32({2, 5, 3}), f32({3, 12}), f32({4, 12}), f32({24})});
   EXPECT_NE(message.find("input 3 (B) has shape [24], expected [G*H] = [12]"), std::string::npos) << message;
-  message = infer_error("GRU", rnn_attrs(4, "FORWARD", true, true), {f32({2, 5, 3}), f32({3, 12}), f32({4, 12}),
-                                                                     f32({12})});
+  message =
+      infer_error("GRU", rnn_attrs(4, "FORWARD", true, true), {f32({2, 5, 3}), f32({3, 12}), f32({4, 12}), f32({12})});
   EXPECT_NE(message.find("expected [2*3*H] = [24]"), std::string::npos) << message;
   message = infer_error("RNN", rnn_attrs(4, "BIDIRECTIONAL"), {f32({2, 5, 3}), f32({3, 4}), f32({4, 4}), f32({4})});
-  EXPECT_NE(message.find("input 1 (W) has shape [3,4], expected [2, C, G*H] = [2,3,4]"), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("input 1 (W) has shape [3,4], expected [2, C, G*H] = [2,3,4]"), std::string::npos) << message;
   message = infer_error("LSTM", rnn_attrs(2), {f32({2, 5, 3}), f32({3, 8}), f32({2, 8}), f32({8}), f32({3, 2})});
   EXPECT_NE(message.find("input 4 (initial_h) has shape [3,2], expected [N, D*H] = [2,2]"), std::string::npos)
       << message;
@@ -238,16 +236,17 @@ TEST(Recurrent, ReverseIsForwardOnFlippedInput) {
 
 TEST(RecurrentGrad, ShapeRule) {
   const std::vector<TensorType> out =
-      infer_op("LSTMGrad", rnn_attrs(2), {f32({-1, 3, 3}), f32({3, 8}), f32({2, 8}), f32({8}), f32({-1, 3, 2}),
-                                          f32({-1, 2}), f32({-1, 2}), f32({-1}), f32({-1, 3, 2}), f32({-1, 2}),
-                                          f32({-1, 2})});
+      infer_op("LSTMGrad", rnn_attrs(2),
+               {f32({-1, 3, 3}), f32({3, 8}), f32({2, 8}), f32({8}), f32({-1, 3, 2}), f32({-1, 2}), f32({-1, 2}),
+                f32({-1}), f32({-1, 3, 2}), f32({-1, 2}), f32({-1, 2})});
   ASSERT_EQ(out.size(), 6u);
   EXPECT_EQ(out[0], f32({-1, 3, 3}));
   EXPECT_EQ(out[1], f32({3, 8}));
   EXPECT_EQ(out[3], f32({8}));
   EXPECT_EQ(out[5], f32({-1, 2}));
-  EXPECT_THROW(infer_op("GRUGrad", rnn_attrs(2), {f32({2, 3, 3}), f32({3, 6}), f32({2, 6}), f32({6}), f32({2, 3, 2}),
-                                                  f32({2, 2}), f32({9}), f32({2, 2}), f32({2, 2})}),
+  EXPECT_THROW(infer_op("GRUGrad", rnn_attrs(2),
+                        {f32({2, 3, 3}), f32({3, 6}), f32({2, 6}), f32({6}), f32({2, 3, 2}), f32({2, 2}), f32({9}),
+                         f32({2, 2}), f32({2, 2})}),
                Error);  // dY is [N, H] but return_sequences wants [N, T, H]
 }
 
@@ -334,8 +333,8 @@ TEST(RecurrentStepwise, MatchesReference) {
                        std::to_string(mode));
           std::vector<Tensor> in = make_inputs(v, N, T, C, H, bi, mode % 2 == 1, rng);
           if (mode < 2 || mode == 4) in.push_back(token_ids(T, lengths, mode == 1));
-          const pb::Node attrs = dropout_attrs(H, direction, return_sequences, v.reset_after, dropout,
-                                               recurrent_dropout);
+          const pb::Node attrs =
+              dropout_attrs(H, direction, return_sequences, v.reset_after, dropout, recurrent_dropout);
           expect_states_match(v.op, attrs, in, training(1234));
           expect_states_match(v.op, attrs, in, RunContext{});  // inference: no dropout
         }
@@ -564,12 +563,12 @@ void recurrent_stepwise_gradients_match_numeric() {
                        std::to_string(mode));
           const bool bi = std::string(direction) == "BIDIRECTIONAL";
           std::vector<Tensor> in = make_inputs(v, 3, 4, 3, 2, bi, true, rng);
-          in.push_back(token_ids(4, mode == 2 ? std::vector<int64_t>{4, 3, 4} : std::vector<int64_t>{4, 2, 0},
-                                 mode == 1));
+          in.push_back(
+              token_ids(4, mode == 2 ? std::vector<int64_t>{4, 3, 4} : std::vector<int64_t>{4, 2, 0}, mode == 1));
           const float p = mode == 2 ? 0.3f : 0.f;
           const size_t workspace = v.has_cell ? 3 : 2;
-          expect_gradients_match_numeric(v.op, dropout_attrs(2, direction, return_sequences, v.reset_after, p, p),
-                                         in, 2e-3f, 1e-2, {}, {workspace}, training(99));
+          expect_gradients_match_numeric(v.op, dropout_attrs(2, direction, return_sequences, v.reset_after, p, p), in,
+                                         2e-3f, 1e-2, {}, {workspace}, training(99));
         }
 }
 
@@ -583,8 +582,7 @@ void recurrent_stepwise_gradients_with_dropout_only() {
       std::vector<size_t> ignored = {1, 2};
       if (v.has_cell) ignored.push_back(3);
       expect_gradients_match_numeric(v.op, dropout_attrs(2, direction, true, v.reset_after, 0.4f, 0.2f),
-                                     make_inputs(v, 2, 3, 3, 2, bi, false, rng), 2e-3f, 1e-2, {}, ignored,
-                                     training(7));
+                                     make_inputs(v, 2, 3, 3, 2, bi, false, rng), 2e-3f, 1e-2, {}, ignored, training(7));
     }
 }
 
@@ -595,7 +593,8 @@ std::vector<GradientCase> rnn_gradient_cases() {
       {"Recurrent_GradientsMatchNumeric", {"LSTM", "GRU", "RNN"}, recurrent_gradients_match_numeric},
       {"Recurrent_GradientsWithUnusedOutputs", {"LSTM", "GRU", "RNN"}, recurrent_gradients_with_unused_outputs},
       {"RecurrentStepwise_GradientsMatchNumeric", {"LSTM", "GRU", "RNN"}, recurrent_stepwise_gradients_match_numeric},
-      {"RecurrentStepwise_GradientsWithDropoutOnly", {"LSTM", "GRU", "RNN"},
+      {"RecurrentStepwise_GradientsWithDropoutOnly",
+       {"LSTM", "GRU", "RNN"},
        recurrent_stepwise_gradients_with_dropout_only},
   };
 }

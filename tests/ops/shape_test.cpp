@@ -146,7 +146,8 @@ TEST(Concat, ShapeRule) {
 
 TEST(Concat, ShapeRuleErrors) {
   expect_infer_error("Concat", "axis: 1", {f32({2, 3}), f32({3, 3})}, "dims other than axis 1 must match");
-  expect_infer_error("Concat", "axis: 0", {f32({2, 3}), i64({2, 3})}, "input 1 is int64[2,3], but input 0 is float32[2,3]");
+  expect_infer_error("Concat", "axis: 0", {f32({2, 3}), i64({2, 3})},
+                     "input 1 is int64[2,3], but input 0 is float32[2,3]");
   expect_infer_error("Concat", "axis: 0", {f32({2, 3}), f32({2})}, "same dtype and rank");
   expect_infer_error("Concat", "", {f32({2, 3})}, "needs the axis attribute");
   expect_infer_error("Concat", "axis: 2", {f32({2, 3})}, "axis 2 is out of range for input 0 float32[2,3]");
@@ -205,12 +206,14 @@ TEST(Slice, ShapeRule) {
 
 TEST(Slice, ShapeRuleErrors) {
   expect_infer_error("Slice", "starts: [0] ends: [5] steps: [0]", {f32({10})}, "steps [0] has a 0");
-  expect_infer_error("Slice", "starts: [0, 1] ends: [5]", {f32({10, 10})}, "starts [0,1] and ends [5] differ in length");
+  expect_infer_error("Slice", "starts: [0, 1] ends: [5]", {f32({10, 10})},
+                     "starts [0,1] and ends [5] differ in length");
   expect_infer_error("Slice", "starts: [0] ends: [5] axes: [0, 1]", {f32({10, 10})}, "differ in length");
   expect_infer_error("Slice", "starts: [0, 0] ends: [5, 5] axes: [1, -1]", {f32({10, 10})}, "names axis 1 twice");
   expect_infer_error("Slice", "starts: [0] ends: [5] axes: [2]", {f32({10, 10})}, "axis 2 is out of range for rank 2");
   expect_infer_error("Slice", "", {f32({10})}, "needs starts and ends");
-  expect_infer_error("Slice", "starts: [0, 0] ends: [1, 1]", {f32({10})}, "more entries than input float32[10] has dims");
+  expect_infer_error("Slice", "starts: [0, 0] ends: [1, 1]", {f32({10})},
+                     "more entries than input float32[10] has dims");
 }
 
 // Slice's (data shape, attributes) cases; SliceGrad and the gradient check
@@ -252,7 +255,8 @@ TEST(Squeeze, ShapeRule) {
   EXPECT_EQ(infer1("Squeeze", "axes: [-1, 0]", {f32({1, 3, 1})}), f32({3}));
   EXPECT_EQ(infer1("Squeeze", "axes: [1]", {f32({-1, 1, 5})}), f32({-1, 5}));
   expect_infer_error("Squeeze", "", {f32({-1, 1, 5})}, "unknown dims may or may not be 1; give axes");
-  expect_infer_error("Squeeze", "axes: [1]", {f32({2, 3, 4})}, "cannot squeeze axis 1 of input float32[2,3,4]: its size is 3");
+  expect_infer_error("Squeeze", "axes: [1]", {f32({2, 3, 4})},
+                     "cannot squeeze axis 1 of input float32[2,3,4]: its size is 3");
   expect_infer_error("Squeeze", "axes: [3]", {f32({1, 3, 1})}, "axis 3 is out of range for rank 3");
 }
 
@@ -273,7 +277,8 @@ TEST(Flatten, ShapeRule) {
   EXPECT_EQ(infer1("Flatten", "axis: -1", {f32({2, 3, 4})}), f32({6, 4}));
   EXPECT_EQ(infer1("Flatten", "", {f32({-1, 3, 4})}), f32({-1, 12}));
   EXPECT_EQ(infer1("Flatten", "axis: 0", {f32({-1, 3})}), f32({1, -1}));
-  expect_infer_error("Flatten", "axis: 4", {f32({2, 3, 4})}, "axis 4 is out of range for input float32[2,3,4] (allowed: -3 to 3)");
+  expect_infer_error("Flatten", "axis: 4", {f32({2, 3, 4})},
+                     "axis 4 is out of range for input float32[2,3,4] (allowed: -3 to 3)");
 }
 
 TEST(SqueezeUnsqueezeFlatten, MatchReference) {
@@ -306,8 +311,8 @@ TEST(ReshapeLike, ShapeRule) {
 
 TEST(ReshapeLike, MatchesReference) {
   std::mt19937 rng(6);
-  const std::pair<Dims, Dims> cases[] = {{{2, 3}, {3, 2}}, {{1, 4, 5}, {1, 20}}, {{7}, {7, 1}}, {{3, 5, 1}, {15}},
-                                         {{}, {1, 1}},     {{0, 3}, {3, 0}}};
+  const std::pair<Dims, Dims> cases[] = {{{2, 3}, {3, 2}},  {{1, 4, 5}, {1, 20}}, {{7}, {7, 1}},
+                                         {{3, 5, 1}, {15}}, {{}, {1, 1}},         {{0, 3}, {3, 0}}};
   for (DType dtype : kDTypes)
     for (const auto& [data, like] : cases)
       expect_matches_reference("ReshapeLike", {}, {random_tensor(dtype, data, rng), random_floats(like, rng)});
@@ -493,7 +498,8 @@ std::vector<GradientCase> shape_gradient_cases() {
       {"Transpose_GradientMatchesNumeric", {"Transpose"}, transpose_gradient_matches_numeric},
       {"Concat_GradientMatchesNumeric", {"Concat"}, concat_gradient_matches_numeric},
       {"Slice_GradientMatchesNumeric", {"Slice"}, slice_gradient_matches_numeric},
-      {"SqueezeUnsqueezeFlatten_GradientsMatchNumeric", {"Squeeze", "Unsqueeze", "Flatten"},
+      {"SqueezeUnsqueezeFlatten_GradientsMatchNumeric",
+       {"Squeeze", "Unsqueeze", "Flatten"},
        squeeze_unsqueeze_flatten_gradients_match_numeric},
       {"ReshapeLike_GradientMatchesNumeric", {"ReshapeLike"}, reshape_like_gradient_matches_numeric},
   };

@@ -38,8 +38,8 @@ TEST(Softmax, MatchesReference) {
       {{7}, {-1, 0}},
       {{3, 5}, {0, 1, -1, -2}},
       {{2, 3, 17}, {0, 1, 2}},
-      {{1, 13}, {-1, 0}},        // batch of 1
-      {{13, 1}, {-1}},           // a size-1 axis: Softmax 1, LogSoftmax 0
+      {{1, 13}, {-1, 0}},  // batch of 1
+      {{13, 1}, {-1}},     // a size-1 axis: Softmax 1, LogSoftmax 0
       {{2, 1, 3, 1, 5}, {3, 4, 0}},
       {{4, 17, 13}, {1}},
   };
@@ -102,8 +102,8 @@ TEST(SoftmaxGrad, MatchesReference) {
       {{7}, {-1}},
       {{3, 5}, {0, 1}},
       {{2, 3, 17}, {0, 1, 2}},
-      {{1, 13}, {-1}},        // batch of 1
-      {{13, 1}, {-1}},        // a size-1 axis
+      {{1, 13}, {-1}},  // batch of 1
+      {{13, 1}, {-1}},  // a size-1 axis
       {{2, 1, 3, 1, 5}, {3, 4, 0}},
   };
   std::mt19937 rng(15);
@@ -134,11 +134,8 @@ TEST(SoftmaxGrad, HandComputedValues) {
 
 void softmax_gradients_match_numeric() {
   const std::pair<Dims, std::vector<int64_t>> cases[] = {
-      {{7}, {-1}},
-      {{3, 5}, {0, 1}},
-      {{2, 3, 5}, {0, 1, 2}},
-      {{1, 9}, {-1}},         // batch of 1
-      {{4, 1}, {-1}},         // a size-1 axis: zero gradient
+      {{7}, {-1}},    {{3, 5}, {0, 1}}, {{2, 3, 5}, {0, 1, 2}}, {{1, 9}, {-1}},  // batch of 1
+      {{4, 1}, {-1}},                                                            // a size-1 axis: zero gradient
   };
   std::mt19937 rng(16);
   for (const auto& [dims, axes] : cases)

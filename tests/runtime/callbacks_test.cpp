@@ -21,7 +21,9 @@ std::string fresh_dir(const std::string& name) {
   return dir.string();
 }
 
-EpochRecord record(int epoch, double loss, double val_loss) { return {epoch, {{"loss", loss}, {"val_loss", val_loss}}, 1.0, 10.0}; }
+EpochRecord record(int epoch, double loss, double val_loss) {
+  return {epoch, {{"loss", loss}, {"val_loss", val_loss}}, 1.0, 10.0};
+}
 
 // Runs epochs 1.. with these val_loss values through `callbacks` until one stops; returns the epochs run.
 int run_epochs(const std::vector<double>& val_losses, const std::vector<Callback*>& callbacks, TrainingState& state) {
@@ -46,7 +48,8 @@ TEST(Callbacks, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
   EXPECT_EQ(state.best_epoch, 2);
   EXPECT_DOUBLE_EQ(*state.best_value, 0.8);
   EXPECT_EQ(state.epochs_without_improvement, 2);
-  EXPECT_NE(testing::file_text(dir + "/train.log").find("early stopping: val_loss did not improve for 2 epochs (best 0.8000 at epoch 2)"),
+  EXPECT_NE(testing::file_text(dir + "/train.log")
+                .find("early stopping: val_loss did not improve for 2 epochs (best 0.8000 at epoch 2)"),
             std::string::npos);
 }
 
@@ -100,7 +103,8 @@ TEST(Callbacks, CsvLoggerWritesHeaderAndOneRowPerEpochAndKeepsTheRowsInTheState)
   TrainingState state;
   state.metrics_csv = {"1,2.000000,3.000000"};  // as restored from a checkpoint
   csv.on_epoch_end(record(2, 0.25, 0.5), state);
-  EXPECT_EQ(testing::file_text(dir + "/metrics.csv"), "epoch,loss,val_loss\n1,2.000000,3.000000\n2,0.250000,0.500000\n");
+  EXPECT_EQ(testing::file_text(dir + "/metrics.csv"),
+            "epoch,loss,val_loss\n1,2.000000,3.000000\n2,0.250000,0.500000\n");
   EXPECT_EQ(state.metrics_csv.size(), 2u);
 }
 

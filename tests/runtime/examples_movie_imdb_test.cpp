@@ -26,7 +26,6 @@ std::string read_file(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-
 TEST(Examples, MovieReviewsSimpleRnnTrainsOnASlice) {
   const TrainResult r = train_slice(kSource + "/examples/movie_reviews/simple_rnn.pbtxt", "movie_rnn");
   // Binary labels: the metrics are named binary_accuracy.
@@ -79,12 +78,13 @@ TEST(Examples, ImdbLstmTrainsOnASlice) {
 // The notebook's summaries (50-d GloVe): SimpleRNN 15,201, LSTM 60,501, GRU 45,401
 // trainable, 500,000 non-trainable; the shipped 100-d examples for comparison.
 TEST(Examples, MovieReviewsParameterCountsMatchTheNotebook) {
-  for (const testing::ParameterCounts& c : {testing::ParameterCounts{"tests/runtime/models/movie_simple_rnn_50d.pbtxt", 15201, 500000},
-                          testing::ParameterCounts{"tests/runtime/models/movie_lstm_50d.pbtxt", 60501, 500000},
-                          testing::ParameterCounts{"tests/runtime/models/movie_gru_50d.pbtxt", 45401, 500000},
-                          testing::ParameterCounts{"examples/movie_reviews/simple_rnn.pbtxt", 20201, 1000000},
-                          testing::ParameterCounts{"examples/movie_reviews/lstm.pbtxt", 80501, 1000000},
-                          testing::ParameterCounts{"examples/movie_reviews/gru.pbtxt", 60401, 1000000}}) {
+  for (const testing::ParameterCounts& c :
+       {testing::ParameterCounts{"tests/runtime/models/movie_simple_rnn_50d.pbtxt", 15201, 500000},
+        testing::ParameterCounts{"tests/runtime/models/movie_lstm_50d.pbtxt", 60501, 500000},
+        testing::ParameterCounts{"tests/runtime/models/movie_gru_50d.pbtxt", 45401, 500000},
+        testing::ParameterCounts{"examples/movie_reviews/simple_rnn.pbtxt", 20201, 1000000},
+        testing::ParameterCounts{"examples/movie_reviews/lstm.pbtxt", 80501, 1000000},
+        testing::ParameterCounts{"examples/movie_reviews/gru.pbtxt", 60401, 1000000}}) {
     testing::expect_parameter_counts(kSource, c);
   }
 }

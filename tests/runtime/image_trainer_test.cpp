@@ -44,7 +44,8 @@ void write_images(const fs::path& dir, int n, int64_t h = 8, int64_t w = 8, int6
 
 // A fresh directory holding the model (with `replace_from` replaced), 16 training
 // and 4 test images; returns the model's path.
-std::string image_setup(const std::string& name, const std::string& replace_from = "", const std::string& replace_to = "") {
+std::string image_setup(const std::string& name, const std::string& replace_from = "",
+                        const std::string& replace_to = "") {
   const fs::path dir = fs::temp_directory_path() / ("graphrun_image_trainer_" + name);
   fs::remove_all(dir);
   write_images(dir / "images", 16);
@@ -112,8 +113,9 @@ TEST(ImageTrainer, ResumeEqualsAnUninterruptedRun) {
 // the epoch of the lowest val_loss (lower is better for losses), and eval of the
 // validation split scores that checkpoint.
 TEST(ImageTrainer, KeepBestAndEarlyStoppingFollowTheLowestValLoss) {
-  const std::string model = image_setup("keep_best", "optimizer { adam { learning_rate: 0.01 } }",
-                                        "optimizer { adam { learning_rate: 0.3 } } early_stopping { monitor: \"val_loss\" patience: 3 }");
+  const std::string model =
+      image_setup("keep_best", "optimizer { adam { learning_rate: 0.01 } }",
+                  "optimizer { adam { learning_rate: 0.3 } } early_stopping { monitor: \"val_loss\" patience: 3 }");
   const std::string dir = run_dir_of(model);
   TrainOptions o = quiet(dir);
   o.epochs = 30;
@@ -175,7 +177,8 @@ void expect_error(const std::string& model, const std::string& part) {
 }
 
 TEST(ImageTrainer, BadImageDataGetsOneLineErrors) {
-  expect_error(image_setup("missing_dir", "train: \"images\"", "train: \"no_such_dir\""), "no_such_dir: cannot list directory");
+  expect_error(image_setup("missing_dir", "train: \"images\"", "train: \"no_such_dir\""),
+               "no_such_dir: cannot list directory");
   const std::string empty = image_setup("empty_dir", "train: \"images\"", "train: \"empty\"");
   fs::create_directories(fs::path(empty).parent_path() / "empty");
   expect_error(empty, "empty: directory holds no .png files");
@@ -191,12 +194,15 @@ TEST(ImageTrainer, BadImageDataGetsOneLineErrors) {
   expect_error(image_setup("no_input", "images_input: \"images\"", "images_input: \"pixels\""),
                "train.images_input 'pixels' is not a graph input");
   // [-1, 4, 16, 4] flattens to 256 as well, so the graph itself is valid.
-  expect_error(image_setup("wrong_shape", "shape: [-1, 8, 8, 4]", "shape: [-1, 4, 16, 4]"),
-               "train.images_input 'images' is float32[?,4,16,4], but the images are float32 [N, H, W, C] = [12,8,8,4]");
+  expect_error(
+      image_setup("wrong_shape", "shape: [-1, 8, 8, 4]", "shape: [-1, 4, 16, 4]"),
+      "train.images_input 'images' is float32[?,4,16,4], but the images are float32 [N, H, W, C] = [12,8,8,4]");
   expect_error(image_setup("rank", "shape: [-1, 8, 8, 4]", "shape: [-1, 256]"), "train.images_input 'images'");
-  expect_error(image_setup("predictions", "images_input: \"images\"", "images_input: \"images\" predictions: \"reconstruction\""),
+  expect_error(image_setup("predictions", "images_input: \"images\"",
+                           "images_input: \"images\" predictions: \"reconstruction\""),
                "train.predictions needs labels");
-  expect_error(image_setup("sklearn", "validation_split: 0.25", "validation_split: 0.25 split_rule: SKLEARN"), "split_rule");
+  expect_error(image_setup("sklearn", "validation_split: 0.25", "validation_split: 0.25 split_rule: SKLEARN"),
+               "split_rule");
 }
 
 }  // namespace

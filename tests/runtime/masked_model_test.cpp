@@ -46,7 +46,8 @@ TEST(MaskedModel, PaddingChangesNothing) {
       for (int64_t t = 0; t < T; ++t) {
         const float weight = batch[1].data<float>()[static_cast<int64_t>(n) * T + t];
         const bool token = t >= first && t < first + L;
-        EXPECT_NEAR(weight, token ? alone[1].data<float>()[t - first] : 0.f, 1e-6f) << "sentence " << n << " step " << t;
+        EXPECT_NEAR(weight, token ? alone[1].data<float>()[t - first] : 0.f, 1e-6f)
+            << "sentence " << n << " step " << t;
       }
     }
   }

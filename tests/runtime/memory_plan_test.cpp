@@ -17,7 +17,7 @@ TEST(MemoryPlan, ChainReusesDeadBuffers) {
   const std::vector<std::vector<int>> preds = {{}, {0}, {1}, {2}};
   const std::vector<MemoryRequest> req = {{0, {1}, 1000}, {1, {2}, 1000}, {2, {3}, 1000}, {3, {}, 1000}};
   const MemoryPlan plan = plan_memory(preds, req);
-  EXPECT_FALSE(overlap(plan, req, 0, 1));  // step 1 reads 0 while writing 1
+  EXPECT_FALSE(overlap(plan, req, 0, 1));       // step 1 reads 0 while writing 1
   EXPECT_EQ(plan.offsets[0], plan.offsets[2]);  // 0 is dead once step 1 is done
   EXPECT_LE(plan.arena_bytes, 2 * 1024u);
 }

@@ -87,13 +87,15 @@ TEST(Initializers, OrthogonalHasOrthonormalRows) {
 
 TEST(Initializers, BatchDimsMakeEachMatrixItsOwn) {
   // A bidirectional kernel [2, 50, 400]: the Keras limit is per direction, sqrt(6 / 450).
-  const Tensor w = initialize_parameter(param("name: 'w' shape: [2, 50, 400] init { glorot_uniform {} batch_dims: 1 }"), 1, "");
+  const Tensor w =
+      initialize_parameter(param("name: 'w' shape: [2, 50, 400] init { glorot_uniform {} batch_dims: 1 }"), 1, "");
   float hi = 0;
   for (float v : w.values<float>()) hi = std::max(hi, std::fabs(v));
   EXPECT_LE(hi, std::sqrt(6.f / 450.f));
   EXPECT_GT(hi, 0.9f * std::sqrt(6.f / 450.f));
   // Orthogonal per direction: each [10, 40] block has orthonormal rows.
-  const Tensor q = initialize_parameter(param("name: 'r' shape: [2, 10, 40] init { orthogonal {} batch_dims: 1 }"), 3, "");
+  const Tensor q =
+      initialize_parameter(param("name: 'r' shape: [2, 10, 40] init { orthogonal {} batch_dims: 1 }"), 3, "");
   for (int m = 0; m < 2; ++m) {
     const float* v = q.data<float>() + m * 400;
     for (int i = 0; i < 10; ++i) {
@@ -102,7 +104,8 @@ TEST(Initializers, BatchDimsMakeEachMatrixItsOwn) {
       EXPECT_NEAR(dot, 0.0, 1e-5);
     }
   }
-  EXPECT_THROW(initialize_parameter(param("name: 'w' shape: [4] init { glorot_uniform {} batch_dims: 1 }"), 1, ""), Error);
+  EXPECT_THROW(initialize_parameter(param("name: 'w' shape: [4] init { glorot_uniform {} batch_dims: 1 }"), 1, ""),
+               Error);
 }
 
 TEST(Initializers, UnitForgetBiasSetsTheForgetQuarterOfEachRow) {
@@ -114,7 +117,9 @@ TEST(Initializers, UnitForgetBiasSetsTheForgetQuarterOfEachRow) {
 }
 
 TEST(Initializers, ConstantsNormalAndNpy) {
-  EXPECT_EQ(initialize_parameter(param("name: 'b' shape: [3] init { constant { value: 2.5 } }"), 0, "").data<float>()[2], 2.5f);
+  EXPECT_EQ(
+      initialize_parameter(param("name: 'b' shape: [3] init { constant { value: 2.5 } }"), 0, "").data<float>()[2],
+      2.5f);
   EXPECT_EQ(initialize_parameter(param("name: 'b' shape: [3]"), 0, "").data<float>()[1], 0.f);
   const Tensor n = initialize_parameter(param("name: 'n' shape: [20000] init { normal { mean: 1 stddev: 2 } }"), 0, "");
   double sum = 0, sq = 0;

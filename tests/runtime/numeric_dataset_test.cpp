@@ -106,7 +106,8 @@ TEST_F(NumericData, NpyFilesPerSplitAndMixedWithColumns) {
   fs::remove(path("x_train.npy"));
   ds = load(R"(train { data {
     feed { input: "x" train_npy: "x_train.npy" test_npy: "x_test.npy" }
-    feed { input: "ids" train_npy: "ids_train.npy" test_npy: "ids_test.npy" } } })", "test");
+    feed { input: "ids" train_npy: "ids_train.npy" test_npy: "ids_test.npy" } } })",
+            "test");
   EXPECT_EQ(ds.test.size(), 1);
   EXPECT_EQ(ds.train.size(), 0);
   // Columns and arrays together: the rows are the same examples.
@@ -143,30 +144,36 @@ TEST_F(NumericData, ValidationSplitTakesTheSameRowsOfEveryInput) {
 
 TEST_F(NumericData, BadDataGetsOneLineErrors) {
   write("data.csv", kCsv);
-  EXPECT_NE(error_of(R"(train { data { train: "data.csv" feed { input: "x" column: ["a", "zz"] } } })").find("data.csv: no column 'zz'"),
+  EXPECT_NE(error_of(R"(train { data { train: "data.csv" feed { input: "x" column: ["a", "zz"] } } })")
+                .find("data.csv: no column 'zz'"),
             std::string::npos);
   write("bad.csv", "a,b\n1,2\n3,abc\n");
   EXPECT_NE(error_of(R"(train { data { train: "bad.csv" feed { input: "x" column: ["a", "b"] } } })")
                 .find("bad.csv:3: column 'b': 'abc' is not a number (data.feed 'x')"),
             std::string::npos);
-  EXPECT_NE(error_of(R"(train { data { train: "data.csv" feed { input: "ids" column: "a" } } })").find("'0.5' is not an integer"),
+  EXPECT_NE(error_of(R"(train { data { train: "data.csv" feed { input: "ids" column: "a" } } })")
+                .find("'0.5' is not an integer"),
             std::string::npos);
   EXPECT_NE(error_of(R"(train { data { train: "data.csv" feed { input: "x" column: ["a", "b", "id"] } } })")
                 .find("data.feed 'x' reads 3 column(s), but input 'x' is float32[?,2]"),
             std::string::npos);
   write_npy(path("x.npy"), Tensor::from_floats({3, 2}, std::vector<float>(6, 1.f)));
   write_npy(path("ids.npy"), Tensor::from_ints({2}, std::vector<int64_t>{1, 2}));
-  EXPECT_NE(error_of(R"(train { data { feed { input: "x" train_npy: "x.npy" } feed { input: "ids" train_npy: "ids.npy" } } })")
-                .find("ids.npy: 2 rows, but " + path("x.npy") + " has 3"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"(train { data { feed { input: "x" train_npy: "x.npy" } feed { input: "ids" train_npy: "ids.npy" } } })")
+          .find("ids.npy: 2 rows, but " + path("x.npy") + " has 3"),
+      std::string::npos);
   write_npy(path("wide.npy"), Tensor::from_floats({3, 3}, std::vector<float>(9, 1.f)));
   EXPECT_NE(error_of(R"(train { data { feed { input: "x" train_npy: "wide.npy" } } })")
                 .find("wide.npy: the array is float32[3,3], but input 'x' is float32[?,2]"),
             std::string::npos);
-  EXPECT_NE(error_of(R"(train { data { feed { input: "nope" train_npy: "x.npy" } } })").find("train.data.feed.input 'nope' is not a graph input"),
+  EXPECT_NE(error_of(R"(train { data { feed { input: "nope" train_npy: "x.npy" } } })")
+                .find("train.data.feed.input 'nope' is not a graph input"),
             std::string::npos);
-  EXPECT_NE(error_of(R"(train { data { feed { input: "x" } } })").find("data.feed 'x' needs either columns or .npy files"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(R"(train { data { feed { input: "x" } } })").find("data.feed 'x' needs either columns or .npy files"),
+      std::string::npos);
 }
 
 // The next example's shape: a question text (tokenized into `tokens` as the text
@@ -213,8 +220,7 @@ train {
 TEST_F(NumericData, TextColumnAndNumericFeedsTrainTogether) {
   // Questions about "up" want the code (1, 0), about "down" (0, 1).
   std::string csv = "question,c1,c2,i1,i2\n";
-  for (int i = 0; i < 16; ++i)
-    csv += i % 2 ? "which way is up,1,0,0,1\n" : "which way is down,0,1,1,0\n";
+  for (int i = 0; i < 16; ++i) csv += i % 2 ? "which way is up,1,0,0,1\n" : "which way is down,0,1,1,0\n";
   write("qa.csv", csv);
   write("qa_test.csv", "question,c1,c2,i1,i2\nup or not,1,0,0,1\n");
   const Dataset ds = load_model(kQuestionAnswerModel);
@@ -237,7 +243,8 @@ TEST_F(NumericData, TextColumnAndNumericFeedsTrainTogether) {
   EXPECT_LT(r.epochs.back().metrics[0].second, r.epochs.front().metrics[0].second);
   EXPECT_TRUE(fs::exists(path("run/vocab.txt")));
   fs::remove(path("qa.csv"));  // the test split alone, tokenized with the run's vocabulary
-  EXPECT_DOUBLE_EQ(evaluate(path("run/model.pbtxt"), path("run"), "test", o).metrics[0].second, r.test_metrics[0].second);
+  EXPECT_DOUBLE_EQ(evaluate(path("run/model.pbtxt"), path("run"), "test", o).metrics[0].second,
+                   r.test_metrics[0].second);
 }
 
 // examples/mlp/train.pbtxt: numeric columns only; loss falls, eval (also of the
@@ -252,7 +259,8 @@ TEST(NumericTraining, MlpExampleTrainsEvaluatesAndResumes) {
   const TrainResult r = train(model, o);
   ASSERT_EQ(r.epochs.size(), 20u);
   EXPECT_LT(r.epochs.back().metrics[0].second, 0.5 * r.epochs.front().metrics[0].second);
-  EXPECT_EQ(testing::file_text(o.run_dir + "/metrics.csv").substr(0, 42), "epoch,loss,accuracy,val_loss,val_accuracy\n");
+  EXPECT_EQ(testing::file_text(o.run_dir + "/metrics.csv").substr(0, 42),
+            "epoch,loss,accuracy,val_loss,val_accuracy\n");
   EXPECT_FALSE(fs::exists(o.run_dir + "/vocab.txt"));
   ASSERT_EQ(r.test_metrics.size(), 2u);
   EXPECT_GT(r.test_metrics[1].second, 0.8);

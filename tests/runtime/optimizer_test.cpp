@@ -190,7 +190,8 @@ std::vector<Tensor> clipped_step(Clip clip, float clip_norm, double* global_norm
   c.clip_norm = clip_norm;
   Optimizer opt(c, {{2}, {2}});
   std::vector<Tensor> params = {Tensor({DType::f32}, {2}), Tensor({DType::f32}, {2})};
-  opt.apply(params, {Tensor::from_floats({2}, std::vector<float>{3, 4}), Tensor::from_floats({2}, std::vector<float>{6, 8})});
+  opt.apply(params,
+            {Tensor::from_floats({2}, std::vector<float>{3, 4}), Tensor::from_floats({2}, std::vector<float>{6, 8})});
   *global_norm = opt.last_global_norm();
   return params;
 }
@@ -279,7 +280,8 @@ TEST(Optimizer, StateNames) {
   using Names = std::vector<std::string>;
   EXPECT_EQ(names_of(Optimizer(OptimizerConfig{}, kShapes).state()),
             (Names{"iterations", "adam.m.0", "adam.m.1", "adam.v.0", "adam.v.1"}));
-  EXPECT_EQ(names_of(Optimizer(sgd(0.1f, 0.5f), kShapes).state()), (Names{"iterations", "sgd.momentum.0", "sgd.momentum.1"}));
+  EXPECT_EQ(names_of(Optimizer(sgd(0.1f, 0.5f), kShapes).state()),
+            (Names{"iterations", "sgd.momentum.0", "sgd.momentum.1"}));
   EXPECT_EQ(names_of(Optimizer(sgd(0.1f), kShapes).state()), (Names{"iterations"}));
   const auto state = Optimizer(OptimizerConfig{}, kShapes).state();
   EXPECT_EQ(state[0].second.type_string(), "int64[]");
@@ -332,8 +334,10 @@ TEST(Optimizer, BadConfigsNameTheValue) {
   expect_error(make([](OptimizerConfig& c) { c.beta2 = -0.1f; }), "beta2 must be in [0, 1), got -0.1");
   expect_error(make([](OptimizerConfig& c) { c.epsilon = 0.f; }), "epsilon must be > 0, got 0");
   expect_error(make([](OptimizerConfig& c) { c.weight_decay = -1.f; }), "weight_decay must be >= 0, got -1");
-  expect_error(make([](OptimizerConfig& c) { c.kind = Kind::sgd, c.momentum = 1.5f; }), "momentum must be in [0, 1], got 1.5");
-  expect_error(make([](OptimizerConfig& c) { c.clip = Clip::global_norm; }), "clip_norm must be > 0 when clipping is on, got 0");
+  expect_error(make([](OptimizerConfig& c) { c.kind = Kind::sgd, c.momentum = 1.5f; }),
+               "momentum must be in [0, 1], got 1.5");
+  expect_error(make([](OptimizerConfig& c) { c.clip = Clip::global_norm; }),
+               "clip_norm must be > 0 when clipping is on, got 0");
   expect_error(make([](OptimizerConfig& c) { c.clip = Clip::per_tensor_norm, c.clip_norm = -2.f; }), "clip_norm");
   expect_error([] { Optimizer(OptimizerConfig{}, {{kUnknownDim, 3}}); }, "parameter 0 has unknown dims [?,3]");
 }
@@ -343,10 +347,13 @@ TEST(Optimizer, MismatchedParametersAndGradients) {
   std::vector<Tensor> params = {Tensor(DType::f32, {2, 3}), Tensor(DType::f32, {3})};
   const auto apply = [&](std::vector<Tensor> grads) { return [&, grads] { opt.apply(params, grads); }; };
   expect_error(apply({Tensor(DType::f32, {2, 3})}), "expected 2 parameters and gradients, got 2 and 1");
-  expect_error(apply({Tensor(DType::f32, {2, 3}), Tensor(DType::f32, {4})}), "gradient 1 is float32[4], expected float32[3]");
-  expect_error(apply({Tensor(DType::i64, {2, 3}), Tensor(DType::f32, {3})}), "gradient 0 is int64[2,3], expected float32[2,3]");
+  expect_error(apply({Tensor(DType::f32, {2, 3}), Tensor(DType::f32, {4})}),
+               "gradient 1 is float32[4], expected float32[3]");
+  expect_error(apply({Tensor(DType::i64, {2, 3}), Tensor(DType::f32, {3})}),
+               "gradient 0 is int64[2,3], expected float32[2,3]");
   params[0] = Tensor(DType::f32, {3, 2});
-  expect_error(apply({Tensor(DType::f32, {2, 3}), Tensor(DType::f32, {3})}), "parameter 0 is float32[3,2], expected float32[2,3]");
+  expect_error(apply({Tensor(DType::f32, {2, 3}), Tensor(DType::f32, {3})}),
+               "parameter 0 is float32[3,2], expected float32[2,3]");
   EXPECT_EQ(opt.iterations(), 0);
 }
 

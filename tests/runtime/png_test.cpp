@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "graphrun/npy.h"
-#include "test_util.h"
 #include "graphrun/png.h"
+#include "test_util.h"
 
 namespace graphrun {
 namespace {
@@ -45,7 +45,8 @@ Tensor byte_image(int64_t h, int64_t w, int64_t c, int seed) {
 
 void expect_equal(const Tensor& actual, const Tensor& expected) {
   ASSERT_EQ(actual.dims(), expected.dims());
-  for (int64_t i = 0; i < actual.num_elements(); ++i) ASSERT_EQ(actual.data<float>()[i], expected.data<float>()[i]) << i;
+  for (int64_t i = 0; i < actual.num_elements(); ++i)
+    ASSERT_EQ(actual.data<float>()[i], expected.data<float>()[i]) << i;
 }
 
 std::string error_of(const std::function<void()>& f) {
@@ -85,7 +86,9 @@ TEST(Png, WriteRejectsNaNAndWrongShapes) {
   Tensor nan_image = byte_image(2, 3, 3, 0);
   nan_image.data<float>()[4] = std::nanf("");
   EXPECT_EQ(error_of([&] { write_png(path, nan_image); }), path + ": cannot write PNG: element 4 is NaN");
-  EXPECT_NE(error_of([&] { write_png(path, Tensor(DType::f32, {2, 3, 5})); }).find(path + ": cannot write float32[2,3,5] as PNG"),
+  EXPECT_NE(error_of([&] {
+              write_png(path, Tensor(DType::f32, {2, 3, 5}));
+            }).find(path + ": cannot write float32[2,3,5] as PNG"),
             std::string::npos);
   EXPECT_NE(error_of([&] { write_png(path, Tensor(DType::f32, {2, 3})); }).find("float32[2,3]"), std::string::npos);
   EXPECT_NE(error_of([&] { write_png(path, Tensor(DType::i64, {2, 3, 1})); }).find("int64[2,3,1]"), std::string::npos);
@@ -150,7 +153,8 @@ TEST(Png, ReadErrorsNameTheFileAndTheProblem) {
 
 TEST(Png, DirectoryIsReadSortedByNameIgnoringOtherFiles) {
   const fs::path dir = fresh_dir("dir");
-  for (const std::string name : {"b", "c", "a"}) write_png((dir / (name + ".png")).string(), byte_image(3, 5, 2, name[0]));
+  for (const std::string name : {"b", "c", "a"})
+    write_png((dir / (name + ".png")).string(), byte_image(3, 5, 2, name[0]));
   std::ofstream(dir / "notes.txt") << "not an image\n";
   const Tensor batch = read_png_dir(dir.string());
   ASSERT_EQ(batch.dims(), (Dims{3, 3, 5, 2}));
@@ -197,8 +201,8 @@ TEST(Cli, RunReadsAPngDirectoryAndWritesPngs) {
   EXPECT_FALSE(fs::exists(dir / "out" / "y_0003.png"));
 
   // One file feeds a batch of one.
-  const CliResult one = cli("run " + model + " -i x=" + (dir / "in" / "img1.png").string() + " --png y -o " +
-                            (dir / "one").string());
+  const CliResult one =
+      cli("run " + model + " -i x=" + (dir / "in" / "img1.png").string() + " --png y -o " + (dir / "one").string());
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_EQ(read_npy((dir / "one" / "y.npy").string()).dims(), (Dims{1, 5, 3, 4}));
   EXPECT_TRUE(fs::exists(dir / "one" / "y_0000.png"));
@@ -212,7 +216,8 @@ TEST(Cli, PngErrorsAreOneLine) {
   CliResult r = cli("run " + mlp + " -i x=" + (dir / "x.npy").string() + " --png probs -o " + dir.string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output,
-            "graphrun: error: --png 'probs': value 'probs' is float32[2,3]; PNG output needs float32 [N, H, W, C] with C in 1..4\n");
+            "graphrun: error: --png 'probs': value 'probs' is float32[2,3]; PNG output needs float32 [N, H, W, C] with "
+            "C in 1..4\n");
   EXPECT_FALSE(fs::exists(dir / "probs.npy"));  // nothing is written when a --png value is wrong
 
   const std::string text = (dir / "x.png").string();

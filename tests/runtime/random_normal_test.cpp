@@ -23,7 +23,8 @@ Tensor random_x(int64_t rows, uint32_t seed) {
 
 void expect_identical(const Tensor& a, const Tensor& b, const std::string& what) {
   ASSERT_EQ(a.dims(), b.dims()) << what;
-  for (int64_t i = 0; i < a.num_elements(); ++i) ASSERT_EQ(a.data<float>()[i], b.data<float>()[i]) << what << " at " << i;
+  for (int64_t i = 0; i < a.num_elements(); ++i)
+    ASSERT_EQ(a.data<float>()[i], b.data<float>()[i]) << what << " at " << i;
 }
 
 TEST(RandomNormalLikeModel, InferenceDrawsTheNodesStreamWithStepSeedZero) {

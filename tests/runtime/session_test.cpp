@@ -3,21 +3,21 @@
 // kernels; one plan run from 4 threads at once equals a serial run.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
-#include <unistd.h>
 
 #include "graph/graph_algo.h"
 #include "graph/loader.h"
 #include "graphrun/graphrun.h"
-#include "test_util.h"
 #include "graphrun/npy.h"
 #include "graphrun/train.h"
 #include "ops/reference/reference.h"
 #include "ops/registry.h"
+#include "test_util.h"
 
 namespace graphrun {
 namespace {
@@ -56,7 +56,9 @@ void expect_near(const Tensor& a, const Tensor& b, float tol) {
   for (int64_t i = 0; i < a.num_elements(); ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], tol) << i;
 }
 
-Tensor random_batch(int64_t rows, int64_t cols, uint32_t seed) { return testing::random_matrix(rows, cols, seed, -2.f, 2.f); }
+Tensor random_batch(int64_t rows, int64_t cols, uint32_t seed) {
+  return testing::random_matrix(rows, cols, seed, -2.f, 2.f);
+}
 
 TEST(Session, MlpMatchesReferenceForSeveralBatchSizes) {
   const std::string path = kSource + "/examples/mlp/mlp.pbtxt";
@@ -96,7 +98,8 @@ TEST(Session, BadFeedsAreOneLineErrors) {
     return std::string("no error");
   };
   EXPECT_NE(message({}).find("input 'x' (float32[?,4]) was not fed"), std::string::npos);
-  EXPECT_NE(message({{"x", random_batch(2, 5, 1)}}).find("fed float32[2,5], the model declares float32[?,4]"), std::string::npos);
+  EXPECT_NE(message({{"x", random_batch(2, 5, 1)}}).find("fed float32[2,5], the model declares float32[?,4]"),
+            std::string::npos);
   EXPECT_NE(message({{"x", Tensor(DType::i64, {2, 4})}}).find("int64[2,4]"), std::string::npos);
   EXPECT_NE(message({{"z", random_batch(2, 4, 1)}}).find("no input of that name"), std::string::npos);
   EXPECT_NE(message({{"x", random_batch(2, 4, 1)}}, {"nope"}).find("cannot fetch 'nope'"), std::string::npos);
@@ -168,13 +171,15 @@ TEST(Cli, RunWithACheckpointUsesTheTrainedParameters) {
   for (int64_t t = 8; t < 12; ++t) ids[static_cast<size_t>(t)] = ids[static_cast<size_t>(12 + t)] = t * 3;
   const Tensor tokens = Tensor::from_ints({2, 12}, ids);
   write_npy((dir / "tokens.npy").string(), tokens);
-  const CliResult r = cli("run " + model + " --checkpoint " + options.run_dir + " -i tokens=" +
-                          (dir / "tokens.npy").string() + " -o " + dir.string());
+  const CliResult r = cli("run " + model + " --checkpoint " + options.run_dir +
+                          " -i tokens=" + (dir / "tokens.npy").string() + " -o " + dir.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const Tensor trained = load_trained(model, options.run_dir).run({{"tokens", tokens}}, {"probs"})[0];
   expect_near(read_npy((dir / "probs.npy").string()), trained, 1e-6f);
-  EXPECT_EQ(cli("run " + model + " --checkpoint " + (dir / "nope").string() + " -i tokens=" +
-                (dir / "tokens.npy").string()).exit_code, 1);
+  EXPECT_EQ(
+      cli("run " + model + " --checkpoint " + (dir / "nope").string() + " -i tokens=" + (dir / "tokens.npy").string())
+          .exit_code,
+      1);
 }
 
 TEST(Cli, CheckPrintsParameterTotals) {
@@ -187,10 +192,12 @@ TEST(Cli, CheckPrintsParameterTotals) {
 TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
   const auto dir = std::filesystem::temp_directory_path();
   const std::string bad = (dir / ("graphrun_bad_" + std::to_string(::getpid()) + ".pbtxt")).string();
-  std::ofstream(bad) << "version: 1\ninput { name: \"x\" shape: [-1, 4] }\nnode { name: \"h\" op: \"Relu\" input: \"q\" }\n";
+  std::ofstream(bad)
+      << "version: 1\ninput { name: \"x\" shape: [-1, 4] }\nnode { name: \"h\" op: \"Relu\" input: \"q\" }\n";
   CliResult r = cli("check " + bad);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.output, "graphrun: error: " + bad + ":3:8: node 'h' (Relu): input 'q' is not defined (not an input, parameter or node output)\n");
+  EXPECT_EQ(r.output, "graphrun: error: " + bad +
+                          ":3:8: node 'h' (Relu): input 'q' is not defined (not an input, parameter or node output)\n");
   r = cli("run " + kSource + "/examples/mlp/mlp.pbtxt --input x=/nonexistent.npy");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("/nonexistent.npy"), std::string::npos);

@@ -30,9 +30,10 @@ TEST(SiameseModel, CosinesAndHingeMatchTheFormulas) {
   const Model model = Model::load(kModel);
   const Session session(model);
   const int64_t rows = 33;
-  std::vector<Tensor> out = session.run(
-      {{"question", random_matrix(rows, 6, 1)}, {"correct", random_matrix(rows, 4, 2)}, {"incorrect", random_matrix(rows, 4, 3)}},
-      {"q_code", "pos_code", "neg_code", "cos_correct", "cos_incorrect", "loss"});
+  std::vector<Tensor> out = session.run({{"question", random_matrix(rows, 6, 1)},
+                                         {"correct", random_matrix(rows, 4, 2)},
+                                         {"incorrect", random_matrix(rows, 4, 3)}},
+                                        {"q_code", "pos_code", "neg_code", "cos_correct", "cos_incorrect", "loss"});
   const int64_t width = out[0].dims()[1];
   double hinge_sum = 0;
   for (int64_t r = 0; r < rows; ++r) {

@@ -33,9 +33,10 @@ struct CliResult {
 inline CliResult cli(const std::string& args) {
   // One file per process and call: ctest runs test cases in parallel processes.
   static int calls = 0;
-  const std::string out_file = (std::filesystem::temp_directory_path() /
-                                ("graphrun_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt"))
-                                   .string();
+  const std::string out_file =
+      (std::filesystem::temp_directory_path() /
+       ("graphrun_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt"))
+          .string();
   const int status = std::system((std::string(GRAPHRUN_CLI) + " " + args + " > " + out_file + " 2>&1").c_str());
   std::string text;
   {

@@ -64,16 +64,19 @@ TEST(Trainer, BatchSizeOptionOverridesTheConfig) {
   TrainOptions o = quiet(small_batch);
   o.batch_size = 3;
   train(kTinyModel, o);
-  EXPECT_NE(read_file(small_batch + "/train.log").find(", batch 3,"), std::string::npos) << read_file(small_batch + "/train.log");
+  EXPECT_NE(read_file(small_batch + "/train.log").find(", batch 3,"), std::string::npos)
+      << read_file(small_batch + "/train.log");
   train(kTinyModel, quiet(config_batch));
-  EXPECT_NE(read_file(small_batch + "/metrics.csv"), read_file(config_batch + "/metrics.csv"));  // other steps, other losses
+  EXPECT_NE(read_file(small_batch + "/metrics.csv"),
+            read_file(config_batch + "/metrics.csv"));  // other steps, other losses
   o.run_dir = fresh_dir("batch_zero");
   o.batch_size = 0;
   EXPECT_THROW(train(kTinyModel, o), Error);
 }
 
 // A copy of the tiny model with `replace_from` replaced, its data paths made absolute.
-std::string tiny_model_variant(const std::string& name, const std::string& replace_from, const std::string& replace_to) {
+std::string tiny_model_variant(const std::string& name, const std::string& replace_from,
+                               const std::string& replace_to) {
   std::string text = read_file(kTinyModel);
   const size_t at = text.find(replace_from);
   EXPECT_NE(at, std::string::npos) << replace_from;
@@ -111,8 +114,8 @@ TEST(Trainer, AdamEpsilonPlacementReachesTheOptimizer) {
   // A large epsilon, so that where it is added changes the first steps' updates.
   const std::string adam = "adam { learning_rate: 0.01 }";
   const std::string keras = tiny_model_variant("eps_keras", adam, "adam { learning_rate: 0.01 epsilon: 0.1 }");
-  const std::string pytorch = tiny_model_variant("eps_pytorch", adam,
-                                                 "adam { learning_rate: 0.01 epsilon: 0.1 epsilon_placement: PYTORCH }");
+  const std::string pytorch =
+      tiny_model_variant("eps_pytorch", adam, "adam { learning_rate: 0.01 epsilon: 0.1 epsilon_placement: PYTORCH }");
   const std::string a = fresh_dir("eps_keras_run"), b = fresh_dir("eps_pytorch_run");
   train(keras, quiet(a));
   train(pytorch, quiet(b));
@@ -152,8 +155,10 @@ TEST(Trainer, LoadTrainedRunsTheKeptParameters) {
     const Tensor untrained = fresh.run({{"tokens", one.token_ids}}, {"probs"})[0];
     double farthest = 0;
     for (int64_t c = 0; c < probs.num_elements(); ++c) {
-      EXPECT_NEAR(probs.data<float>()[c], one.probabilities[static_cast<size_t>(c)], 1e-6) << one.text << " class " << c;
-      farthest = std::max(farthest, std::abs(double(untrained.data<float>()[c]) - one.probabilities[static_cast<size_t>(c)]));
+      EXPECT_NEAR(probs.data<float>()[c], one.probabilities[static_cast<size_t>(c)], 1e-6)
+          << one.text << " class " << c;
+      farthest =
+          std::max(farthest, std::abs(double(untrained.data<float>()[c]) - one.probabilities[static_cast<size_t>(c)]));
     }
     EXPECT_GT(farthest, 1e-3) << one.text;
   }
@@ -166,8 +171,9 @@ TEST(Trainer, EvalOfTheTestSplitReadsOnlyTheTestFiles) {
   fs::copy_file(kSource + "/examples/emojify/data/train_emoji.csv", dir + "/train.csv");
   fs::copy_file(kSource + "/examples/emojify/data/tesss.csv", dir + "/test.csv");
   std::string model = read_file(kTinyModel);
-  for (const auto& [from, to] : {std::pair<std::string, std::string>{"../../../examples/emojify/data/train_emoji.csv", "train.csv"},
-                                 {"../../../examples/emojify/data/tesss.csv", "test.csv"}})
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"../../../examples/emojify/data/train_emoji.csv", "train.csv"},
+        {"../../../examples/emojify/data/tesss.csv", "test.csv"}})
     model.replace(model.find(from), from.size(), to);
   std::ofstream(dir + "/model.pbtxt") << model;
   const TrainResult r = train(dir + "/model.pbtxt", quiet(dir + "/run"));
@@ -255,10 +261,10 @@ TEST(Trainer, BadRowsAreSkippedAndCountedWhenAsked) {
 TEST(Trainer, ReplacementsApplyBeforeTokenizingAndValidationTextsStayOutOfTheVocabulary) {
   const std::string dir = fresh_dir("replace");
   std::string rows;
-  for (int copy = 0; copy < 5; ++copy)
-    rows += "he's good<br />fun,2\nlets eat,4\nlove you,0\nplay ball,1\nso sad,3\n";
+  for (int copy = 0; copy < 5; ++copy) rows += "he's good<br />fun,2\nlets eat,4\nlove you,0\nplay ball,1\nso sad,3\n";
   rows += "zebra,4\n";  // one row of its class: goes to train, not validation
-  const std::string m = model_over(dir, rows, "replace { from: \"<br />\" to: \" \" } replace { from: \"'\" to: \"\" }");
+  const std::string m =
+      model_over(dir, rows, "replace { from: \"<br />\" to: \" \" } replace { from: \"'\" to: \"\" }");
   train(m, quiet(dir + "/run"));
   const std::string vocab = read_file(dir + "/run/vocab.txt");
   // Each word occurs 5 times; one of each goes to validation, so training counts 4.

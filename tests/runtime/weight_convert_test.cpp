@@ -27,7 +27,9 @@ struct Case {
   std::string format, cell;
   bool bidirectional;
 
-  std::string name() const { return fmt::format("{}_{}_{}", format, cell, bidirectional ? "bidirectional" : "forward"); }
+  std::string name() const {
+    return fmt::format("{}_{}_{}", format, cell, bidirectional ? "bidirectional" : "forward");
+  }
   std::filesystem::path dir() const { return kFixtures / name(); }
   RecurrentLayout layout() const {
     RecurrentLayout l;
@@ -76,10 +78,12 @@ std::string shape_text(const Dims& dims) { return fmt::format("[{}]", fmt::join(
 std::string layer_model(const RecurrentLayout& l, const RecurrentWeights& w, const std::string& npy_prefix = "") {
   std::string text = "version: 1\nname: \"converted\"\ninput { name: \"x\" shape: [-1, 5, 4] }\n";
   for (const auto& [name, tensor] : {std::pair{"W", &w.W}, std::pair{"R", &w.R}, std::pair{"B", &w.B}}) {
-    const std::string init = npy_prefix.empty() ? "" : fmt::format(" init {{ npy {{ file: \"{}_{}.npy\" }} }}", npy_prefix, name);
+    const std::string init =
+        npy_prefix.empty() ? "" : fmt::format(" init {{ npy {{ file: \"{}_{}.npy\" }} }}", npy_prefix, name);
     text += fmt::format("parameter {{ name: \"{}\" shape: {}{} }}\n", name, shape_text(tensor->dims()), init);
   }
-  const std::string outputs = l.cell == RecurrentCell::lstm ? "\"y\", \"y_h\", \"y_c\", \"ws\"" : "\"y\", \"y_h\", \"ws\"";
+  const std::string outputs =
+      l.cell == RecurrentCell::lstm ? "\"y\", \"y_h\", \"y_c\", \"ws\"" : "\"y\", \"y_h\", \"ws\"";
   text += fmt::format(
       "node {{ name: \"layer\" op: \"{}\" input: [\"x\", \"W\", \"R\", \"B\"] output: [{}]\n"
       "       recurrent {{ hidden_size: {} direction: {} return_sequences: true reset_after: {} }} }}\n"
@@ -106,7 +110,8 @@ float max_abs_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.dims(), b.dims());
   if (a.dims() != b.dims()) return INFINITY;
   float worst = 0;
-  for (int64_t i = 0; i < a.num_elements(); ++i) worst = std::max(worst, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
+  for (int64_t i = 0; i < a.num_elements(); ++i)
+    worst = std::max(worst, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
   return worst;
 }
 
@@ -191,8 +196,10 @@ TEST(ConvertRecurrentWeightsErrors, WrongShapeNamesTheTensorAndBothShapes) {
   // A Keras reset_after=True GRU's bias for a reset_after: false node says which flag is wrong.
   const std::map<std::string, Tensor> keras = {
       {"kernel", zeros({4, 9})}, {"recurrent_kernel", zeros({3, 9})}, {"bias", zeros({2, 9})}};
-  const std::string message = error_of([&] { convert_recurrent_weights(WeightFormat::keras, layout_of("gru"), keras); });
-  EXPECT_NE(message.find("Keras GRU: tensor 'bias' has shape [2,9], expected [3*H] = [9]"), std::string::npos) << message;
+  const std::string message =
+      error_of([&] { convert_recurrent_weights(WeightFormat::keras, layout_of("gru"), keras); });
+  EXPECT_NE(message.find("Keras GRU: tensor 'bias' has shape [2,9], expected [3*H] = [9]"), std::string::npos)
+      << message;
   EXPECT_NE(message.find("reset_after"), std::string::npos) << message;
   // ...and converts once the flag is right.
   EXPECT_EQ(convert_recurrent_weights(WeightFormat::keras, layout_of("gru", false, true), keras).B.dims(), Dims{18});
@@ -201,9 +208,11 @@ TEST(ConvertRecurrentWeightsErrors, WrongShapeNamesTheTensorAndBothShapes) {
   flat["bias"] = zeros({18});
   EXPECT_EQ(convert_recurrent_weights(WeightFormat::keras, layout_of("gru", false, true), flat).B.dims(), Dims{18});
   flat["bias"] = zeros({9});
-  EXPECT_NE(error_of([&] { convert_recurrent_weights(WeightFormat::keras, layout_of("gru", false, true), flat); })
-                .find("Keras GRU: tensor 'bias' has shape [9], expected [2, 3*H] = [2,9] (a reset_after=False GRU's bias"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        convert_recurrent_weights(WeightFormat::keras, layout_of("gru", false, true), flat);
+      }).find("Keras GRU: tensor 'bias' has shape [9], expected [2, 3*H] = [2,9] (a reset_after=False GRU's bias"),
+      std::string::npos);
 
   const std::map<std::string, Tensor> missing = {{"kernel", zeros({4, 12})}};
   EXPECT_EQ(error_of([&] { convert_recurrent_weights(WeightFormat::keras, layout_of("lstm"), missing); }),
@@ -215,20 +224,23 @@ TEST(ConvertRecurrentWeightsErrors, UnknownTensorsAreRefused) {
   // A bidirectional layer's tensors converted as forward only: the reverse ones are not dropped silently.
   const std::string message =
       error_of([&] { convert_recurrent_weights(WeightFormat::pytorch, layout_of("lstm"), source_tensors(c)); });
-  EXPECT_NE(message.find("PyTorch LSTM: unexpected tensor 'bias_hh_l0_reverse' (a bidirectional layer's"), std::string::npos)
+  EXPECT_NE(message.find("PyTorch LSTM: unexpected tensor 'bias_hh_l0_reverse' (a bidirectional layer's"),
+            std::string::npos)
       << message;
   // A second layer of a stacked torch module.
   std::map<std::string, Tensor> stacked = source_tensors({"pytorch", "lstm", false});
   stacked["weight_hh_l1"] = zeros({12, 3});
-  EXPECT_NE(error_of([&] { convert_recurrent_weights(WeightFormat::pytorch, layout_of("lstm"), stacked); })
-                .find("unexpected tensor 'weight_hh_l1' (not a name this format uses; expected weight_ih_l0, weight_hh_l0, "
-                      "bias_ih_l0, bias_hh_l0)"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { convert_recurrent_weights(WeightFormat::pytorch, layout_of("lstm"), stacked); })
+          .find("unexpected tensor 'weight_hh_l1' (not a name this format uses; expected weight_ih_l0, weight_hh_l0, "
+                "bias_ih_l0, bias_hh_l0)"),
+      std::string::npos);
 }
 
 TEST(ConvertRecurrentWeightsErrors, TorchGruToResetAfterFalseIsRefused) {
   const std::string message = error_of([&] {
-    convert_recurrent_weights(WeightFormat::pytorch, layout_of("gru"), source_tensors({"pytorch", "gru_reset_after", false}));
+    convert_recurrent_weights(WeightFormat::pytorch, layout_of("gru"),
+                              source_tensors({"pytorch", "gru_reset_after", false}));
   });
   EXPECT_EQ(message.rfind("PyTorch GRU: torch's GRU is linear-before-reset", 0), 0u) << message;
   EXPECT_NE(message.find("does not convert to reset_after: false"), std::string::npos) << message;
@@ -244,7 +256,8 @@ TEST(ConvertRecurrentWeightsErrors, OnnxPeepholesAndNonDefaultAttributesAreRefus
   EXPECT_EQ(max_abs_diff(zero_p.B, plain.B), 0.f);
   tensors["P"].data<float>()[4] = 0.5f;
   EXPECT_EQ(error_of([&] { convert_recurrent_weights(WeightFormat::onnx, layout_of("lstm"), tensors); }),
-            "ONNX LSTM: tensor 'P' holds peephole weights, which graphrun's LSTM does not have (only an all-zero P converts)");
+            "ONNX LSTM: tensor 'P' holds peephole weights, which graphrun's LSTM does not have (only an all-zero P "
+            "converts)");
   tensors["P"] = zeros({1, 12});
   EXPECT_EQ(error_of([&] { convert_recurrent_weights(WeightFormat::onnx, layout_of("lstm"), tensors); }),
             "ONNX LSTM: tensor 'P' has shape [1,12], expected [1, 3*H] = [1,9]");
@@ -269,9 +282,11 @@ TEST(ConvertRecurrentWeightsErrors, OnnxPeepholesAndNonDefaultAttributesAreRefus
   // Bidirectional GRU: one list of two activations per direction.
   RecurrentLayout gru = layout_of("gru", true, true);
   gru.onnx.activations = {"Sigmoid", "Tanh", "Sigmoid", "Tanh"};
-  EXPECT_NO_THROW(convert_recurrent_weights(WeightFormat::onnx, gru, source_tensors({"onnx", "gru_reset_after", true})));
+  EXPECT_NO_THROW(
+      convert_recurrent_weights(WeightFormat::onnx, gru, source_tensors({"onnx", "gru_reset_after", true})));
   gru.onnx.activations = {"Sigmoid", "Tanh", "HardSigmoid", "Tanh"};
-  EXPECT_THROW(convert_recurrent_weights(WeightFormat::onnx, gru, source_tensors({"onnx", "gru_reset_after", true})), Error);
+  EXPECT_THROW(convert_recurrent_weights(WeightFormat::onnx, gru, source_tensors({"onnx", "gru_reset_after", true})),
+               Error);
 }
 
 TEST(ConvertRecurrentWeights, MissingBiasesAreZeros) {
@@ -292,10 +307,11 @@ TEST(ConvertRecurrentWeights, MissingBiasesAreZeros) {
     for (float v : w.B.values<float>()) EXPECT_EQ(v, 0.f);
   }
   // A reset_after GRU keeps both (zero) halves.
-  const RecurrentWeights gru = convert_recurrent_weights(
-      WeightFormat::pytorch, layout_of("gru", true, true),
-      {{"weight_ih_l0", zeros({9, 4})}, {"weight_hh_l0", zeros({9, 3})}, {"weight_ih_l0_reverse", zeros({9, 4})},
-       {"weight_hh_l0_reverse", zeros({9, 3})}});
+  const RecurrentWeights gru = convert_recurrent_weights(WeightFormat::pytorch, layout_of("gru", true, true),
+                                                         {{"weight_ih_l0", zeros({9, 4})},
+                                                          {"weight_hh_l0", zeros({9, 3})},
+                                                          {"weight_ih_l0_reverse", zeros({9, 4})},
+                                                          {"weight_hh_l0_reverse", zeros({9, 3})}});
   EXPECT_EQ(gru.B.dims(), (Dims{2, 18}));
 }
 
@@ -307,8 +323,8 @@ struct CliResult {
 
 CliResult cli(const std::string& args) {
   static int calls = 0;  // one file per process and call: ctest runs cases in parallel processes
-  const std::filesystem::path out_file = std::filesystem::temp_directory_path() /
-      fmt::format("graphrun_convert_cli_{}_{}.txt", ::getpid(), calls++);
+  const std::filesystem::path out_file =
+      std::filesystem::temp_directory_path() / fmt::format("graphrun_convert_cli_{}_{}.txt", ::getpid(), calls++);
   const int status = std::system(fmt::format("{} {} > {} 2>&1", GRAPHRUN_CLI, args, out_file.string()).c_str());
   std::ifstream in(out_file);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -326,8 +342,9 @@ std::filesystem::path fresh_dir(const std::string& name) {
 TEST(ConvertWeightsCli, WritesNpyFilesAModelLoads) {
   const Case c{"pytorch", "gru_reset_after", true};
   const auto dir = fresh_dir("cli");
-  std::string args = "convert-weights --from pytorch --cell gru --hidden 3 --reset-after --bidirectional --out-prefix " +
-                     (dir / "gru").string();
+  std::string args =
+      "convert-weights --from pytorch --cell gru --hidden 3 --reset-after --bidirectional --out-prefix " +
+      (dir / "gru").string();
   for (const auto& entry : std::filesystem::directory_iterator(c.dir()))
     if (!is_expected_output(entry.path().stem().string()))
       args += fmt::format(" --in {}={}", entry.path().stem().string(), entry.path().string());
@@ -350,9 +367,10 @@ TEST(ConvertWeightsCli, ErrorsAreOneLineWithNonZeroExit) {
   const std::string w = (dir / "w.npy").string(), r = (dir / "r.npy").string();
   write_npy(w, zeros({4, 12}));
   write_npy(r, zeros({3, 9}));  // an LSTM's recurrent kernel would be [3, 12]
-  CliResult result = cli(fmt::format("convert-weights --from keras --cell lstm --in kernel={} --in recurrent_kernel={} "
-                                     "--out-prefix {}",
-                                     w, r, (dir / "lstm").string()));
+  CliResult result =
+      cli(fmt::format("convert-weights --from keras --cell lstm --in kernel={} --in recurrent_kernel={} "
+                      "--out-prefix {}",
+                      w, r, (dir / "lstm").string()));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.output,
             "graphrun: error: Keras LSTM: tensor 'recurrent_kernel' has shape [3,9], expected [H, 4*H] = [3,12]\n");

@@ -34,10 +34,18 @@ class Tensor {
   bool empty() const { return !storage_; }
 
   // Typed access; throws Error when T does not match the dtype.
-  template <typename T> T* data();
-  template <typename T> const T* data() const;
-  template <typename T> std::span<T> values() { return {data<T>(), static_cast<size_t>(num_elements())}; }
-  template <typename T> std::span<const T> values() const { return {data<T>(), static_cast<size_t>(num_elements())}; }
+  template <typename T>
+  T* data();
+  template <typename T>
+  const T* data() const;
+  template <typename T>
+  std::span<T> values() {
+    return {data<T>(), static_cast<size_t>(num_elements())};
+  }
+  template <typename T>
+  std::span<const T> values() const {
+    return {data<T>(), static_cast<size_t>(num_elements())};
+  }
 
   void* raw_data() { return storage_.get(); }
   const void* raw_data() const { return storage_.get(); }
@@ -58,9 +66,13 @@ class Tensor {
 // unless `zeroed` is false (arenas are always written before they are read).
 std::shared_ptr<std::byte> allocate_aligned(size_t bytes, bool zeroed = true);
 
-template <> float* Tensor::data<float>();
-template <> const float* Tensor::data<float>() const;
-template <> int64_t* Tensor::data<int64_t>();
-template <> const int64_t* Tensor::data<int64_t>() const;
+template <>
+float* Tensor::data<float>();
+template <>
+const float* Tensor::data<float>() const;
+template <>
+int64_t* Tensor::data<int64_t>();
+template <>
+const int64_t* Tensor::data<int64_t>() const;
 
 }  // namespace graphrun

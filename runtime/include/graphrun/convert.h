@@ -55,9 +55,9 @@ struct OnnxRecurrentAttributes {
 // The graphrun node the weights are for.
 struct RecurrentLayout {
   RecurrentCell cell = RecurrentCell::lstm;
-  int64_t hidden_size = 0;    // 0: taken from the recurrent weights; else checked against them
-  bool bidirectional = false;  // direction: BIDIRECTIONAL (ONNX direction "reverse" converts as forward)
-  bool reset_after = false;    // GRU: the node's recurrent.reset_after
+  int64_t hidden_size = 0;       // 0: taken from the recurrent weights; else checked against them
+  bool bidirectional = false;    // direction: BIDIRECTIONAL (ONNX direction "reverse" converts as forward)
+  bool reset_after = false;      // GRU: the node's recurrent.reset_after
   OnnxRecurrentAttributes onnx;  // read only when converting from ONNX
 };
 

@@ -25,7 +25,7 @@ class Model;
 namespace detail {
 struct ModelData;
 const ModelData& data_of(const Model& model);  // for graphrun's own runtime code
-}
+}  // namespace detail
 
 // One row of a model summary: a node, its op, its output type(s) and the
 // parameters it is the first to use (Keras' "Param #").
@@ -34,7 +34,7 @@ struct NodeSummary {
   std::string op;
   std::string output_types;  // "float32[?,100]", several joined by " "
   int64_t parameters = 0;
-  std::string note;          // op-specific remark, e.g. a recurrent node's kernel path
+  std::string note;  // op-specific remark, e.g. a recurrent node's kernel path
 };
 
 struct ModelSummary {

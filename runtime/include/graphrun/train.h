@@ -22,15 +22,15 @@
 namespace graphrun {
 
 struct TrainOptions {
-  std::string run_dir;          // "" : runs/<model name>-<UTC time>
-  bool resume = false;          // continue the run in run_dir from its last checkpoint
-  std::optional<int> epochs;    // overrides train.epochs (e.g. to extend a resumed run)
-  std::optional<int> batch_size;  // overrides train.batch_size
+  std::string run_dir;                    // "" : runs/<model name>-<UTC time>
+  bool resume = false;                    // continue the run in run_dir from its last checkpoint
+  std::optional<int> epochs;              // overrides train.epochs (e.g. to extend a resumed run)
+  std::optional<int> batch_size;          // overrides train.batch_size
   std::optional<int64_t> limit_examples;  // use only the first N examples of each split (smoke tests)
-  int threads = 0;              // as SessionOptions
+  int threads = 0;                        // as SessionOptions
   int intra_threads = 0;
-  bool progress = true;         // a progress bar when stderr is a terminal; else one line per epoch
-  bool quiet = false;           // no console output at all (tests)
+  bool progress = true;  // a progress bar when stderr is a terminal; else one line per epoch
+  bool quiet = false;    // no console output at all (tests)
 };
 
 using Metrics = std::vector<std::pair<std::string, double>>;  // ordered: loss, accuracy, val_loss, ...
@@ -48,8 +48,8 @@ struct TrainResult {
   int best_epoch = 0;
   std::optional<double> best_value;
   bool stopped_early = false;
-  Metrics test_metrics;             // the kept (best, else last) parameters on the test split, if any
-  std::string notes;                // data notes: skipped rows, words without vectors
+  Metrics test_metrics;  // the kept (best, else last) parameters on the test split, if any
+  std::string notes;     // data notes: skipped rows, words without vectors
 };
 
 TrainResult train(const std::string& model_path, const TrainOptions& options = {});
@@ -57,8 +57,8 @@ TrainResult train(const std::string& model_path, const TrainOptions& options = {
 struct EvalResult {
   std::string split;
   int64_t examples = 0;
-  Metrics metrics;                               // loss, accuracy, ...
-  std::vector<std::vector<int64_t>> confusion;   // [true class][predicted class]; empty without train.predictions
+  Metrics metrics;                              // loss, accuracy, ...
+  std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]; empty without train.predictions
   std::vector<std::string> classes;
 };
 
@@ -81,29 +81,30 @@ Session load_trained(const std::string& model_path, const std::string& run_dir, 
 // One text scored by a trained text model.
 struct Prediction {
   std::string text;
-  std::vector<std::string> tokens;      // the words that got an id, in order (after truncation)
-  Tensor token_ids;                     // int64 [1, T]: the padded ids the model was fed
-  std::vector<std::string> classes;     // class names (or "0", "1", ...)
-  std::vector<double> probabilities;    // per class (binary models: [1 - p, p])
-  int64_t label = 0;                    // the most probable class
-  std::vector<double> attention;        // per token, when the model has an `attention` value [N, T]
+  std::vector<std::string> tokens;    // the words that got an id, in order (after truncation)
+  Tensor token_ids;                   // int64 [1, T]: the padded ids the model was fed
+  std::vector<std::string> classes;   // class names (or "0", "1", ...)
+  std::vector<double> probabilities;  // per class (binary models: [1 - p, p])
+  int64_t label = 0;                  // the most probable class
+  std::vector<double> attention;      // per token, when the model has an `attention` value [N, T]
 };
 
 // Tokenizes with the run's saved vocabulary (RUN_DIR/vocab.txt), loads its best
 // (else last) checkpoint and scores each text. Text models only.
 std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir,
-                                const std::vector<std::string>& texts, const std::string& attention_value = "attention");
-std::string format_prediction(const Prediction& p);        // label, probabilities, token weights
+                                const std::vector<std::string>& texts,
+                                const std::string& attention_value = "attention");
+std::string format_prediction(const Prediction& p);                        // label, probabilities, token weights
 std::string predictions_html(const std::vector<Prediction>& predictions);  // tokens highlighted by weight
 
 // The training graph autodiff builds (forward + loss + gradient nodes) as .pbtxt.
 std::string gradient_graph_text(const Model& model);
 
 struct GradCheckResult {
-  int64_t checked = 0;          // parameter elements compared
+  int64_t checked = 0;  // parameter elements compared
   double max_abs_error = 0;
   double max_rel_error = 0;
-  std::string worst;            // "parameter[index]: analytic a, numeric n"
+  std::string worst;  // "parameter[index]: analytic a, numeric n"
   bool passed = false;
 };
 

@@ -65,11 +65,10 @@ struct EmbeddingMatrix {
 // Row i = the vector of the word with index i in `word_index`; row 0 and rows
 // of words without a vector are zero; words with index >= num_rows are left
 // out. Throws Error if num_rows < 1.
-EmbeddingMatrix build_embedding_matrix(const WordVectors& vectors, const WordIndex& word_index,
-                                       std::int64_t num_rows);
+EmbeddingMatrix build_embedding_matrix(const WordVectors& vectors, const WordIndex& word_index, std::int64_t num_rows);
 
 // Same, reading only the vectors of words in `word_index` with index < num_rows.
-EmbeddingMatrix build_embedding_matrix(std::span<const std::string> paths,
-                                       const WordIndex& word_index, std::int64_t num_rows);
+EmbeddingMatrix build_embedding_matrix(std::span<const std::string> paths, const WordIndex& word_index,
+                                       std::int64_t num_rows);
 
 }  // namespace graphrun::data

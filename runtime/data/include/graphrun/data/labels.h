@@ -24,12 +24,12 @@
 namespace graphrun::data {
 
 struct EncodedLabels {
-  std::vector<std::int64_t> ids;    // one class id per kept row
-  std::vector<std::size_t> kept;    // index (into the input rows) of each id
-  std::int64_t num_classes = 0;     // number of classes (ids are < num_classes)
-  std::vector<std::string> classes; // id -> class name (string labels only)
-  std::size_t skipped = 0;          // rows left out (skip_bad_rows only)
-  std::string first_skip;           // why the first skipped row was left out
+  std::vector<std::int64_t> ids;     // one class id per kept row
+  std::vector<std::size_t> kept;     // index (into the input rows) of each id
+  std::int64_t num_classes = 0;      // number of classes (ids are < num_classes)
+  std::vector<std::string> classes;  // id -> class name (string labels only)
+  std::size_t skipped = 0;           // rows left out (skip_bad_rows only)
+  std::string first_skip;            // why the first skipped row was left out
 };
 
 struct LabelOptions {
@@ -40,15 +40,13 @@ struct LabelOptions {
 
 // Encodes column `column` of `rows` as string class labels. Throws Error if
 // `options.classes` has a duplicate or empty name.
-EncodedLabels encode_labels(std::span<const Row> rows, std::size_t column,
-                            const LabelOptions& options = {});
+EncodedLabels encode_labels(std::span<const Row> rows, std::size_t column, const LabelOptions& options = {});
 
 // Encodes column `column` of `rows` as integer class ids. With num_classes
 // unset, any integer >= 0 is accepted and num_classes is the largest id + 1
 // (as Keras' to_categorical); `classes` stays empty.
 EncodedLabels encode_int_labels(std::span<const Row> rows, std::size_t column,
-                                std::optional<std::int64_t> num_classes = std::nullopt,
-                                bool skip_bad_rows = false);
+                                std::optional<std::int64_t> num_classes = std::nullopt, bool skip_bad_rows = false);
 
 // values[kept[0]], values[kept[1]], ...: the other columns of the kept rows.
 template <typename T>

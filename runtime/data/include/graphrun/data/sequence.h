@@ -39,7 +39,6 @@ struct Padded {
 };
 
 // Throws Error if maxlen is negative.
-Padded pad_sequences(std::span<const std::vector<std::int64_t>> sequences,
-                     const PadOptions& options = {});
+Padded pad_sequences(std::span<const std::vector<std::int64_t>> sequences, const PadOptions& options = {});
 
 }  // namespace graphrun::data

@@ -56,8 +56,7 @@ struct Split {
 // validation, the rest to train. Both lists are returned sorted ascending;
 // shuffle them per epoch as needed. Throws Error unless
 // 0 <= validation_fraction <= 1.
-Split stratified_split(std::span<const std::int64_t> labels, double validation_fraction,
-                       std::uint64_t seed);
+Split stratified_split(std::span<const std::int64_t> labels, double validation_fraction, std::uint64_t seed);
 
 // numpy's legacy generator, np.random.RandomState(seed) for an integer seed in
 // [0, 2^32), reproduced draw for draw (numpy 1.x; the legacy stream is frozen):
@@ -116,7 +115,6 @@ class NumpyRandomState {
 // train and validation (sklearn's test) are returned in sklearn's order, NOT
 // sorted. Throws Error like sklearn: test_size not in (0, 1), n_train == 0, a
 // class with fewer than 2 rows, n_train or n_test below the number of classes.
-Split sklearn_stratified_split(std::span<const std::int64_t> labels, double test_size,
-                               std::uint32_t random_state);
+Split sklearn_stratified_split(std::span<const std::int64_t> labels, double test_size, std::uint32_t random_state);
 
 }  // namespace graphrun::data

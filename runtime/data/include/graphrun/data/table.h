@@ -70,13 +70,11 @@ struct TableOptions {
 // (reported at the line where the field starts), text after a closing quote,
 // and a wrong field count when TableOptions::expected_fields is set.
 // `source` is the file name used in messages and row locations.
-Table parse_csv(std::string_view text, const std::string& source,
-                const TableOptions& options = {});
+Table parse_csv(std::string_view text, const std::string& source, const TableOptions& options = {});
 Table read_csv(const std::string& path, const TableOptions& options = {});
 
 // Tab-separated values without any quoting: each line is split at every tab.
-Table parse_tsv(std::string_view text, const std::string& source,
-                const TableOptions& options = {});
+Table parse_tsv(std::string_view text, const std::string& source, const TableOptions& options = {});
 Table read_tsv(const std::string& path, const TableOptions& options = {});
 
 // "text;label" lines, as in the emotion data set: each line is split at its
@@ -97,8 +95,7 @@ enum class PartHeaders {
 // table, rows in the order of `paths`; each row keeps its own file:line.
 // With options.header false, `headers` is ignored and no part has a header.
 // See part_files() in text_file.h to find the parts of a data set.
-Table read_csv_parts(std::span<const std::string> paths,
-                     const TableOptions& options = {},
+Table read_csv_parts(std::span<const std::string> paths, const TableOptions& options = {},
                      PartHeaders headers = PartHeaders::kAuto);
 
 }  // namespace graphrun::data

@@ -44,8 +44,7 @@ namespace graphrun::data {
 
 // Keras' default filters: all ASCII punctuation except the apostrophe, plus tab
 // and newline.
-inline constexpr std::string_view kDefaultFilters =
-    "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n";
+inline constexpr std::string_view kDefaultFilters = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n";
 
 struct TokenizerConfig {
   std::string filters{kDefaultFilters};
@@ -60,10 +59,8 @@ struct TokenizerConfig {
 
 // keras.preprocessing.text.text_to_word_sequence (ASCII-only lowercasing).
 // Throws Error if `filters` is not ASCII or `split` is empty.
-std::vector<std::string> text_to_word_sequence(std::string_view text,
-                                               std::string_view filters = kDefaultFilters,
-                                               bool lower = true,
-                                               std::string_view split = " ");
+std::vector<std::string> text_to_word_sequence(std::string_view text, std::string_view filters = kDefaultFilters,
+                                               bool lower = true, std::string_view split = " ");
 
 using WordIndex = std::unordered_map<std::string, std::int64_t>;
 
@@ -78,8 +75,7 @@ class Tokenizer {
   void fit_on_texts(std::span<const std::string> texts);
 
   // Word ids of each text, as Keras' texts_to_sequences.
-  std::vector<std::vector<std::int64_t>> texts_to_sequences(
-      std::span<const std::string> texts) const;
+  std::vector<std::vector<std::int64_t>> texts_to_sequences(std::span<const std::string> texts) const;
   std::vector<std::int64_t> text_to_sequence(std::string_view text) const;
 
   // The tokens of one text as fit_on_texts and texts_to_sequences see them.
@@ -93,9 +89,7 @@ class Tokenizer {
   // Index of `word`, or nullopt if it was never seen.
   std::optional<std::int64_t> index_of(std::string_view word) const;
   // Word counts in order of first appearance (Keras' word_counts OrderedDict).
-  const std::vector<std::pair<std::string, std::int64_t>>& word_counts() const {
-    return word_counts_;
-  }
+  const std::vector<std::pair<std::string, std::int64_t>>& word_counts() const { return word_counts_; }
   std::int64_t document_count() const { return document_count_; }
 
   // Saves config, document count and word counts (which determine the word
