@@ -1,6 +1,16 @@
-// Training checkpoints on disk (pb::Checkpoint, protobuf binary).
+// Training checkpoints on disk: a 20-byte header, then the pb::Checkpoint in
+// protobuf binary. The header (little-endian) is
 //
-// Writes are atomic: the checkpoint goes to "<path>.tmp", is flushed and then
+//   "GRCK"   magic
+//   u32      format version (1)
+//   u64      length of the protobuf bytes that follow
+//   u32      CRC-32 (zlib) of those bytes
+//
+// so a flipped byte or a cut file is an error naming the file, never wrong
+// parameters. Checkpoints written before the header existed (the bare protobuf)
+// still load: no protobuf message starts with 'G' (field 8, wire type 7, does not exist).
+//
+// Writes are atomic: the checkpoint goes to "<path>.tmp", is fsynced and then
 // renamed over <path>, so a crash mid-write never loses the previous one.
 #pragma once
 
@@ -17,6 +27,7 @@ pb::NamedTensor to_named_tensor(const std::string& name, const Tensor& tensor);
 Tensor from_named_tensor(const pb::NamedTensor& named, const std::string& source);
 
 void write_checkpoint(const std::string& path, const pb::Checkpoint& checkpoint);
-pb::Checkpoint read_checkpoint(const std::string& path);  // Error naming the file when missing or corrupt
+// Error naming the file when it is missing, truncated or corrupt.
+pb::Checkpoint read_checkpoint(const std::string& path);
 
 }  // namespace graphrun
