@@ -1,7 +1,12 @@
 #include "runtime/train/run_dir.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -14,13 +19,29 @@ namespace fs = std::filesystem;
 // Appended to the model copy; a copy of a copy replaces it.
 constexpr const char* kCopyNote = "\n# graphrun train: relative paths resolve against the original model's directory\n";
 
-std::string utc_stamp() {
+std::string utc_now(const char* format) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
+}
+
+// What the lock file records, and a second process's error quotes.
+std::string this_process_as_holder() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return fmt::format("pid {} on {} (graphrun train started {})", ::getpid(), host, utc_now("%Y-%m-%dT%H:%M:%SZ"));
+}
+
+// The holder the lock file records: its first line, empty when the holder has
+// not written it yet.
+std::string recorded_holder(int fd) {
+  char buf[512];
+  const ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  const std::string text(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  return text.substr(0, text.find('\n'));
 }
 
 std::string read_text(const std::string& path) {
@@ -40,7 +61,8 @@ std::string quoted(const std::string& s) {
 }  // namespace
 
 std::string RunDirectory::default_path(const std::string& model_name) {
-  return (fs::path("runs") / fmt::format("{}-{}", model_name.empty() ? "model" : model_name, utc_stamp())).string();
+  return (fs::path("runs") / fmt::format("{}-{}", model_name.empty() ? "model" : model_name, utc_now("%Y%m%d-%H%M%S")))
+      .string();
 }
 
 std::string RunDirectory::file(const char* name) const { return (fs::path(path_) / name).string(); }
@@ -49,10 +71,37 @@ std::string RunDirectory::kept_checkpoint() const {
   return fs::exists(best_checkpoint()) ? best_checkpoint() : last_checkpoint();
 }
 
-void RunDirectory::create(const detail::ModelData& model, const Vocabulary* vocabulary) const {
+RunDirectoryLock::~RunDirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+RunDirectoryLock RunDirectory::lock() const {
+  std::error_code ec;
+  fs::create_directories(path_, ec);
+  if (ec) throw Error(fmt::format("{}: cannot create the run directory: {}", path_, ec.message()));
+  const std::string path = lock_file();
+  // Opening an existing lock file changes nothing in it: a refused process leaves the directory as it was.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  RunDirectoryLock held(fd);
+  int locked;
+  while ((locked = ::flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+  }
+  if (locked != 0 && errno == EWOULDBLOCK) {
+    const std::string holder = recorded_holder(fd);
+    throw Error(fmt::format("{}: run directory is in use by {}", path_, holder.empty() ? "another process" : holder));
+  }
+  if (locked != 0) throw Error(fmt::format("{}: cannot lock: {}", path, std::strerror(errno)));
+  const std::string holder = this_process_as_holder() + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size()))
+    throw Error(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+  return held;
+}
+
+void RunDirectory::create(const RunDirectoryLock& /*held*/, const detail::ModelData& model,
+                          const Vocabulary* vocabulary) const {
   if (fs::exists(last_checkpoint()))
     throw Error(fmt::format("{}: a run already exists here (use --resume to continue it)", path_));
-  fs::create_directories(path_);
   write_text(model_copy(), model_copy_text(model, path_));
   if (vocabulary) vocabulary->save(vocabulary_file());
 }

@@ -8,14 +8,30 @@
 //   metrics.csv   one row per epoch
 //   last.ckpt     the last epoch's checkpoint; best.ckpt, with keep_best, the best one's
 //   train.log     the console output
+//   .lock         held by the process writing the directory; records who that is
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "runtime/model_data.h"
 #include "runtime/train/text_dataset.h"
 
 namespace graphrun {
+
+// An exclusive flock(2) on a run directory's .lock file, released when this is
+// destroyed or the process ends however it ends (a kill -9 leaves no stale lock).
+class RunDirectoryLock {
+ public:
+  RunDirectoryLock(RunDirectoryLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  RunDirectoryLock& operator=(RunDirectoryLock&&) = delete;
+  ~RunDirectoryLock();
+
+ private:
+  friend class RunDirectory;
+  explicit RunDirectoryLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 class RunDirectory {
  public:
@@ -29,12 +45,19 @@ class RunDirectory {
   std::string log() const { return file("train.log"); }
   std::string last_checkpoint() const { return file("last.ckpt"); }
   std::string best_checkpoint() const { return file("best.ckpt"); }
+  std::string lock_file() const { return file(".lock"); }
   // The checkpoint a finished run is used by: best.ckpt when keep_best wrote one, else last.ckpt.
   std::string kept_checkpoint() const;
 
-  // A new run: refuses a directory that already holds one, then writes the model
-  // copy and, for text data, the vocabulary.
-  void create(const detail::ModelData& model, const Vocabulary* vocabulary) const;
+  // Everything that writes the directory holds its lock for as long as it writes:
+  // creates the directory when missing, takes the lock and records this process
+  // as its holder. When another process holds it: an Error naming that process,
+  // and no file in the directory touched. Readers (eval, predict) need no lock.
+  [[nodiscard]] RunDirectoryLock lock() const;
+
+  // A new run, under the directory's lock: refuses a directory that already holds
+  // one, then writes the model copy and, for text data, the vocabulary.
+  void create(const RunDirectoryLock& held, const detail::ModelData& model, const Vocabulary* vocabulary) const;
   // Resuming: the run has a last checkpoint, and `model` is the one it started
   // with (the original model file, or the run's own copy).
   void check_resumable(const detail::ModelData& model) const;

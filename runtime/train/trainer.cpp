@@ -58,10 +58,12 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   result.notes = setup.dataset.notes;
   result.run_dir = options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir;
   const RunDirectory run(result.run_dir);
+  // Held until training returns: a second process on this directory is refused before it writes anything.
+  const RunDirectoryLock lock = run.lock();
   if (options.resume)
     run.check_resumable(setup.data);
   else
-    run.create(setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+    run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
 
   std::vector<Dims> shapes;
   for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());

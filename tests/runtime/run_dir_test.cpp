@@ -1,12 +1,21 @@
-// A run directory is safe: a checkpoint that was cut or changed on disk is an
-// error naming it, while checkpoints from before the header load.
+// A run directory is safe: one process writes it at a time (a second training is
+// refused with one line naming the holder, and leaves every file as it was; a
+// killed holder leaves no stale lock), and a checkpoint that was cut or changed
+// on disk is an error naming it, while checkpoints from before the header load.
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <thread>
 
 #include "graphrun/train.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/run_dir.h"
 #include "test_util.h"
 
 namespace graphrun {
@@ -30,8 +39,94 @@ TrainOptions quiet(const std::string& dir, int epochs) {
   return o;
 }
 
+std::string train_command(const std::string& dir, int epochs, const std::string& more = "") {
+  return "train " + kTinyModel + " --run-dir " + dir + " --no-progress --epochs " + std::to_string(epochs) + more;
+}
+
+// Every file in `dir` with its bytes.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir))
+    files[e.path().filename().string()] = testing::file_text(e.path().string());
+  return files;
+}
+
+bool wait_until(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Resuming `run` to `epochs` gives what an uninterrupted run of `epochs` gives.
+void expect_resumes_like_an_uninterrupted_run(const std::string& run, int epochs) {
+  const std::string straight = fresh_dir("uninterrupted");
+  train(kTinyModel, quiet(straight, epochs));
+  TrainOptions resume = quiet(run, epochs);
+  resume.resume = true;
+  train(kTinyModel, resume);
+  for (const char* file : {"metrics.csv", "last.ckpt", "best.ckpt"})
+    EXPECT_EQ(testing::file_text(run + "/" + file), testing::file_text(straight + "/" + file)) << file;
+}
+
+TEST(RunDirectoryLock, ASecondTrainingIsRefusedWithOneLineAndTouchesNothing) {
+  const std::string dir = fresh_dir("held");
+  train(kTinyModel, quiet(dir, 2));
+  const RunDirectory run(dir);
+  {
+    const RunDirectoryLock held = run.lock();
+    const std::string holder = testing::file_text(run.lock_file());
+    EXPECT_EQ(holder.rfind("pid " + std::to_string(::getpid()) + " on ", 0), 0u) << holder;
+    EXPECT_NE(holder.find(" (graphrun train started 20"), std::string::npos) << holder;
+    const std::map<std::string, std::string> before = snapshot(dir);
+    for (const char* resume : {"", " --resume"}) {
+      const testing::CliResult second = testing::cli(train_command(dir, 4, resume));
+      EXPECT_EQ(second.exit_code, 1);
+      EXPECT_EQ(second.output, "graphrun: error: " + dir + ": run directory is in use by " + holder);
+    }
+    EXPECT_EQ(snapshot(dir), before);
+    EXPECT_THROW(static_cast<void>(run.lock()), Error);  // the same process is refused too
+  }
+  // Released with its holder: the run continues.
+  expect_resumes_like_an_uninterrupted_run(dir, 4);
+}
+
+// Long enough that the second starts while the first trains.
+constexpr int kLongEpochs = 20;
+
+TEST(RunDirectoryLock, OfTwoConcurrentTrainingsOneRefusesAndTheOthersRunIsIntact) {
+  const std::string dir = fresh_dir("concurrent");
+  const pid_t first = testing::cli_in_background(train_command(dir, kLongEpochs));
+  const std::string first_holder = "pid " + std::to_string(first) + " on ";
+  const bool first_holds_the_lock =
+      wait_until([&] { return testing::file_text(dir + "/.lock").rfind(first_holder, 0) == 0; });
+  const testing::CliResult second = testing::cli(train_command(dir, kLongEpochs));
+  EXPECT_EQ(testing::exit_code_of(first), 0);
+  ASSERT_TRUE(first_holds_the_lock);
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_EQ(second.output.rfind("graphrun: error: " + dir + ": run directory is in use by " + first_holder, 0), 0u)
+      << second.output;
+  EXPECT_EQ(std::count(second.output.begin(), second.output.end(), '\n'), 1) << second.output;
+  expect_resumes_like_an_uninterrupted_run(dir, kLongEpochs + 2);
+}
+
+TEST(RunDirectoryLock, AHolderKilledWithSignal9LeavesNoStaleLock) {
+  const std::string dir = fresh_dir("killed");
+  const pid_t holder = testing::cli_in_background(train_command(dir, 100000));
+  const bool checkpointed = wait_until([&] { return fs::exists(dir + "/last.ckpt"); });
+  ::kill(holder, SIGKILL);
+  EXPECT_EQ(testing::exit_code_of(holder), -1);
+  ASSERT_TRUE(checkpointed);
+  // The record of the dead holder stays; the lock went with it.
+  EXPECT_EQ(testing::file_text(dir + "/.lock").rfind("pid " + std::to_string(holder) + " on ", 0), 0u);
+  const testing::CliResult next = testing::cli(train_command(dir, 1, " --resume"));
+  EXPECT_EQ(next.exit_code, 0) << next.output;
 }
 
 // A finished two-epoch run of the tiny model; eval scores its best.ckpt.

@@ -47,6 +47,25 @@ inline CliResult cli(const std::string& args) {
   return {WEXITSTATUS(status), text};
 }
 
+// The graphrun command line started with `args` in the background, its output
+// discarded: its process id, for exit_code_of (or kill).
+inline pid_t cli_in_background(const std::string& args) {
+  const std::string command = "exec " + std::string(GRAPHRUN_CLI) + " " + args + " > /dev/null 2>&1";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits for process `pid` to end: its exit code, or -1 when a signal ended it.
+inline int exit_code_of(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 inline std::string file_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
