@@ -101,6 +101,7 @@ def _fields(b):
         yield f, wt, v
 def read_checkpoint(path):
     b = open(path, 'rb').read()
+    if b[:4] == b'GRCK': b = b[20:]  # runtime/train/checkpoint.h: a 20-byte header, then the protobuf
     params = {}; meta = {}
     for f, wt, v in _fields(b):
         if f == 5:
