@@ -75,7 +75,10 @@ RunDirectoryLock::~RunDirectoryLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
-RunDirectoryLock RunDirectory::lock() const {
+RunDirectoryLock RunDirectory::lock(Missing missing) const {
+  // A mistyped --resume directory is an error, not a new directory holding only a lock file.
+  if (missing == Missing::refuse && !fs::is_directory(path_))
+    throw Error(fmt::format("{}: no checkpoint to resume from (no such run directory)", last_checkpoint()));
   std::error_code ec;
   fs::create_directories(path_, ec);
   if (ec) throw Error(fmt::format("{}: cannot create the run directory: {}", path_, ec.message()));

@@ -50,10 +50,12 @@ class RunDirectory {
   std::string kept_checkpoint() const;
 
   // Everything that writes the directory holds its lock for as long as it writes:
-  // creates the directory when missing, takes the lock and records this process
-  // as its holder. When another process holds it: an Error naming that process,
-  // and no file in the directory touched. Readers (eval, predict) need no lock.
-  [[nodiscard]] RunDirectoryLock lock() const;
+  // creates the directory when missing (only a new run: a resumed one must exist),
+  // takes the lock and records this process as its holder. When another process
+  // holds it: an Error naming that process, and no file in the directory touched.
+  // Readers (eval, predict) need no lock.
+  enum class Missing { create, refuse };
+  [[nodiscard]] RunDirectoryLock lock(Missing missing = Missing::create) const;
 
   // A new run, under the directory's lock: refuses a directory that already holds
   // one, then writes the model copy and, for text data, the vocabulary.

@@ -75,6 +75,14 @@ void expect_resumes_like_an_uninterrupted_run(const std::string& run, int epochs
     EXPECT_EQ(testing::file_text(run + "/" + file), testing::file_text(straight + "/" + file)) << file;
 }
 
+TEST(RunDirectoryLock, ResumingAMissingDirectoryCreatesNothing) {
+  const std::string dir = fresh_dir("mistyped");
+  const testing::CliResult r = testing::cli(train_command(dir, 1, " --resume"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: " + dir + "/last.ckpt: no checkpoint to resume from (no such run directory)\n");
+  EXPECT_FALSE(fs::exists(dir));
+}
+
 TEST(RunDirectoryLock, ASecondTrainingIsRefusedWithOneLineAndTouchesNothing) {
   const std::string dir = fresh_dir("held");
   train(kTinyModel, quiet(dir, 2));
