@@ -6,11 +6,15 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "graph/graph_algo.h"
+#include "graph/shape.h"
 #include "graphrun/error.h"
 
 namespace graphrun {
@@ -108,12 +112,19 @@ pb::Model parse_model_text(const std::string& text, const std::string& file_name
   return model;
 }
 
-pb::Model read_model_file(const std::string& path, ModelLocations* locations) {
+std::string read_model_text(const std::string& path) {
+  // A directory opens as a stream that reads nothing, which would parse as an empty model.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(fmt::format("{}: is a directory, not a model file", path));
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open model file", path));
+  if (!in) throw Error(fmt::format("{}: cannot open model file ({})", path, std::strerror(errno)));
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_model_text(text.str(), path, locations);
+  return text.str();
+}
+
+pb::Model read_model_file(const std::string& path, ModelLocations* locations) {
+  return parse_model_text(read_model_text(path), path, locations);
 }
 
 Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocations* locations) {
@@ -148,6 +159,11 @@ Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocat
       if (d < -1 || d == 0)
         throw Error(
             fmt::format("{}input '{}': dimension {} is invalid (use a positive size or -1)", loc.str(), in.name(), d));
+    // The batch (-1) is fed later and checked as a tensor; the fixed dims alone must not overflow.
+    Dims fixed_dims;
+    for (int64_t d : in.shape())
+      if (d > 0) fixed_dims.push_back(d);
+    checked_num_elements(fixed_dims, fmt::format("{}input '{}' (its fixed dims)", loc.str(), in.name()));
     graph.inputs.push_back(define(in.name(), ValueKind::input, declared_type(in.dtype(), in.shape()), loc, "input"));
   }
   for (int i = 0; i < model.parameter_size(); ++i) {
@@ -157,6 +173,8 @@ Graph build_graph(const pb::Model& model, const OpCatalog& ops, const ModelLocat
       if (d <= 0)
         throw Error(fmt::format("{}parameter '{}': dimension {} is invalid (parameters have fixed positive sizes)",
                                 loc.str(), p.name(), d));
+    checked_num_elements(Dims(p.shape().begin(), p.shape().end()),
+                         fmt::format("{}parameter '{}'", loc.str(), p.name()));
     ParameterDef def;
     def.def = p;
     def.value = define(p.name(), ValueKind::parameter, declared_type(p.dtype(), p.shape()), loc, "parameter");

@@ -25,6 +25,9 @@ struct ModelLocations {
 // Parses protobuf text; throws Error("file:line:col: message") on a syntax error.
 pb::Model parse_model_text(const std::string& text, const std::string& file_name, ModelLocations* locations = nullptr);
 
+// The text of a .pbtxt file; a missing, unreadable or directory path is an Error naming it.
+std::string read_model_text(const std::string& path);
+
 // Reads and parses a .pbtxt file; a missing file is an Error naming the path.
 pb::Model read_model_file(const std::string& path, ModelLocations* locations = nullptr);
 

@@ -1,8 +1,11 @@
 #include "graph/shape.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+
+#include "graphrun/error.h"
 
 namespace graphrun {
 
@@ -33,6 +36,24 @@ int64_t num_elements(const Dims& dims) {
   int64_t n = 1;
   for (int64_t d : dims) n *= d;
   return n;
+}
+
+int64_t checked_num_elements(const Dims& dims, const std::string& what) {
+  // The dims as given: dims_str() would show a negative dim as "?".
+  auto shape = [&] { return fmt::format("[{}]", fmt::join(dims, ",")); };
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) throw Error(fmt::format("{}: dimension {} of shape {} is negative", what, d, shape()));
+    // n * d > kMaxElements, tested by division so that the product itself never overflows.
+    if (d != 0 && n > kMaxElements / d)
+      throw Error(fmt::format("{}: shape {} has more than 2^40 elements", what, shape()));
+    n *= d;
+  }
+  return n;
+}
+
+size_t checked_num_bytes(DType dtype, const Dims& dims, const std::string& what) {
+  return static_cast<size_t>(checked_num_elements(dims, what)) * dtype_size(dtype);
 }
 
 int normalize_axis(int64_t axis, int rank) {

@@ -32,6 +32,16 @@ std::string type_str(const TensorType& t);  // "float32[?,10]"
 
 int64_t num_elements(const Dims& dims);  // product; requires concrete dims
 
+// The most elements one tensor may hold: far beyond any real model, and small
+// enough that a count times any element size fits int64 and size_t.
+inline constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+// num_elements() for dims from untrusted input (a model, a file header, a
+// checkpoint): throws Error "<what>: ..." naming the shape when a dim is
+// negative or the product exceeds kMaxElements, before anything wraps around.
+int64_t checked_num_elements(const Dims& dims, const std::string& what);
+size_t checked_num_bytes(DType dtype, const Dims& dims, const std::string& what);
+
 // Normalises a possibly negative axis against rank; returns -1 when out of range.
 int normalize_axis(int64_t axis, int rank);
 

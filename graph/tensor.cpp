@@ -18,18 +18,14 @@ std::shared_ptr<std::byte> allocate_aligned(size_t bytes, bool zeroed) {
 }
 
 Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
-  for (int64_t d : dims_)
-    if (d < 0) throw Error(fmt::format("tensor dimension {} is invalid in {}", d, dims_str(dims_)));
-  storage_ = allocate_aligned(num_bytes());
+  storage_ = allocate_aligned(checked_num_bytes(dtype_, dims_, "tensor"));
 }
 
 Tensor Tensor::uninitialized(DType dtype, Dims dims) {
   Tensor t;
   t.dtype_ = dtype;
   t.dims_ = std::move(dims);
-  for (int64_t d : t.dims_)
-    if (d < 0) throw Error(fmt::format("tensor dimension {} is invalid in {}", d, dims_str(t.dims_)));
-  t.storage_ = allocate_aligned(t.num_bytes(), /*zeroed=*/false);
+  t.storage_ = allocate_aligned(checked_num_bytes(dtype, t.dims_, "tensor"), /*zeroed=*/false);
   return t;
 }
 
@@ -59,7 +55,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::reshaped(Dims dims) const {
-  if (graphrun::num_elements(dims) != num_elements())
+  if (checked_num_elements(dims, "reshape") != num_elements())
     throw Error(fmt::format("cannot reshape {} to {}", type_string(), dims_str(dims)));
   Tensor t = *this;
   t.dims_ = std::move(dims);

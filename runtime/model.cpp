@@ -4,9 +4,7 @@
 #include <algorithm>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "graph/graph_algo.h"
 #include "graph/loader.h"
@@ -32,11 +30,7 @@ std::shared_ptr<detail::ModelData> parse_model_data(const std::string& pbtxt, co
 const detail::ModelData& detail::data_of(const Model& model) { return *model.data_; }
 
 Model Model::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open model file", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::shared_ptr<detail::ModelData> data = parse_model_data(text.str(), path);
+  std::shared_ptr<detail::ModelData> data = parse_model_data(read_model_text(path), path);
   data->path = path;
   // data_dir (a run directory's model copy sets it) moves where relative paths resolve.
   std::filesystem::path directory = std::filesystem::path(path).parent_path();

@@ -30,6 +30,19 @@
 
 namespace {
 
+// Counts that must be at least 1. CLI::PositiveNumber would print its upper
+// bound, the largest double, as a 309-digit number.
+const CLI::Validator kPositiveCount(
+    [](std::string& input) {
+      int64_t value = 0;
+      if (CLI::detail::lexical_cast(input, value) && value >= 1) return std::string();
+      return "Value " + input + " is not a positive integer";
+    },
+    "POSITIVE");
+
+// Thread counts: 0 picks automatically; a huge team would crash the OpenMP runtime.
+const CLI::Range kThreadCount(0, graphrun::kMaxThreads);
+
 struct RunArgs {
   std::string model;
   std::vector<std::string> inputs;  // name=file.npy, name=image.png or name=directory of PNGs
@@ -177,8 +190,10 @@ int main(int argc, char** argv) {
   run->add_option("--output,-o", run_args.output_dir, "Directory for the output .npy (and --png) files");
   run->add_option("--checkpoint", run_args.checkpoint,
                   "Training run directory whose best (else last) checkpoint to run");
-  run->add_option("--threads", run_args.threads, "Nodes run concurrently (0 = all cores, 1 = serial)");
-  run->add_option("--intra-threads", run_args.intra_threads, "OpenMP threads per oneDNN call (0 = default)");
+  run->add_option("--threads", run_args.threads, "Nodes run concurrently (0 = all cores, 1 = serial)")
+      ->check(kThreadCount);
+  run->add_option("--intra-threads", run_args.intra_threads, "OpenMP threads per oneDNN call (0 = default)")
+      ->check(kThreadCount);
 
   std::string check_model;
   CLI::App* check = app.add_subcommand("check", "Validate a model and print its nodes and parameter counts");
@@ -198,11 +213,13 @@ int main(int argc, char** argv) {
   train->add_option("model", train_model, "Model .pbtxt with a train block")->required();
   train->add_option("--run-dir", train_options.run_dir, "Run directory (default: runs/<name>-<time>)");
   train->add_flag("--resume", train_options.resume, "Continue the run in --run-dir from its last checkpoint");
-  train->add_option("--epochs", train_epochs, "Train to this many epochs in total (overrides the config)");
-  train->add_option("--batch-size", train_batch, "Examples per step (overrides the config)")
-      ->check(CLI::PositiveNumber);
-  train->add_option("--threads", train_options.threads, "Nodes run concurrently (0 = all cores, 1 = serial)");
-  train->add_option("--intra-threads", train_options.intra_threads, "OpenMP threads per oneDNN call (0 = default)");
+  train->add_option("--epochs", train_epochs, "Train to this many epochs in total (overrides the config)")
+      ->check(kPositiveCount);
+  train->add_option("--batch-size", train_batch, "Examples per step (overrides the config)")->check(kPositiveCount);
+  train->add_option("--threads", train_options.threads, "Nodes run concurrently (0 = all cores, 1 = serial)")
+      ->check(kThreadCount);
+  train->add_option("--intra-threads", train_options.intra_threads, "OpenMP threads per oneDNN call (0 = default)")
+      ->check(kThreadCount);
   train->add_flag("!--no-progress", train_options.progress, "No progress bar, one line per epoch");
 
   std::string eval_model, eval_run, eval_split = "test";
@@ -229,7 +246,7 @@ int main(int argc, char** argv) {
   int64_t gradcheck_batch = 4;
   CLI::App* gradcheck = app.add_subcommand("gradcheck", "Compare autodiff gradients with central differences");
   gradcheck->add_option("model", gradcheck_model, "Model .pbtxt with loss terms")->required();
-  gradcheck->add_option("--batch", gradcheck_batch, "Examples in the checked batch");
+  gradcheck->add_option("--batch", gradcheck_batch, "Examples in the checked batch")->check(kPositiveCount);
 
   ConvertArgs convert_args;
   CLI::App* convert = app.add_subcommand(
@@ -242,7 +259,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}));
   convert
       ->add_option("--hidden", convert_args.layout.hidden_size, "Hidden size H (default: from the recurrent weights)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveCount);
   convert->add_flag("--reset-after", convert_args.layout.reset_after,
                     "GRU for a node with reset_after: true (PyTorch GRUs, ONNX linear_before_reset=1)");
   convert->add_flag("--bidirectional", convert_args.layout.bidirectional,

@@ -3,12 +3,19 @@
 #include <fmt/format.h>
 
 #include "graph/graph_algo.h"
+#include "graphrun/graphrun.h"
 #include "ops/registry.h"
 
 namespace graphrun {
 
 GraphRunner::GraphRunner(std::shared_ptr<const Graph> graph, ExecutionPolicy policy)
-    : graph_(std::move(graph)), policy_(policy) {}
+    : graph_(std::move(graph)), policy_(policy) {
+  for (const auto& [option, threads] :
+       {std::pair{"inter-op", policy.inter_op_threads}, std::pair{"intra-op", policy.intra_op_threads}})
+    if (threads < 0 || threads > kMaxThreads)
+      throw Error(
+          fmt::format("{} thread count {} is out of range (0 = automatic, at most {})", option, threads, kMaxThreads));
+}
 
 std::shared_ptr<const Plan> GraphRunner::plan_for(const std::vector<TensorType>& feed_types,
                                                   const std::vector<ValueId>& fetches) const {

@@ -35,17 +35,33 @@ Header parse_header(const std::string& path, const std::string& text) {
   h.fortran_order = m[1] == "True";
   if (!std::regex_search(text, m, shape_re)) fail(path, "npy header has no 'shape'");
   const std::string dims = m[1];
-  static const std::regex int_re(R"(\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), int_re); it != std::sregex_iterator(); ++it)
-    h.shape.push_back(std::stoll(it->str()));
+  static const std::regex int_re(R"(-?\d+)");
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), int_re); it != std::sregex_iterator(); ++it) {
+    try {
+      h.shape.push_back(std::stoll(it->str()));
+    } catch (const std::out_of_range&) {
+      fail(path, fmt::format("npy header dimension {} is out of range", it->str()));
+    }
+  }
   return h;
+}
+
+// Bytes per element in the file for the element types read_npy converts.
+size_t file_element_size(const std::string& path, const std::string& descr) {
+  if (descr == "<f4" || descr == "<i4") return 4;
+  if (descr == "<f8" || descr == "<i8") return 8;
+  fail(path, fmt::format("unsupported element type '{}' (use float32, float64, int32 or int64)", descr));
 }
 
 }  // namespace
 
 Tensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail(path, "cannot open .npy file");
+  // Every size the header declares is checked against the file before anything is allocated.
+  const auto file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  auto bytes_left = [&] { return file_size - static_cast<uint64_t>(in.tellg()); };
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail(path, "not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(magic[6]);
@@ -61,21 +77,22 @@ Tensor read_npy(const std::string& path) {
   } else {
     fail(path, fmt::format("unsupported .npy version {}", major));
   }
+  if (header_len > bytes_left()) fail(path, "truncated .npy header");
   std::string header(header_len, '\0');
   if (!in.read(header.data(), static_cast<std::streamsize>(header_len))) fail(path, "truncated .npy header");
   const Header h = parse_header(path, header);
   if (h.fortran_order) fail(path, "Fortran-ordered arrays are not supported (save with C order)");
-  const int64_t count = num_elements(h.shape);
+  const size_t element_size = file_element_size(path, h.descr);
+  const int64_t count = checked_num_elements(h.shape, path);
+  const uint64_t data_bytes = static_cast<uint64_t>(count) * element_size;
+  if (bytes_left() != data_bytes)
+    fail(path, fmt::format("holds {} bytes of data, but the shape {} of '{}' its header declares needs {}",
+                           bytes_left(), dims_str(h.shape), h.descr, data_bytes));
 
-  auto read_raw = [&](size_t bytes_per_element) {
-    std::vector<char> raw(static_cast<size_t>(count) * bytes_per_element);
-    if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size())))
-      fail(path, fmt::format("holds fewer than the {} elements its header declares", count));
-    return raw;
-  };
+  std::vector<char> raw(data_bytes);
+  if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) fail(path, "read failed");
   if (h.descr == "<f4" || h.descr == "<f8") {
-    Tensor t(DType::f32, h.shape);
-    const auto raw = read_raw(h.descr == "<f4" ? 4 : 8);
+    Tensor t = Tensor::uninitialized(DType::f32, h.shape);
     float* out = t.data<float>();
     for (int64_t i = 0; i < count; ++i) {
       if (h.descr == "<f4")
@@ -88,22 +105,18 @@ Tensor read_npy(const std::string& path) {
     }
     return t;
   }
-  if (h.descr == "<i8" || h.descr == "<i4") {
-    Tensor t(DType::i64, h.shape);
-    const auto raw = read_raw(h.descr == "<i8" ? 8 : 4);
-    int64_t* out = t.data<int64_t>();
-    for (int64_t i = 0; i < count; ++i) {
-      if (h.descr == "<i8")
-        std::memcpy(&out[i], raw.data() + i * 8, 8);
-      else {
-        int32_t v;
-        std::memcpy(&v, raw.data() + i * 4, 4);
-        out[i] = v;
-      }
+  Tensor t = Tensor::uninitialized(DType::i64, h.shape);
+  int64_t* out = t.data<int64_t>();
+  for (int64_t i = 0; i < count; ++i) {
+    if (h.descr == "<i8")
+      std::memcpy(&out[i], raw.data() + i * 8, 8);
+    else {
+      int32_t v;
+      std::memcpy(&v, raw.data() + i * 4, 4);
+      out[i] = v;
     }
-    return t;
   }
-  fail(path, fmt::format("unsupported element type '{}' (use float32, float64, int32 or int64)", h.descr));
+  return t;
 }
 
 void write_npy(const std::string& path, const Tensor& tensor) {

@@ -26,6 +26,10 @@ struct ImageGuard {
   ~ImageGuard() { png_image_free(&image); }
 };
 
+// 2^28 samples (a 16384 x 16384 gray or 8192 x 8192 RGBA image) is a 1 GiB
+// float tensor: beyond any image a model here is fed, far below what wraps.
+constexpr int64_t kMaxPngSamples = int64_t{1} << 28;
+
 uint32_t format_for_channels(int64_t channels) {
   switch (channels) {
     case 1:
@@ -61,11 +65,16 @@ Tensor read_png(const std::string& path) {
   image.format &= PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA;
   image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
   const int64_t channels = PNG_IMAGE_SAMPLE_CHANNELS(image.format);
-  std::vector<png_byte> bytes(PNG_IMAGE_SIZE(image));
+  const Dims dims{image.height, image.width, channels};
+  // The header alone sets the size: check it before allocating (PNG_IMAGE_SIZE wraps in 32 bits).
+  if (checked_num_elements(dims, path) > kMaxPngSamples)
+    fail(path, fmt::format("image of {}x{} pixels with {} channels has more than the {} samples graphrun reads",
+                           image.width, image.height, channels, kMaxPngSamples));
+  std::vector<png_byte> bytes(static_cast<size_t>(num_elements(dims)));
   if (!png_image_finish_read(&image, nullptr, bytes.data(), 0, nullptr))
     fail(path, fmt::format("corrupt PNG file ({})", image.message));
 
-  Tensor t = Tensor::uninitialized(DType::f32, {image.height, image.width, channels});
+  Tensor t = Tensor::uninitialized(DType::f32, dims);
   std::transform(bytes.begin(), bytes.end(), t.data<float>(), [](png_byte b) { return static_cast<float>(b) / 255.f; });
   return t;
 }

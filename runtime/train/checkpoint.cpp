@@ -96,11 +96,15 @@ pb::NamedTensor to_named_tensor(const std::string& name, const Tensor& tensor) {
 }
 
 Tensor from_named_tensor(const pb::NamedTensor& named, const std::string& source) {
-  Tensor t(named.dtype() == pb::INT64 ? DType::i64 : DType::f32, Dims(named.dims().begin(), named.dims().end()));
-  if (named.data().size() != t.num_bytes())
+  const DType dtype = named.dtype() == pb::INT64 ? DType::i64 : DType::f32;
+  const Dims dims(named.dims().begin(), named.dims().end());
+  // The declared size is checked against the stored bytes before anything is allocated.
+  const size_t bytes = checked_num_bytes(dtype, dims, fmt::format("{}: tensor '{}'", source, named.name()));
+  if (named.data().size() != bytes)
     throw Error(fmt::format("{}: tensor '{}' holds {} bytes, its shape {} needs {}", source, named.name(),
-                            named.data().size(), dims_str(t.dims()), t.num_bytes()));
-  std::memcpy(t.raw_data(), named.data().data(), t.num_bytes());
+                            named.data().size(), dims_str(dims), bytes));
+  Tensor t(dtype, dims);
+  std::memcpy(t.raw_data(), named.data().data(), bytes);
   return t;
 }
 

@@ -59,7 +59,8 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   result.run_dir = options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir;
   const RunDirectory run(result.run_dir);
   // Held until training returns: a second process on this directory is refused before it writes anything.
-  const RunDirectoryLock lock = run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create);
+  const RunDirectoryLock lock =
+      run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create);
   if (options.resume)
     run.check_resumable(setup.data);
   else

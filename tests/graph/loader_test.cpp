@@ -6,6 +6,8 @@
 
 #include "graph/graph_algo.h"
 #include "graph/loader.h"
+#include "graph/shape.h"
+#include "graphrun/tensor.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -106,6 +108,53 @@ TEST(Loader, BadDeclarations) {
   expect_error("version: 1\nparameter { name: \"w\" shape: [-1, 4] }\n", {"parameter 'w'", "dimension -1"});
   expect_error(std::string(kHeader) + "output: \"nope\"\n", {"output 'nope' is not defined"});
   expect_error(std::string(kHeader) + "loss { value: \"x\" }\n", {"loss term 'x' must be a float32 scalar"});
+}
+
+TEST(Loader, ElementCountsBeyondTheCapAreErrorsNotWrapAround) {
+  // 4611686018427387907 * 4 wraps int64 to 12.
+  expect_error("version: 1\nparameter { name: \"w\" shape: [4611686018427387907, 4] }\n",
+               {"m.pbtxt:2:", "parameter 'w'", "shape [4611686018427387907,4] has more than 2^40 elements"});
+  expect_error("version: 1\ninput { name: \"x\" shape: [-1, 4611686018427387907, 4] }\n",
+               {"m.pbtxt:2:", "input 'x' (its fixed dims)", "has more than 2^40 elements"});
+  EXPECT_NO_THROW(parse("version: 1\nparameter { name: \"w\" shape: [1048576, 1048576] }\n"));  // exactly 2^40
+}
+
+TEST(Shape, CheckedNumElementsNamesTheShapeAtFault) {
+  EXPECT_EQ(checked_num_elements({2, 3, 4}, "t"), 24);
+  EXPECT_EQ(checked_num_elements({}, "t"), 1);
+  EXPECT_EQ(checked_num_elements({0, int64_t{1} << 62, int64_t{1} << 62}, "t"), 0);
+  EXPECT_EQ(checked_num_bytes(DType::i64, {3, 5}, "t"), 120u);
+  auto message = [](const Dims& dims) {
+    try {
+      checked_num_elements(dims, "t");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(message({int64_t{1} << 40, 2}), "t: shape [1099511627776,2] has more than 2^40 elements");
+  EXPECT_EQ(message({int64_t{1} << 62, int64_t{1} << 62}),
+            "t: shape [4611686018427387904,4611686018427387904] has "
+            "more than 2^40 elements");
+  EXPECT_EQ(message({2, -1}), "t: dimension -1 of shape [2,-1] is negative");
+}
+
+TEST(Tensor, ConstructionAndReshapeRejectOverflowingShapes) {
+  EXPECT_THROW(Tensor(DType::f32, {4611686018427387907, 4}), Error);
+  EXPECT_THROW(Tensor::uninitialized(DType::i64, {int64_t{1} << 41}), Error);
+  EXPECT_THROW(Tensor(DType::f32, {-2, 3}), Error);
+  // Wrapped around, this shape has the 12 elements of the tensor.
+  EXPECT_THROW(Tensor(DType::f32, {3, 4}).reshaped({4611686018427387907, 4}), Error);
+}
+
+TEST(Loader, DirectoryAsModelPathIsNamedAsSuch) {
+  const std::string dir = ::testing::TempDir();
+  try {
+    read_model_file(dir);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + ": is a directory, not a model file");
+  }
 }
 
 TEST(Loader, MissingFileNamesThePath) {

@@ -9,6 +9,7 @@
 
 #include "graphrun/npy.h"
 #include "runtime/initializers.h"
+#include "test_util.h"
 
 namespace graphrun {
 namespace {
@@ -49,6 +50,47 @@ TEST(Npy, ErrorsNameTheFile) {
   write_npy(path, t);
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 4);
   EXPECT_THROW(read_npy(path), Error);
+}
+
+std::string npy_error(const std::string& path) {
+  try {
+    read_npy(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Npy, HeaderShapesThatOverflowOrAreNegativeAreErrors) {
+  const std::string path = temp_path("hostile.npy");
+  // 4611686018427387907 * 4 wraps int64 to 12: a 176-byte file holds "all" 12 float32s.
+  testing::write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387907, 4), }", 48);
+  ASSERT_EQ(std::filesystem::file_size(path), 176u);
+  EXPECT_EQ(npy_error(path), path + ": shape [4611686018427387907,4] has more than 2^40 elements");
+  testing::write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (-3, 4), }", 48);
+  EXPECT_EQ(npy_error(path), path + ": dimension -3 of shape [-3,4] is negative");
+  testing::write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0);
+  EXPECT_EQ(npy_error(path), path + ": npy header dimension 99999999999999999999 is out of range");
+}
+
+TEST(Npy, DataSizeIsCheckedAgainstTheFileBeforeAllocating) {
+  const std::string path = temp_path("short.npy");
+  // The header claims 400 MB; the file holds 48 bytes. The message is the size
+  // check's, which runs before anything the header sizes is allocated.
+  testing::write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000,), }", 48);
+  EXPECT_EQ(npy_error(path),
+            path + ": holds 48 bytes of data, but the shape [100000000] of '<f4' its header declares needs 400000000");
+  // 2^39 int64s (4 TiB) could not be allocated at all: only the check can answer.
+  testing::write_raw_npy(path, "{'descr': '<i8', 'fortran_order': False, 'shape': (549755813888,), }", 0);
+  EXPECT_EQ(
+      npy_error(path),
+      path + ": holds 0 bytes of data, but the shape [549755813888] of '<i8' its header declares needs 4398046511104");
+  // Bytes beyond the declared data mean the header is wrong too.
+  testing::write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 12);
+  EXPECT_EQ(npy_error(path), path + ": holds 12 bytes of data, but the shape [2] of '<f4' its header declares needs 8");
+  // A version 2.0 header length of 4 GiB in a 12-byte file.
+  std::ofstream(path, std::ios::binary) << std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12);
+  EXPECT_EQ(npy_error(path), path + ": truncated .npy header");
 }
 
 pb::Parameter param(const std::string& text) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <png.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -41,6 +42,24 @@ Tensor byte_image(int64_t h, int64_t w, int64_t c, int seed) {
   Tensor t(DType::f32, {h, w, c});
   for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = static_cast<float>((i * 37 + seed) % 256) / 255.f;
   return t;
+}
+
+std::string big_endian32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+// A PNG of a valid 8-bit RGB IHDR declaring `width` x `height` and an empty
+// IDAT: its header claims an image its data cannot hold.
+void write_png_header(const std::string& path, uint32_t width, uint32_t height) {
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    const std::string body = type + data;
+    const auto crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+    png += big_endian32(static_cast<uint32_t>(data.size())) + body + big_endian32(static_cast<uint32_t>(crc));
+  };
+  chunk("IHDR", big_endian32(width) + big_endian32(height) + std::string("\x08\x02\x00\x00\x00", 5));
+  chunk("IDAT", "");
+  std::ofstream(path, std::ios::binary) << png;
 }
 
 void expect_equal(const Tensor& actual, const Tensor& expected) {
@@ -151,6 +170,20 @@ TEST(Png, ReadErrorsNameTheFileAndTheProblem) {
   fs::remove_all(dir);
 }
 
+TEST(Png, HeaderClaimingAHugeImageIsAnErrorBeforeAllocating) {
+  const fs::path dir = fresh_dir("huge");
+  const std::string path = (dir / "huge.png").string();
+  write_png_header(path, 100000, 100000);
+  // 3e10 samples: had the buffer been allocated, libpng would report the missing data instead.
+  EXPECT_EQ(
+      error_of([&] { read_png(path); }),
+      path + ": image of 100000x100000 pixels with 3 channels has more than the 268435456 samples graphrun reads");
+  // A small header with the same empty data gets past the size check to libpng's own error.
+  write_png_header(path, 4, 4);
+  EXPECT_EQ(error_of([&] { read_png(path); }).rfind(path + ": corrupt PNG file (", 0), 0u);
+  fs::remove_all(dir);
+}
+
 TEST(Png, DirectoryIsReadSortedByNameIgnoringOtherFiles) {
   const fs::path dir = fresh_dir("dir");
   for (const std::string name : {"b", "c", "a"})
@@ -225,6 +258,15 @@ TEST(Cli, PngErrorsAreOneLine) {
   r = cli("run " + kSource + "/tests/runtime/models/png_invert.pbtxt -i x=" + text + " -o " + dir.string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output, "graphrun: error: " + text + ": not a PNG file (bad signature)\n");
+
+  const std::string huge = (dir / "huge.png").string();
+  write_png_header(huge, 100000, 100000);
+  r = cli("run " + kSource + "/tests/runtime/models/png_invert.pbtxt -i x=" + huge + " -o " + dir.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output,
+            "graphrun: error: " + huge +
+                ": image of 100000x100000 pixels with 3 channels has more than the 268435456 samples graphrun "
+                "reads\n");
   fs::remove_all(dir);
 }
 

@@ -186,6 +186,36 @@ TEST(Checkpoint, ATruncatedCheckpointFailsEvalWithOneLine) {
   }
 }
 
+// A tensor whose declared shape lies about its bytes is refused before anything is
+// allocated, naming the checkpoint and the tensor.
+TEST(Checkpoint, ATensorShapeThatLiesIsAnErrorNamingIt) {
+  pb::NamedTensor huge;
+  huge.set_name("w");
+  huge.add_dims(int64_t{1} << 30);
+  huge.add_dims(int64_t{1} << 30);
+  huge.set_data(std::string(4, '\0'));
+  EXPECT_THROW(
+      {
+        try {
+          from_named_tensor(huge, "run/last.ckpt");
+        } catch (const Error& e) {
+          EXPECT_EQ(std::string(e.what()),
+                    "run/last.ckpt: tensor 'w': shape [1073741824,1073741824] has more than 2^40 elements");
+          throw;
+        }
+      },
+      Error);
+  pb::NamedTensor short_data = huge;
+  short_data.clear_dims();
+  short_data.add_dims(int64_t{1} << 28);  // 1 GiB of float32 declared, 4 bytes stored
+  try {
+    from_named_tensor(short_data, "run/last.ckpt");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "run/last.ckpt: tensor 'w' holds 4 bytes, its shape [268435456] needs 1073741824");
+  }
+}
+
 TEST(Checkpoint, OneWrittenBeforeTheHeaderStillLoads) {
   const std::string dir = trained_run("old_format");
   TrainOptions eval_options;

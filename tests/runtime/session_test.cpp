@@ -204,6 +204,67 @@ TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
   EXPECT_EQ(cli("frobnicate").exit_code, 2);
 }
 
+TEST(Session, ThreadCountsOutOfRangeAreErrors) {
+  const Model model = Model::load(kSource + "/examples/mlp/mlp.pbtxt");
+  EXPECT_NO_THROW(Session(model, SessionOptions{kMaxThreads, kMaxThreads}));
+  for (const SessionOptions& options : {SessionOptions{-1, 0}, SessionOptions{0, 100000}}) {
+    try {
+      Session session(model, options);
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("is out of range (0 = automatic, at most 256)"), std::string::npos);
+    }
+  }
+}
+
+TEST(Cli, ThreadAndCountOptionsOutOfRangeAreUsageErrors) {
+  const std::string mlp = kSource + "/examples/mlp/mlp.pbtxt";
+  const std::string hint = "Run with --help for more information.\n";
+  for (const char* option : {"--threads", "--intra-threads"}) {
+    CliResult r = cli("run " + mlp + " " + option + " 100000");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.output, std::string(option) + ": Value 100000 not in range 0 to 256\n" + hint);
+    r = cli("train " + mlp + " " + option + " -1");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.output, std::string(option) + ": Value -1 not in range 0 to 256\n" + hint);
+  }
+  for (const char* option : {"--batch-size 0", "--batch-size -3", "--epochs 0", "--epochs -1"}) {
+    const CliResult r = cli("train " + mlp + " " + option);
+    const std::string name = std::string(option).substr(0, std::string(option).find(' '));
+    const std::string value = std::string(option).substr(name.size() + 1);
+    EXPECT_EQ(r.exit_code, 2) << option;
+    EXPECT_EQ(r.output, name + ": Value " + value + " is not a positive integer\n" + hint);
+  }
+}
+
+TEST(Cli, HostileSizesAreOneLineErrors) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string tag = std::to_string(::getpid());
+  // A parameter whose element count wraps int64 to 12.
+  const std::string model = (dir / ("graphrun_huge_param_" + tag + ".pbtxt")).string();
+  std::ofstream(model) << "version: 1\ninput { name: \"x\" shape: [-1, 4] }\n"
+                          "parameter { name: \"w\" shape: [4611686018427387907, 4] }\n"
+                          "node { name: \"y\" op: \"ReduceSum\" input: \"w\" }\noutput: \"y\"\n";
+  for (const char* command : {"check ", "run "}) {
+    const CliResult r = cli(command + model);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.output, "graphrun: error: " + model +
+                            ":3:13: parameter 'w': shape [4611686018427387907,4] has more than 2^40 elements\n");
+  }
+  // A 176-byte .npy whose header declares the same shape.
+  const std::string npy = (dir / ("graphrun_huge_" + tag + ".npy")).string();
+  testing::write_raw_npy(npy, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387907, 4), }", 48);
+  CliResult r = cli("run " + kSource + "/examples/mlp/mlp.pbtxt -i x=" + npy);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: " + npy + ": shape [4611686018427387907,4] has more than 2^40 elements\n");
+  // A directory as the model.
+  r = cli("check " + dir.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: " + dir.string() + ": is a directory, not a model file\n");
+  std::filesystem::remove(model);
+  std::filesystem::remove(npy);
+}
+
 }  // namespace
 }  // namespace graphrun
 

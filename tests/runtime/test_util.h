@@ -66,6 +66,16 @@ inline int exit_code_of(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// A version 1.0 .npy file with the header dict `header` (padded as NumPy pads
+// it) and then `data_bytes` zero bytes: hostile files whose header lies.
+inline void write_raw_npy(const std::string& path, const std::string& header, size_t data_bytes) {
+  std::string padded = header;
+  padded += std::string((64 - (10 + padded.size() + 1) % 64) % 64, ' ') + "\n";
+  const char len[2] = {static_cast<char>(padded.size() & 0xff), static_cast<char>(padded.size() >> 8)};
+  std::ofstream out(path, std::ios::binary);
+  out << std::string("\x93NUMPY\x01\x00", 8) << std::string(len, 2) << padded << std::string(data_bytes, '\0');
+}
+
 inline std::string file_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

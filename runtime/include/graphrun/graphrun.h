@@ -67,6 +67,10 @@ class Model {
   std::shared_ptr<const detail::ModelData> data_;
 };
 
+// The largest thread count either option accepts: far above any core count,
+// far below what exhausts the OpenMP runtime.
+inline constexpr int kMaxThreads = 256;
+
 struct SessionOptions {
   int inter_op_threads = 0;  // independent nodes run concurrently on TBB; 0 = all cores, 1 = serial
   int intra_op_threads = 0;  // OpenMP threads inside each oneDNN call; 0 = oneDNN's default
