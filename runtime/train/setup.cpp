@@ -13,6 +13,23 @@
 
 namespace graphrun {
 
+namespace {
+
+// Values the training loop would otherwise replace or trip over later: refused
+// before anything is read or written.
+void check_train_config(const pb::TrainConfig& config, const std::string& model_path) {
+  if (config.has_batch_size() && config.batch_size() <= 0)
+    throw Error(
+        fmt::format("{}: train.batch_size {} must be positive (leave it out for 32)", model_path, config.batch_size()));
+  if (config.has_epochs() && config.epochs() <= 0)
+    throw Error(fmt::format("{}: train.epochs {} must be positive (leave it out for 1)", model_path, config.epochs()));
+  const float split = config.data().validation_split();
+  if (!(split >= 0 && split < 1))
+    throw Error(fmt::format("{}: train.data.validation_split {} must be in [0, 1)", model_path, split));
+}
+
+}  // namespace
+
 TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope,
                              DataNeed need)
     : model(Model::load(model_path)), data(detail::data_of(model)) {
@@ -20,10 +37,12 @@ TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& 
   if (!has_data && need == DataNeed::required)
     throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
   config = data.proto.train();
+  if (has_data) check_train_config(config, model_path);
   if (options.batch_size) {
     if (*options.batch_size <= 0) throw Error(fmt::format("batch size {} must be positive", *options.batch_size));
     config.set_batch_size(*options.batch_size);
   }
+  if (options.epochs && *options.epochs <= 0) throw Error(fmt::format("epochs {} must be positive", *options.epochs));
   if (!config.predictions().empty()) {
     auto id = data.graph.find_value(config.predictions());
     if (!id)

@@ -41,7 +41,7 @@ class TrainingSetup {
   void track(MetricTracker& tracker, const Split& batch, const std::vector<Tensor>& out) const;
   // Loss (and accuracy) of the current parameters on a split, dropout off.
   MetricTracker evaluate(const Split& split) const;
-  int64_t batch_size() const { return config.batch_size() > 0 ? config.batch_size() : 32; }
+  int64_t batch_size() const { return config.has_batch_size() ? config.batch_size() : 32; }
   bool has_accuracy() const { return predictions != kNoValue; }
   std::string accuracy_name() const { return dataset.binary_labels ? "binary_accuracy" : "accuracy"; }
 

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "graphrun/train.h"
 #include "test_util.h"
@@ -247,6 +251,31 @@ TEST(Trainer, BadDataNamesFileAndLine) {
   msg = error_of(m, dir + "/run4");
   EXPECT_NE(msg.find("data.csv"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos);
+}
+
+// Config values that used to be replaced silently (batch_size 0 became 32, epochs -3
+// became 1) or failed only after an epoch (a negative validation_split) are refused
+// before anything is read or written, in one line naming the model and the field.
+TEST(Trainer, OutOfRangeTrainValuesAreOneLineErrors) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"batch_size: 0", "train.batch_size 0 must be positive (leave it out for 32)"},
+      {"batch_size: -5", "train.batch_size -5 must be positive (leave it out for 32)"},
+      {"epochs: -3", "train.epochs -3 must be positive (leave it out for 1)"},
+      {"validation_split: -0.2", "train.data.validation_split -0.2 must be in [0, 1)"},
+      {"validation_split: 1.5", "train.data.validation_split 1.5 must be in [0, 1)"},
+  };
+  const std::map<std::string, std::string> field_in_tiny = {
+      {"batch_size", "batch_size: 8"}, {"epochs", "epochs: 4"}, {"validation_split", "validation_split: 0.2"}};
+  int i = 0;
+  for (const auto& [setting, message] : cases) {
+    const std::string field = setting.substr(0, setting.find(':'));
+    const std::string model = tiny_model_variant("bad_config_" + std::to_string(i), field_in_tiny.at(field), setting);
+    const std::string run = fresh_dir("bad_config_run_" + std::to_string(i++));
+    const testing::CliResult r = testing::cli("train " + model + " --run-dir " + run + " --no-progress");
+    EXPECT_EQ(r.exit_code, 1) << setting;
+    EXPECT_EQ(r.output, "graphrun: error: " + model + ": " + message + "\n") << setting;
+    EXPECT_FALSE(fs::exists(run)) << setting;
+  }
 }
 
 TEST(Trainer, BadRowsAreSkippedAndCountedWhenAsked) {
