@@ -136,9 +136,8 @@ Dataset load_dataset(const pb::TrainConfig& config, const Graph& graph, const st
   return ds;
 }
 
+// validation_split's range is checked once, with the rest of train {}, by TrainingSetup.
 data::Split validation_rows(const pb::DataConfig& config, const std::vector<int64_t>& labels, uint64_t seed) {
-  if (config.validation_split() >= 1)
-    throw Error(fmt::format("validation_split {} must be in (0, 1)", config.validation_split()));
   const uint64_t split_seed = config.split_seed() != 0 ? config.split_seed() : seed;
   if (config.split_rule() == pb::DataConfig::SKLEARN) {
     if (split_seed > 0xffffffffULL)
