@@ -206,7 +206,7 @@ def main():
     ap.add_argument('--init', default='graphrun', help='graphrun (npy dir) | keras')
     ap.add_argument('--init-dir', default=''); ap.add_argument('--order', default='graphrun', help='graphrun | torch')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--train-seed', type=int, default=42, help='graphrun train { seed } for --order graphrun'); ap.add_argument('--epochs', type=int, default=100)
-    ap.add_argument('--dump-init', default='', help='write --init keras weights for --seed as DIR/{W,R,B,dense_W,dense_b}.npy and exit'); ap.add_argument('--patience', type=int, default=5); ap.add_argument('--adam', default='torch', help='torch (torch.optim.Adam, as ../shared/reference) | keras (as graphrun)'); ap.add_argument('--eval-ckpt', default='')
+    ap.add_argument('--dump-init', default='', help='write --init keras weights for --seed as DIR/{W,R,B,dense_W,dense_b}.npy and exit'); ap.add_argument('--patience', type=int, default=5); ap.add_argument('--adam', default='torch', help='torch (torch.optim.Adam, as the PyTorch reference) | keras (as graphrun)'); ap.add_argument('--eval-ckpt', default='')
     a = ap.parse_args()
     if a.dump_init:  # no data needed: the weights only
         model = Net(a.cell, np.zeros((10000, 100), np.float32))
