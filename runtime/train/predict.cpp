@@ -3,6 +3,9 @@
 // computes one.
 #include <fmt/format.h>
 
+#include <map>
+
+#include "graph/shape.h"
 #include "graphrun/train.h"
 #include "runtime/model_data.h"
 #include "runtime/train/checkpoint.h"
@@ -35,6 +38,30 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+// Fills every parameter `model` declares from the same-named checkpoint tensor, so
+// a smaller graph (a VAE's decoder alone) runs with a bigger run's parameters;
+// checkpoint tensors the model does not name are ignored. Frozen parameters are not
+// in checkpoints (they are rebuilt from the model and its data) and keep theirs.
+void load_parameters_by_name(const detail::ModelData& model, const pb::Checkpoint& checkpoint,
+                             const std::string& ck_path, Session& session) {
+  std::map<std::string, const pb::NamedTensor*> stored;
+  for (const pb::NamedTensor& named : checkpoint.parameter()) stored.emplace(named.name(), &named);
+  for (const ParameterDef& p : model.graph.parameters) {
+    const Value& declared = model.graph.value(p.value);
+    const auto it = stored.find(declared.name);
+    if (it == stored.end()) {
+      if (!p.trainable()) continue;
+      throw Error(fmt::format("{}: no parameter '{}' ({} in {}); the run trained a model without it", ck_path,
+                              declared.name, type_str(declared.type), model.path));
+    }
+    const Tensor value = from_named_tensor(*it->second, ck_path);
+    if (value.dtype() != declared.type.dtype || value.dims() != declared.type.dims)
+      throw Error(fmt::format("{}: parameter '{}' is {} in the checkpoint, {} in {}", ck_path, declared.name,
+                              value.type_string(), type_str(declared.type), model.path));
+    session.set_parameter(declared.name, value);
+  }
+}
+
 }  // namespace
 
 Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options) {
@@ -44,8 +71,7 @@ Session load_trained(const std::string& model_path, const std::string& run_dir, 
   const RunDirectory run(run_dir);
   const std::string ck_path = run.kept_checkpoint();
   const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
-  for (const pb::NamedTensor& named : checkpoint.parameter())
-    session.set_parameter(named.name(), from_named_tensor(named, ck_path));
+  load_parameters_by_name(data, checkpoint, ck_path, session);
   if (data.proto.has_train() && !data.proto.train().data().word_vectors().parameter().empty()) {
     const pb::DataConfig& config = data.proto.train().data();
     session.set_parameter(config.word_vectors().parameter(),
