@@ -70,6 +70,12 @@ graphrun::Tensor read_input(const std::string& path) {
   return graphrun::read_npy(path);
 }
 
+// Output files may name directories that do not exist yet.
+void create_parent_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+}
+
 int run_command(const RunArgs& args) {
   graphrun::Model model = graphrun::Model::load(args.model);
   std::map<std::string, graphrun::Tensor> feeds;
@@ -150,8 +156,7 @@ int convert_weights_command(const ConvertArgs& args) {
       throw graphrun::Error(fmt::format("--in '{}': tensor '{}' given twice", spec, spec.substr(0, eq)));
   }
   const graphrun::RecurrentWeights w = graphrun::convert_recurrent_weights(from, layout, tensors);
-  const std::filesystem::path parent = std::filesystem::path(args.out_prefix).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  create_parent_directory(args.out_prefix);
   for (const auto& [name, tensor] : {std::pair{"W", &w.W}, std::pair{"R", &w.R}, std::pair{"B", &w.B}}) {
     const std::string path = fmt::format("{}_{}.npy", args.out_prefix, name);
     graphrun::write_npy(path, *tensor);
@@ -170,8 +175,7 @@ int montage_command(const MontageArgs& args) {
   std::vector<graphrun::Tensor> batches;
   for (const std::string& path : args.inputs) batches.push_back(read_input(path));
   const graphrun::Tensor grid = graphrun::image_grid(batches, args.grid, args.inputs);
-  const std::filesystem::path parent = std::filesystem::path(args.output).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  create_parent_directory(args.output);
   graphrun::write_png(args.output, grid);
   std::cout << fmt::format("{} images -> {}, {}\n", batches.size() * static_cast<size_t>(batches[0].dims()[0]),
                            args.output, grid.type_string());
@@ -187,8 +191,7 @@ struct LatentGridArgs {
 int latent_grid_command(const LatentGridArgs& args) {
   const graphrun::Tensor codes =
       graphrun::latent_grid(args.layout, args.dims, args.steps, args.range[0], args.range[1]);
-  const std::filesystem::path parent = std::filesystem::path(args.output).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  create_parent_directory(args.output);
   graphrun::write_npy(args.output, codes);
   std::cout << fmt::format("codes {} -> {}\n", codes.type_string(), args.output);
   return 0;
