@@ -59,6 +59,11 @@ DatasetScope split_scope(const detail::ModelData& data, const RunDirectory& run,
   if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", data.path));
   DatasetScope scope{nullptr, 0, split};
   if (tokenizes_texts(data.proto.train().data())) {
+    if (run.path().empty())
+      throw Error(
+          fmt::format("{}: the model's data are texts, tokenized with a training run's vocabulary: name the "
+                      "run directory (--checkpoint RUN_DIR)",
+                      data.path));
     vocabulary = run.load_vocabulary();
     scope = {&*vocabulary, trained_length(data), split};
     if (scope.max_length == 0) scope = {};

@@ -268,6 +268,11 @@ TEST(ImageTrainer, RunFeedsASplitOfTheTrainingData) {
                           "': input 'images' is fed by --split test already\n");
   EXPECT_EQ(testing::cli("run " + model + " --split nope").output,
             "graphrun: error: unknown split 'nope' (use train, validation or test)\n");
+  const std::string text_model = std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/tiny_text.pbtxt";
+  EXPECT_EQ(testing::cli("run " + text_model + " --split test").output,
+            "graphrun: error: " + text_model +
+                ": the model's data are texts, tokenized with a training run's vocabulary: name the run directory "
+                "(--checkpoint RUN_DIR)\n");
 }
 
 std::string error_of(const std::string& model) {
