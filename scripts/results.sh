@@ -7,8 +7,9 @@
 #
 # Runs go to runs/results/<name>. Columns: the notebook's figure, graphrun's
 # figure (test split where the example has one, else the best validation
-# figure, as the notebook reports), epochs trained, training wall time (eval
-# excluded) and mean training samples/s.
+# figure, as the notebook reports; for a model without accuracy, the validation
+# loss at epoch 1 and at its best epoch, and the fall), epochs trained, training
+# wall time (eval excluded) and mean training samples/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 graphrun="${1:-build}/graphrun"
@@ -25,6 +26,7 @@ examples=(
   "movie BiLSTM|examples/movie_reviews/bilstm.pbtxt|80.1% val|76.2% val"
   "movie 2x stacked LSTM|examples/movie_reviews/stacked_lstm.pbtxt|79.8% val|75.2% val"
   "imdb LSTM, 1 epoch|examples/imdb/lstm.pbtxt|~73%|76.1% test"
+  "emoji VAE|examples/emoji_vae/vae.pbtxt|not printed|none"
 )
 
 echo "| model | notebook | PyTorch ref | graphrun | epochs | wall time | samples/s |"
@@ -39,8 +41,13 @@ for entry in "${examples[@]}"; do
     "$graphrun" train "$model" --run-dir "$run" --no-progress > /dev/null 2>&1 || { echo "| $name | $notebook | $reference | training failed (see $run/train.log) | | | |"; continue; }
   fi
   log="$run/train.log"
-  read -r split value < <(scripts/figure.sh "$run")
-  figure=$(awk -v s="$split" -v v="$value" 'BEGIN { printf "%s %.1f%%", s, 100 * v }')
+  read -r split value first best best_epoch < <(scripts/figure.sh "$run")
+  if [ "$split" = val_loss_fall ]; then
+    figure=$(awk -v v="$value" -v f="$first" -v b="$best" -v e="$best_epoch" \
+               'BEGIN { printf "val loss %.1f -> %.1f (epoch %d): -%.1f%%", f, b, e, 100 * v }')
+  else
+    figure=$(awk -v s="$split" -v v="$value" 'BEGIN { printf "%s %.1f%%", s, 100 * v }')
+  fi
   read -r epochs seconds rate < <(awk '/^epoch [0-9]+\/[0-9]+/ { n++; for (i = 1; i <= NF; ++i) { if ($i ~ /^[0-9.]+s$/) s += substr($i, 1, length($i) - 1); if ($(i + 1) == "samples/s") r += $i } }
                                    END { printf "%d %.1f %.0f\n", n, s, n ? r / n : 0 }' "$log")
   echo "| $name | $notebook | $reference | $figure | $epochs | ${seconds} s | $rate |"
