@@ -44,13 +44,17 @@ Session load_trained(const std::string& model_path, const std::string& run_dir, 
   const RunDirectory run(run_dir);
   const std::string ck_path = run.kept_checkpoint();
   const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
-  for (const pb::NamedTensor& named : checkpoint.parameter())
+  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
+  bool word_vectors_restored = false;
+  for (const pb::NamedTensor& named : checkpoint.parameter()) {
     session.set_parameter(named.name(), from_named_tensor(named, ck_path));
-  if (data.proto.has_train() && !data.proto.train().data().word_vectors().parameter().empty()) {
-    const pb::DataConfig& config = data.proto.train().data();
-    session.set_parameter(config.word_vectors().parameter(),
-                          word_vector_embedding(config, data.directory, run.load_vocabulary()));
+    word_vectors_restored = word_vectors_restored || named.name() == word_vectors;
   }
+  // Checkpoints hold trainable parameters only: a frozen word-vector table is filled again from the run's
+  // vocabulary, while a trainable one was trained, and the checkpoint's copy stands.
+  if (!word_vectors.empty() && !word_vectors_restored)
+    session.set_parameter(word_vectors,
+                          word_vector_embedding(data.proto.train().data(), data.directory, run.load_vocabulary()));
   return session;
 }
 
