@@ -3,6 +3,10 @@
 // computes one.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
+#include "graph/shape.h"
 #include "graphrun/train.h"
 #include "runtime/model_data.h"
 #include "runtime/train/checkpoint.h"
@@ -35,6 +39,30 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+// Fills every parameter `model` declares from the same-named checkpoint tensor, so
+// a smaller graph (a VAE's decoder alone) runs with a bigger run's parameters;
+// checkpoint tensors the model does not name are ignored. Frozen parameters are not
+// in checkpoints (they are rebuilt from the model and its data) and keep theirs.
+void load_parameters_by_name(const detail::ModelData& model, const pb::Checkpoint& checkpoint,
+                             const std::string& ck_path, Session& session) {
+  std::map<std::string, const pb::NamedTensor*> stored;
+  for (const pb::NamedTensor& named : checkpoint.parameter()) stored.emplace(named.name(), &named);
+  for (const ParameterDef& p : model.graph.parameters) {
+    const Value& declared = model.graph.value(p.value);
+    const auto it = stored.find(declared.name);
+    if (it == stored.end()) {
+      if (!p.trainable()) continue;
+      throw Error(fmt::format("{}: no parameter '{}' ({} in {}); the run trained a model without it", ck_path,
+                              declared.name, type_str(declared.type), model.path));
+    }
+    const Tensor value = from_named_tensor(*it->second, ck_path);
+    if (value.dtype() != declared.type.dtype || value.dims() != declared.type.dims)
+      throw Error(fmt::format("{}: parameter '{}' is {} in the checkpoint, {} in {}", ck_path, declared.name,
+                              value.type_string(), type_str(declared.type), model.path));
+    session.set_parameter(declared.name, value);
+  }
+}
+
 }  // namespace
 
 Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options) {
@@ -44,15 +72,14 @@ Session load_trained(const std::string& model_path, const std::string& run_dir, 
   const RunDirectory run(run_dir);
   const std::string ck_path = run.kept_checkpoint();
   const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
-  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
-  bool word_vectors_restored = false;
-  for (const pb::NamedTensor& named : checkpoint.parameter()) {
-    session.set_parameter(named.name(), from_named_tensor(named, ck_path));
-    word_vectors_restored = word_vectors_restored || named.name() == word_vectors;
-  }
+  load_parameters_by_name(data, checkpoint, ck_path, session);
   // Checkpoints hold trainable parameters only: a frozen word-vector table is filled again from the run's
   // vocabulary, while a trainable one was trained, and the checkpoint's copy stands.
-  if (!word_vectors.empty() && !word_vectors_restored)
+  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
+  const auto& stored = checkpoint.parameter();
+  if (!word_vectors.empty() && std::none_of(stored.begin(), stored.end(), [&](const pb::NamedTensor& named) {
+        return named.name() == word_vectors;
+      }))
     session.set_parameter(word_vectors,
                           word_vector_embedding(data.proto.train().data(), data.directory, run.load_vocabulary()));
   return session;

@@ -161,6 +161,93 @@ TEST(ImageTrainer, GradcheckFeedsTheImages) {
   EXPECT_GT(g.checked, 0);
 }
 
+// The autoencoder's two halves as graphs of their own, parameters named as in the full model.
+const char* const kEncoderHalf = R"(version: 1
+input { name: "images" shape: [-1, 8, 8, 4] }
+parameter { name: "w_enc" shape: [256, 6] }
+parameter { name: "b_enc" shape: [6] }
+node { name: "flat" op: "Flatten" input: "images" }
+node { name: "code_lin" op: "Gemm" input: ["flat", "w_enc", "b_enc"] }
+node { name: "code" op: "Relu" input: "code_lin" }
+output: "code"
+)";
+const char* const kDecoderHalf = R"(version: 1
+input { name: "code" shape: [-1, 6] }
+parameter { name: "w_dec" shape: [6, 256] }
+parameter { name: "b_dec" shape: [256] }
+node { name: "logits_flat" op: "Gemm" input: ["code", "w_dec", "b_dec"] }
+node { name: "logits" op: "Reshape" input: "logits_flat" shape: [-1, 8, 8, 4] }
+node { name: "reconstruction" op: "Sigmoid" input: "logits" }
+output: "reconstruction"
+)";
+
+std::string write_model(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The decoder with its bias parameter renamed b_out (declaration and use).
+std::string renamed_b_dec(std::string text) {
+  for (size_t at; (at = text.find("\"b_dec\"")) != std::string::npos;) text.replace(at, 7, "\"b_out\"");
+  return text;
+}
+
+void expect_same(const Tensor& got, const Tensor& expected) {
+  ASSERT_EQ(got.type_string(), expected.type_string());
+  for (int64_t i = 0; i < got.num_elements(); ++i) ASSERT_EQ(got.data<float>()[i], expected.data<float>()[i]) << i;
+}
+
+// load_trained takes, for each parameter a graph declares, the same-named tensor of
+// the run's checkpoint, so an encoder or a decoder alone runs with an autoencoder
+// run's parameters (the checkpoint's other tensors ignored), on the command line too;
+// a missing or mis-shaped parameter is a one-line error naming it, the checkpoint and
+// both shapes.
+TEST(ImageTrainer, AGraphsHalfLoadsTheParametersItNamesFromTheRun) {
+  const std::string model = image_setup("halves"), dir = run_dir_of(model);
+  train(model, quiet(dir));
+  const fs::path folder = fs::path(model).parent_path();
+  const Tensor images = read_png_dir((folder / "test_images").string());
+  const std::vector<Tensor> full = load_trained(model, dir).run({{"images", images}}, {"code", "reconstruction"});
+
+  const std::string encoder = write_model((folder / "encoder.pbtxt").string(), kEncoderHalf);
+  const std::string decoder = write_model((folder / "decoder.pbtxt").string(), kDecoderHalf);
+  const Tensor code = load_trained(encoder, dir).run({{"images", images}})[0];
+  expect_same(code, full[0]);
+  expect_same(load_trained(decoder, dir).run({{"code", full[0]}})[0], full[1]);
+
+  // graphrun run: the encoder over a directory of PNGs, the decoder over the codes' .npy.
+  const std::string out = (folder / "out").string();
+  testing::CliResult r = testing::cli("run " + encoder + " --checkpoint " + dir + " -i images=" +
+                                      (folder / "test_images").string() + " -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_same(read_npy(out + "/code.npy"), full[0]);
+  r = testing::cli("run " + decoder + " --checkpoint " + dir + " -i code=" + out + "/code.npy -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_same(read_npy(out + "/reconstruction.npy"), full[1]);
+
+  const auto error_of_loading = [&](const std::string& text) -> std::string {
+    try {
+      load_trained(write_model((folder / "other.pbtxt").string(), text), dir);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string renamed = renamed_b_dec(kDecoderHalf);
+  EXPECT_EQ(error_of_loading(renamed), dir + "/best.ckpt: no parameter 'b_out' (float32[256] in " +
+                                                (folder / "other.pbtxt").string() +
+                                                "); the run trained a model without it");
+  std::string wide = kEncoderHalf;
+  wide.replace(wide.find("[256, 6]"), 8, "[256, 7]");
+  wide.replace(wide.find("[6]"), 3, "[7]");
+  EXPECT_EQ(error_of_loading(wide), dir + "/best.ckpt: parameter 'w_enc' is float32[256,6] in the checkpoint, "
+                                          "float32[256,7] in " + (folder / "other.pbtxt").string());
+  // A frozen parameter is not in checkpoints: it keeps the model's initialiser.
+  std::string frozen = renamed;
+  frozen.replace(frozen.find("shape: [256] }"), 14, "shape: [256] trainable: false }");
+  EXPECT_EQ(error_of_loading(frozen), "no error");
+}
+
 std::string error_of(const std::string& model) {
   try {
     train(model, quiet(run_dir_of(model)));

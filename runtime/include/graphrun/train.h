@@ -70,10 +70,14 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
 std::string format_eval(const EvalResult& result);  // metrics and the confusion matrix as text
 
 // A trained model, ready to run: a session whose parameters come from the run's
-// best checkpoint (else its last). A frozen word-vector table the training config
-// filled (train.data.word_vectors; not in checkpoints) is filled again from the run's
-// saved vocabulary; a trainable one comes from the checkpoint, as trained. Errors
-// name the missing or corrupt file.
+// best checkpoint (else its last), by name: each parameter the model declares takes
+// the checkpoint's tensor of that name, so a smaller graph than the one trained (a
+// VAE's decoder alone) loads what it names and ignores the rest; a trainable one
+// missing from the checkpoint, or of another shape, is an Error naming it, the
+// checkpoint and both shapes. A frozen word-vector table the training config filled
+// (train.data.word_vectors; not in checkpoints) is filled again from the run's saved
+// vocabulary; a trainable one comes from the checkpoint, as trained. Errors name the
+// missing or corrupt file.
 //
 //   graphrun::Session s = graphrun::load_trained("examples/emotion/bilstm_attention.pbtxt", "runs/emotion");
 //   std::vector<graphrun::Tensor> out = s.run({{"tokens", ids}}, {"probs"});
