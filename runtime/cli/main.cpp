@@ -4,6 +4,8 @@
 //                                                             (x=image.png, x=DIR of PNGs; --png y: y_0000.png, ...)
 //   graphrun check MODEL.pbtxt                                validate; per-node table with parameter counts
 //   graphrun dot MODEL.pbtxt [-o graph.dot]                   Graphviz drawing of the graph
+//   graphrun montage A.npy [B.npy|DIR ...] -o grid.png         images as one PNG grid (B's under A's)
+//   graphrun latent-grid --layout A|B|C --dims 16 -o z.npy     latent codes of a 2-D grid, for a decoder
 //   graphrun ops                                              the op reference, from the registry
 //   graphrun train MODEL.pbtxt [--run-dir DIR] [--resume] [--epochs N] [--batch-size N]   train with the model's train
 //   block graphrun eval MODEL.pbtxt --checkpoint RUN_DIR [--split test]        score a run's checkpoint graphrun
@@ -26,6 +28,7 @@
 
 #include "graphrun/convert.h"
 #include "graphrun/graphrun.h"
+#include "graphrun/image_grid.h"
 #include "graphrun/train.h"
 
 namespace {
@@ -50,6 +53,7 @@ struct RunArgs {
   std::vector<std::string> png_outputs;  // fetched values also written as one PNG per batch row
   std::string output_dir = ".";
   std::string checkpoint;  // a training run directory: its parameters instead of the initialisers
+  std::string split;       // feed the inputs from this split of the model's training data
   int threads = 0;
   int intra_threads = 0;
 };
@@ -69,10 +73,14 @@ graphrun::Tensor read_input(const std::string& path) {
 int run_command(const RunArgs& args) {
   graphrun::Model model = graphrun::Model::load(args.model);
   std::map<std::string, graphrun::Tensor> feeds;
+  if (!args.split.empty()) feeds = graphrun::split_inputs(args.model, args.checkpoint, args.split);
   for (const std::string& spec : args.inputs) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
       throw graphrun::Error(fmt::format("--input '{}': expected NAME=FILE.npy, NAME=FILE.png or NAME=DIR", spec));
+    if (feeds.count(spec.substr(0, eq)))
+      throw graphrun::Error(
+          fmt::format("--input '{}': input '{}' is fed by --split {} already", spec, spec.substr(0, eq), args.split));
     feeds[spec.substr(0, eq)] = read_input(spec.substr(eq + 1));
   }
   const graphrun::SessionOptions options{args.threads, args.intra_threads};
@@ -152,6 +160,40 @@ int convert_weights_command(const ConvertArgs& args) {
   return 0;
 }
 
+struct MontageArgs {
+  std::vector<std::string> inputs;  // FILE.npy, FILE.png or a directory of PNGs
+  std::string output;
+  graphrun::GridOptions grid;
+};
+
+int montage_command(const MontageArgs& args) {
+  std::vector<graphrun::Tensor> batches;
+  for (const std::string& path : args.inputs) batches.push_back(read_input(path));
+  const graphrun::Tensor grid = graphrun::image_grid(batches, args.grid, args.inputs);
+  const std::filesystem::path parent = std::filesystem::path(args.output).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  graphrun::write_png(args.output, grid);
+  std::cout << fmt::format("{} images -> {}, {}\n", batches.size() * static_cast<size_t>(batches[0].dims()[0]),
+                           args.output, grid.type_string());
+  return 0;
+}
+
+struct LatentGridArgs {
+  std::string layout, output;
+  int64_t dims = 0, steps = 20;
+  std::vector<double> range = {-2, 2};
+};
+
+int latent_grid_command(const LatentGridArgs& args) {
+  const graphrun::Tensor codes =
+      graphrun::latent_grid(args.layout, args.dims, args.steps, args.range[0], args.range[1]);
+  const std::filesystem::path parent = std::filesystem::path(args.output).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  graphrun::write_npy(args.output, codes);
+  std::cout << fmt::format("codes {} -> {}\n", codes.type_string(), args.output);
+  return 0;
+}
+
 int check_command(const std::string& path) {
   graphrun::Model model = graphrun::Model::load(path);
   std::cout << fmt::format("Model: {} ({})\n", model.name().empty() ? "(unnamed)" : model.name(), path);
@@ -190,6 +232,9 @@ int main(int argc, char** argv) {
   run->add_option("--output,-o", run_args.output_dir, "Directory for the output .npy (and --png) files");
   run->add_option("--checkpoint", run_args.checkpoint,
                   "Training run directory whose best (else last) checkpoint to run");
+  run->add_option("--split", run_args.split,
+                  "Feed the inputs from this split (train, validation, test) of the model's training data, every "
+                  "example (text data: tokenized with the --checkpoint run's vocabulary)");
   run->add_option("--threads", run_args.threads, "Nodes run concurrently (0 = all cores, 1 = serial)")
       ->check(kThreadCount);
   run->add_option("--intra-threads", run_args.intra_threads, "OpenMP threads per oneDNN call (0 = default)")
@@ -247,6 +292,35 @@ int main(int argc, char** argv) {
   CLI::App* gradcheck = app.add_subcommand("gradcheck", "Compare autodiff gradients with central differences");
   gradcheck->add_option("model", gradcheck_model, "Model .pbtxt with loss terms")->required();
   gradcheck->add_option("--batch", gradcheck_batch, "Examples in the checked batch")->check(kPositiveCount);
+
+  MontageArgs montage_args;
+  CLI::App* montage =
+      app.add_subcommand("montage", "Lay out images as one PNG grid; several inputs give one row each per band");
+  montage
+      ->add_option("inputs", montage_args.inputs,
+                   "Images: FILE.npy (float32 [N, H, W, C] in [0, 1]), FILE.png or a directory of PNGs; with "
+                   "several (same shape), image i of each sits under image i of the one before")
+      ->required();
+  montage->add_option("--output,-o", montage_args.output, "The grid, a PNG file")->required();
+  montage->add_option("--cols", montage_args.grid.columns, "Images per row (default: ceil(sqrt(N)))")
+      ->check(kPositiveCount);
+  montage->add_option("--gap", montage_args.grid.gap, "Pixels between images (default 2)")->check(CLI::Range(0, 64));
+  montage->add_option("--fill", montage_args.grid.fill, "Value of every channel in the gaps, 0..1 (default 1: white)")
+      ->check(CLI::Range(0.0, 1.0));
+
+  LatentGridArgs latent_args;
+  CLI::App* latent = app.add_subcommand(
+      "latent-grid", "Latent codes of a steps x steps grid over a 2-D range, for a decoder (writes [steps^2, dims])");
+  latent
+      ->add_option("--layout", latent_args.layout,
+                   "How x and y fill the dims: A (first half x, rest y), B (x y x y ...), C (x x y y ...), or a "
+                   "string of x and y, one per dim")
+      ->required();
+  latent->add_option("--dims", latent_args.dims, "Latent dims (A, B, C; a string of x and y gives its own)")
+      ->check(kPositiveCount);
+  latent->add_option("--steps", latent_args.steps, "Values per axis (default 20)")->check(CLI::Range(1, 1000));
+  latent->add_option("--range", latent_args.range, "LOW,HIGH of both axes (default -2,2)")->delimiter(',')->expected(2);
+  latent->add_option("--output,-o", latent_args.output, "The codes, a .npy file")->required();
 
   ConvertArgs convert_args;
   CLI::App* convert = app.add_subcommand(
@@ -315,6 +389,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*convert) return convert_weights_command(convert_args);
+    if (*montage) return montage_command(montage_args);
+    if (*latent) return latent_grid_command(latent_args);
     if (*gradcheck) {
       const graphrun::GradCheckResult r = graphrun::gradcheck(gradcheck_model, gradcheck_batch);
       std::cout << fmt::format("{}: {} elements checked, max abs error {:.3g}, max rel error {:.3g} (worst: {})\n",

@@ -49,6 +49,23 @@ int64_t trained_length(const detail::ModelData& data) {
   return dims.size() == 2 && dims[1] > 0 ? dims[1] : 0;
 }
 
+// What scoring one split of a run reads: only the split's own files, images and
+// numbers as they are; texts tokenized with the run's saved vocabulary (kept in
+// `vocabulary`), unless the padded length is known only from the training texts.
+DatasetScope split_scope(const detail::ModelData& data, const RunDirectory& run, const std::string& split,
+                         std::optional<Vocabulary>& vocabulary) {
+  if (split != "train" && split != "validation" && split != "test")
+    throw Error(fmt::format("unknown split '{}' (use train, validation or test)", split));
+  if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", data.path));
+  DatasetScope scope{nullptr, 0, split};
+  if (tokenizes_texts(data.proto.train().data())) {
+    vocabulary = run.load_vocabulary();
+    scope = {&*vocabulary, trained_length(data), split};
+    if (scope.max_length == 0) scope = {};
+  }
+  return scope;
+}
+
 }  // namespace
 
 TrainResult train(const std::string& model_path, const TrainOptions& options) {
@@ -166,22 +183,11 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
 
 EvalResult evaluate(const std::string& model_path, const std::string& run_dir, const std::string& split,
                     const TrainOptions& options) {
-  if (split != "train" && split != "validation" && split != "test")
-    throw Error(fmt::format("unknown split '{}' (use train, validation or test)", split));
   const RunDirectory run(run_dir);
   const Model model = Model::load(model_path);
   const detail::ModelData& data = detail::data_of(model);
-  if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
-  // Only the split's own files are read: images and numbers as they are; texts tokenized with the
-  // run's saved vocabulary, unless the padded length is known only from the training texts.
   std::optional<Vocabulary> vocabulary;
-  DatasetScope scope{nullptr, 0, split};
-  if (tokenizes_texts(data.proto.train().data())) {
-    vocabulary = run.load_vocabulary();
-    scope = {&*vocabulary, trained_length(data), split};
-    if (scope.max_length == 0) scope = {};
-  }
-  TrainingSetup setup(model_path, options, scope);
+  TrainingSetup setup(model_path, options, split_scope(data, run, split, vocabulary));
   setup.restore_parameters(read_checkpoint(run.kept_checkpoint()), run.kept_checkpoint());
   const Split& scored = setup.dataset.split(split);
   if (scored.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
@@ -196,6 +202,20 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
     r.classes = setup.dataset.classes;
   }
   return r;
+}
+
+std::map<std::string, Tensor> split_inputs(const std::string& model_path, const std::string& run_dir,
+                                           const std::string& split) {
+  const Model model = Model::load(model_path);
+  const detail::ModelData& data = detail::data_of(model);
+  std::optional<Vocabulary> vocabulary;
+  const Dataset dataset = load_dataset(data.proto.train(), data.graph, model_path, data.directory,
+                                       split_scope(data, RunDirectory(run_dir), split, vocabulary));
+  const Split& examples = dataset.split(split);
+  if (examples.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
+  std::map<std::string, Tensor> feeds;
+  for (size_t i = 0; i < dataset.inputs.size(); ++i) feeds.emplace(dataset.inputs[i], examples.columns[i]);
+  return feeds;
 }
 
 std::string format_eval(const EvalResult& r) {

@@ -217,8 +217,8 @@ TEST(ImageTrainer, AGraphsHalfLoadsTheParametersItNamesFromTheRun) {
 
   // graphrun run: the encoder over a directory of PNGs, the decoder over the codes' .npy.
   const std::string out = (folder / "out").string();
-  testing::CliResult r = testing::cli("run " + encoder + " --checkpoint " + dir + " -i images=" +
-                                      (folder / "test_images").string() + " -o " + out);
+  testing::CliResult r = testing::cli("run " + encoder + " --checkpoint " + dir +
+                                      " -i images=" + (folder / "test_images").string() + " -o " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_same(read_npy(out + "/code.npy"), full[0]);
   r = testing::cli("run " + decoder + " --checkpoint " + dir + " -i code=" + out + "/code.npy -o " + out);
@@ -235,17 +235,39 @@ TEST(ImageTrainer, AGraphsHalfLoadsTheParametersItNamesFromTheRun) {
   };
   const std::string renamed = renamed_b_dec(kDecoderHalf);
   EXPECT_EQ(error_of_loading(renamed), dir + "/best.ckpt: no parameter 'b_out' (float32[256] in " +
-                                                (folder / "other.pbtxt").string() +
-                                                "); the run trained a model without it");
+                                           (folder / "other.pbtxt").string() + "); the run trained a model without it");
   std::string wide = kEncoderHalf;
   wide.replace(wide.find("[256, 6]"), 8, "[256, 7]");
   wide.replace(wide.find("[6]"), 3, "[7]");
-  EXPECT_EQ(error_of_loading(wide), dir + "/best.ckpt: parameter 'w_enc' is float32[256,6] in the checkpoint, "
-                                          "float32[256,7] in " + (folder / "other.pbtxt").string());
+  EXPECT_EQ(error_of_loading(wide), dir +
+                                        "/best.ckpt: parameter 'w_enc' is float32[256,6] in the checkpoint, "
+                                        "float32[256,7] in " +
+                                        (folder / "other.pbtxt").string());
   // A frozen parameter is not in checkpoints: it keeps the model's initialiser.
   std::string frozen = renamed;
   frozen.replace(frozen.find("shape: [256] }"), 14, "shape: [256] trainable: false }");
   EXPECT_EQ(error_of_loading(frozen), "no error");
+}
+
+// `graphrun run --split NAME` feeds the model's inputs from that split of its training
+// data (split_inputs): the test split is the test directory's images, in order; the
+// validation split is as many as training holds back. An input fed twice is an error.
+TEST(ImageTrainer, RunFeedsASplitOfTheTrainingData) {
+  const std::string model = image_setup("run_split");
+  const fs::path folder = fs::path(model).parent_path();
+  expect_same(split_inputs(model, "", "test").at("images"), read_png_dir((folder / "test_images").string()));
+  EXPECT_EQ(split_inputs(model, "", "validation").at("images").dims(), (Dims{4, 8, 8, 4}));
+  const std::string out = (folder / "out").string();
+  testing::CliResult r = testing::cli("run " + model + " --split test -f images -f reconstruction -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_same(read_npy(out + "/images.npy"), read_png_dir((folder / "test_images").string()));
+  EXPECT_EQ(read_npy(out + "/reconstruction.npy").dims(), (Dims{4, 8, 8, 4}));
+  r = testing::cli("run " + model + " --split test -i images=" + (folder / "images").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: --input 'images=" + (folder / "images").string() +
+                          "': input 'images' is fed by --split test already\n");
+  EXPECT_EQ(testing::cli("run " + model + " --split nope").output,
+            "graphrun: error: unknown split 'nope' (use train, validation or test)\n");
 }
 
 std::string error_of(const std::string& model) {

@@ -69,6 +69,13 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
                     const TrainOptions& options = {});
 std::string format_eval(const EvalResult& result);  // metrics and the confusion matrix as text
 
+// One split ("train", "validation" or "test") of a model's training data as the graph
+// inputs it feeds, every example in the split's order, as `evaluate` reads it (texts
+// tokenized with the run's vocabulary; images and numbers need no run): e.g. a VAE's
+// validation images, to run the trained model on (`graphrun run --split`).
+std::map<std::string, Tensor> split_inputs(const std::string& model_path, const std::string& run_dir,
+                                           const std::string& split);
+
 // A trained model, ready to run: a session whose parameters come from the run's
 // best checkpoint (else its last), by name: each parameter the model declares takes
 // the checkpoint's tensor of that name, so a smaller graph than the one trained (a
