@@ -175,6 +175,7 @@ TEST(Trainer, LoadTrainedKeepsATrainedWordVectorTable) {
   for (const bool trainable : {true, false}) {
     const std::string dir = fresh_dir(trainable ? "trained_vectors" : "frozen_vectors");
     fs::create_directories(dir);
+    fs::copy_file(kSource + "/examples/emojify/data/train_emoji.csv", dir + "/train.csv");
     std::ofstream(dir + "/vectors.txt") << "i 0.5 0.5 0.5\nyou -0.5 0.25 1\nlove 1 -1 0.5\n";
     std::ofstream(dir + "/model.pbtxt") << "version: 1\nseed: 5\n"
                                         << "input { name: \"tokens\" dtype: INT64 shape: [-1, 12] }\n"
@@ -192,7 +193,7 @@ output: "probs"
 loss { value: "xent" }
 train {
   data {
-    format: CSV  header: false  train: ")" << kSource << R"(/examples/emojify/data/train_emoji.csv"
+    format: CSV  header: false  train: "train.csv"
     num_words: 400  max_length: 12  word_vectors { file: "vectors.txt" parameter: "emb" }
   }
   batch_size: 16  epochs: 2  seed: 3
