@@ -15,6 +15,7 @@ packages=(
   libfmt-dev           # fmt: formatting messages and tables
   zlib1g-dev           # zlib: gzip-compressed datasets
   libpng-dev           # libpng: PNG image inputs and outputs of `graphrun run`
+  python3              # examples/emoji_qa/prepare_answers.py (standard library only)
 )
 
 missing=()

@@ -27,6 +27,7 @@ examples=(
   "movie 2x stacked LSTM|examples/movie_reviews/stacked_lstm.pbtxt|79.8% val|75.2% val"
   "imdb LSTM, 1 epoch|examples/imdb/lstm.pbtxt|~73%|76.1% test"
   "emoji VAE|examples/emoji_vae/vae.pbtxt|not printed|none"
+  "emoji QA (SQAM) as a sentiment classifier|examples/emoji_qa/sqam.pbtxt|none (loss only)|-"
 )
 
 echo "| model | notebook | PyTorch ref | graphrun | epochs | wall time | samples/s |"

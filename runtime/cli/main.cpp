@@ -76,18 +76,24 @@ void create_parent_directory(const std::string& path) {
   if (!parent.empty()) std::filesystem::create_directories(parent);
 }
 
+// An --input NAME=FILE.npy|FILE.png|DIR option: the input's name and its value.
+std::pair<std::string, graphrun::Tensor> read_input_spec(const std::string& spec) {
+  const size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+    throw graphrun::Error(fmt::format("--input '{}': expected NAME=FILE.npy, NAME=FILE.png or NAME=DIR", spec));
+  return {spec.substr(0, eq), read_input(spec.substr(eq + 1))};
+}
+
 int run_command(const RunArgs& args) {
   graphrun::Model model = graphrun::Model::load(args.model);
   std::map<std::string, graphrun::Tensor> feeds;
   if (!args.split.empty()) feeds = graphrun::split_inputs(args.model, args.checkpoint, args.split);
   for (const std::string& spec : args.inputs) {
-    const size_t eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-      throw graphrun::Error(fmt::format("--input '{}': expected NAME=FILE.npy, NAME=FILE.png or NAME=DIR", spec));
-    if (feeds.count(spec.substr(0, eq)))
+    auto [name, value] = read_input_spec(spec);
+    if (feeds.count(name))
       throw graphrun::Error(
-          fmt::format("--input '{}': input '{}' is fed by --split {} already", spec, spec.substr(0, eq), args.split));
-    feeds[spec.substr(0, eq)] = read_input(spec.substr(eq + 1));
+          fmt::format("--input '{}': input '{}' is fed by --split {} already", spec, name, args.split));
+    feeds[name] = std::move(value);
   }
   const graphrun::SessionOptions options{args.threads, args.intra_threads};
   const graphrun::Session session = args.checkpoint.empty()
@@ -128,6 +134,55 @@ int run_command(const RunArgs& args) {
       graphrun::write_png(fmt::format("{}_{:04d}.png", stem.string(), n), image);
     }
     std::cout << fmt::format("{} -> {}_NNNN.png, {} image{}\n", fetches[i], stem.string(), d[0], d[0] == 1 ? "" : "s");
+  }
+  return 0;
+}
+
+struct PredictArgs {
+  std::string model, run, html;
+  std::vector<std::string> texts;
+  std::vector<std::string> inputs;  // other graph inputs, as run's --input
+  graphrun::PredictOptions options;
+  std::string candidates;  // a PNG directory: the ranked candidates' names and pictures, in file name order
+  std::string strip_dir;   // one PNG per text: its top candidates' pictures in a row
+};
+
+int predict_command(PredictArgs& args) {
+  if (args.texts.empty())
+    for (std::string line; std::getline(std::cin, line);)
+      if (!line.empty()) args.texts.push_back(line);
+  if (args.options.rank_value.empty() && (!args.candidates.empty() || !args.strip_dir.empty()))
+    throw graphrun::Error("--candidates and --strip show ranked candidates: name their scores with --rank VALUE");
+  if (!args.strip_dir.empty() && args.candidates.empty())
+    throw graphrun::Error("--strip needs --candidates DIR, the pictures of the ranked candidates");
+  for (const std::string& spec : args.inputs) args.options.inputs.push_back(read_input_spec(spec));
+  const std::vector<std::string> pictures =
+      args.candidates.empty() ? std::vector<std::string>{} : graphrun::list_png_dir(args.candidates);
+  std::vector<std::string> names;
+  for (const std::string& path : pictures) names.push_back(std::filesystem::path(path).stem().string());
+
+  const auto predictions = graphrun::predict(args.model, args.run, args.texts, args.options);
+  for (size_t i = 0; i < predictions.size(); ++i) {
+    const graphrun::Prediction& p = predictions[i];
+    std::cout << graphrun::format_prediction(p, names) << "\n";
+    if (args.strip_dir.empty() || p.ranked.empty()) continue;
+    std::vector<std::string> top;
+    for (const auto& [index, score] : p.ranked) {
+      if (static_cast<size_t>(index) >= pictures.size())
+        throw graphrun::Error(fmt::format("--candidates {}: {} pictures, but '{}' scores candidate {}", args.candidates,
+                                          pictures.size(), args.options.rank_value, index));
+      top.push_back(pictures[static_cast<size_t>(index)]);
+    }
+    std::filesystem::create_directories(args.strip_dir);
+    const std::string path = (std::filesystem::path(args.strip_dir) / fmt::format("top_{:04d}.png", i)).string();
+    graphrun::write_png(
+        path, graphrun::image_grid({graphrun::read_png_batch(top)}, {.columns = static_cast<int64_t>(top.size())}));
+    std::cout << fmt::format("  -> {}\n", path);
+  }
+  if (!args.html.empty()) {
+    std::ofstream html(args.html);
+    if (!html || !(html << graphrun::predictions_html(predictions)))
+      throw graphrun::Error(fmt::format("{}: cannot write", args.html));
   }
   return 0;
 }
@@ -276,14 +331,23 @@ int main(int argc, char** argv) {
   eval->add_option("--checkpoint", eval_run, "Run directory holding best.ckpt / last.ckpt")->required();
   eval->add_option("--split", eval_split, "train, validation or test");
 
-  std::string predict_model, predict_run, predict_html;
-  std::vector<std::string> predict_texts;
+  PredictArgs predict_args;
   CLI::App* predict =
       app.add_subcommand("predict", "Score texts with a trained text model (one per --text, or stdin lines)");
-  predict->add_option("model", predict_model, "Model .pbtxt with a train block")->required();
-  predict->add_option("--checkpoint", predict_run, "Run directory (vocab.txt, best.ckpt / last.ckpt)")->required();
-  predict->add_option("--text,-t", predict_texts, "Text to score (repeatable); without it, each stdin line");
-  predict->add_option("--html", predict_html,
+  predict->add_option("model", predict_args.model, "Model .pbtxt with a train block")->required();
+  predict->add_option("--checkpoint", predict_args.run, "Run directory (vocab.txt, best.ckpt / last.ckpt)")->required();
+  predict->add_option("--text,-t", predict_args.texts, "Text to score (repeatable); without it, each stdin line");
+  predict->add_option("--input,-i", predict_args.inputs,
+                      "NAME=FILE.npy|FILE.png|DIR: another graph input, fed as given with every text (repeatable)");
+  predict->add_option("--rank", predict_args.options.rank_value,
+                      "A value of one score per candidate ([1, K] per text): print its top candidates");
+  predict->add_option("--top", predict_args.options.top, "How many candidates --rank prints (default 5)")
+      ->check(kPositiveCount);
+  predict->add_option("--candidates", predict_args.candidates,
+                      "PNG directory of the K ranked candidates, in file name order: their names and pictures");
+  predict->add_option("--strip", predict_args.strip_dir,
+                      "Write each text's top candidates' pictures in a row as DIR/top_NNNN.png");
+  predict->add_option("--html", predict_args.html,
                       "Also write the tokens highlighted by attention weight to this HTML file");
 
   std::string grad_model;
@@ -374,19 +438,7 @@ int main(int argc, char** argv) {
       std::cout << graphrun::format_eval(graphrun::evaluate(eval_model, eval_run, eval_split));
       return 0;
     }
-    if (*predict) {
-      if (predict_texts.empty())
-        for (std::string line; std::getline(std::cin, line);)
-          if (!line.empty()) predict_texts.push_back(line);
-      const auto predictions = graphrun::predict(predict_model, predict_run, predict_texts);
-      for (const graphrun::Prediction& p : predictions) std::cout << graphrun::format_prediction(p) << "\n";
-      if (!predict_html.empty()) {
-        std::ofstream html(predict_html);
-        if (!html || !(html << graphrun::predictions_html(predictions)))
-          throw graphrun::Error(fmt::format("{}: cannot write", predict_html));
-      }
-      return 0;
-    }
+    if (*predict) return predict_command(predict_args);
     if (*grad) {
       std::cout << graphrun::gradient_graph_text(graphrun::Model::load(grad_model));
       return 0;

@@ -3,6 +3,7 @@
 // computes one.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "graph/shape.h"
@@ -62,6 +63,23 @@ void load_parameters_by_name(const detail::ModelData& model, const pb::Checkpoin
   }
 }
 
+// The `top` highest of a text's candidate scores `value` (float32 [1, K] or [K]) as (index, score), best first;
+// ties keep the lower index first.
+std::vector<std::pair<int64_t, double>> top_scores(const Tensor& value, const std::string& name, int64_t top) {
+  const bool one_row = value.rank() == 1 || (value.rank() == 2 && value.dims()[0] == 1);
+  if (value.dtype() != DType::f32 || !one_row)
+    throw Error(fmt::format("rank value '{}' is {} for one text; it must be float32 [1, K], one score per candidate",
+                            name, value.type_string()));
+  std::vector<std::pair<int64_t, double>> scores;
+  for (int64_t k = 0; k < value.num_elements(); ++k) scores.emplace_back(k, value.data<float>()[k]);
+  const auto keep = static_cast<ptrdiff_t>(std::min<int64_t>(std::max<int64_t>(top, 0), value.num_elements()));
+  std::partial_sort(scores.begin(), scores.begin() + keep, scores.end(), [](const auto& a, const auto& b) {
+    return a.second > b.second || (a.second == b.second && a.first < b.first);
+  });
+  scores.resize(static_cast<size_t>(keep));
+  return scores;
+}
+
 }  // namespace
 
 Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options) {
@@ -72,26 +90,30 @@ Session load_trained(const std::string& model_path, const std::string& run_dir, 
   const std::string ck_path = run.kept_checkpoint();
   const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
   load_parameters_by_name(data, checkpoint, ck_path, session);
-  if (data.proto.has_train() && !data.proto.train().data().word_vectors().parameter().empty()) {
-    const pb::DataConfig& config = data.proto.train().data();
-    session.set_parameter(config.word_vectors().parameter(),
-                          word_vector_embedding(config, data.directory, run.load_vocabulary()));
-  }
+  // Checkpoints hold trainable parameters only: a frozen word-vector table is filled again from the run's
+  // vocabulary, while a trainable one was trained, and the checkpoint's copy stands.
+  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
+  const auto& stored = checkpoint.parameter();
+  if (!word_vectors.empty() && std::none_of(stored.begin(), stored.end(),
+                                            [&](const pb::NamedTensor& named) { return named.name() == word_vectors; }))
+    session.set_parameter(word_vectors,
+                          word_vector_embedding(data.proto.train().data(), data.directory, run.load_vocabulary()));
   return session;
 }
 
 std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir,
-                                const std::vector<std::string>& texts, const std::string& attention_value) {
+                                const std::vector<std::string>& texts, const PredictOptions& options) {
   const Model model = Model::load(model_path);
   const detail::ModelData& data = detail::data_of(model);
   if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
   const pb::TrainConfig& config = data.proto.train();
-  if (data_source(config.data()) != DataSource::text)
-    throw Error(fmt::format(
-        "{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
-        "run it on its inputs, graphrun eval for its metrics",
-        model_path,
-        data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)" : "numbers (data.feed)"));
+  if (!tokenizes_texts(config.data()))
+    throw Error(
+        fmt::format("{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
+                    "run it on its inputs, graphrun eval for its metrics",
+                    model_path,
+                    data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)"
+                                                                     : "numbers (data.feed without a text_column)"));
   if (config.predictions().empty())
     throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
 
@@ -105,10 +127,20 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
   if (token_dims.size() != 2 || token_dims[1] <= 0)
     throw Error(fmt::format("{}: input '{}' must be [N, T] with a fixed T to predict", model_path, tokens_input));
   const int64_t max_length = token_dims[1];
-  const bool has_attention = data.graph.find_value(attention_value).has_value();
+  const bool has_attention = data.graph.find_value(options.attention_value).has_value();
+  std::map<std::string, Tensor> feeds;
+  for (const auto& [name, value] : options.inputs) {
+    if (name == tokens_input)
+      throw Error(fmt::format("{}: input '{}' takes the texts' token ids; it cannot be fed too", model_path, name));
+    const auto id = data.graph.find_value(name);
+    if (!id || data.graph.value(*id).kind != ValueKind::input)
+      throw Error(fmt::format("{}: '{}' is not a graph input, so predict cannot feed it", model_path, name));
+    feeds[name] = value;
+  }
 
   std::vector<std::string> fetches = {config.predictions()};
-  if (has_attention) fetches.push_back(attention_value);
+  if (has_attention) fetches.push_back(options.attention_value);
+  if (!options.rank_value.empty()) fetches.push_back(options.rank_value);
   std::vector<Prediction> out;
   for (const std::string& text : texts) {
     Prediction p;
@@ -118,7 +150,8 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
     const Tensor ids = encode_text(config.data(), max_length, vocabulary, text, &kept, &positions);
     for (const auto& [word, id] : kept) p.tokens.push_back(word);
     p.token_ids = ids;
-    const std::vector<Tensor> results = session.run({{tokens_input, ids}}, fetches);
+    feeds[tokens_input] = ids;
+    const std::vector<Tensor> results = session.run(feeds, fetches);
     const Tensor& probs = results[0];
     if (probs.num_elements() == 1) {
       const double q = probs.data<float>()[0];
@@ -134,18 +167,28 @@ std::vector<Prediction> predict(const std::string& model_path, const std::string
     }
     if (has_attention && results[1].num_elements() == max_length)
       for (int64_t pos : positions) p.attention.push_back(results[1].data<float>()[pos]);
+    if (!options.rank_value.empty()) p.ranked = top_scores(results.back(), options.rank_value, options.top);
     out.push_back(std::move(p));
   }
   return out;
 }
 
-std::string format_prediction(const Prediction& p) {
+std::string format_prediction(const Prediction& p, const std::vector<std::string>& candidate_names) {
   std::string out = fmt::format("{} ({:.3f})  |", p.classes[static_cast<size_t>(p.label)],
                                 p.probabilities[static_cast<size_t>(p.label)]);
   for (size_t c = 0; c < p.classes.size(); ++c) out += fmt::format(" {} {:.3f}", p.classes[c], p.probabilities[c]);
   if (!p.attention.empty()) {
     out += "  | attention:";
     for (size_t t = 0; t < p.tokens.size(); ++t) out += fmt::format(" {}:{:.3f}", p.tokens[t], p.attention[t]);
+  }
+  if (!p.ranked.empty()) {
+    out += fmt::format("\n  top {}:", p.ranked.size());
+    for (const auto& [index, score] : p.ranked)
+      out +=
+          fmt::format(" {} {:.3f}",
+                      static_cast<size_t>(index) < candidate_names.size() ? candidate_names[static_cast<size_t>(index)]
+                                                                          : "#" + std::to_string(index),
+                      score);
   }
   return out;
 }

@@ -169,6 +169,50 @@ TEST(Trainer, LoadTrainedRunsTheKeptParameters) {
   EXPECT_THROW(load_trained(kTinyModel, dir + "/missing"), Error);
 }
 
+// A word-vector table the run trained (trainable) comes back from the checkpoint as trained; a frozen one,
+// not in checkpoints, is filled again from the word vectors.
+TEST(Trainer, LoadTrainedKeepsATrainedWordVectorTable) {
+  for (const bool trainable : {true, false}) {
+    const std::string dir = fresh_dir(trainable ? "trained_vectors" : "frozen_vectors");
+    fs::create_directories(dir);
+    fs::copy_file(kSource + "/examples/emojify/data/train_emoji.csv", dir + "/train.csv");
+    std::ofstream(dir + "/vectors.txt") << "i 0.5 0.5 0.5\nyou -0.5 0.25 1\nlove 1 -1 0.5\n";
+    std::ofstream(dir + "/model.pbtxt") << "version: 1\nseed: 5\n"
+                                        << "input { name: \"tokens\" dtype: INT64 shape: [-1, 12] }\n"
+                                        << "input { name: \"labels\" dtype: INT64 shape: [-1] }\n"
+                                        << "parameter { name: \"emb\" shape: [261, 3] trainable: "
+                                        << (trainable ? "true" : "false") << " }\n"
+                                        << R"(parameter { name: "w" shape: [3, 5] init { glorot_uniform {} } }
+parameter { name: "b" shape: [5] }
+node { name: "vectors" op: "Gather" input: ["emb", "tokens"] }
+node { name: "pooled" op: "ReduceMean" input: "vectors" axes: [1] keepdims: false }
+node { name: "logits" op: "Gemm" input: ["pooled", "w", "b"] }
+node { name: "probs" op: "Softmax" input: "logits" }
+node { name: "xent" op: "SoftmaxCrossEntropyLoss" input: ["logits", "labels"] }
+output: "probs"
+loss { value: "xent" }
+train {
+  data {
+    format: CSV  header: false  train: "train.csv"
+    num_words: 400  max_length: 12  word_vectors { file: "vectors.txt" parameter: "emb" }
+  }
+  batch_size: 16  epochs: 2  seed: 3
+  optimizer { adam { learning_rate: 0.05 } }
+}
+)";
+    train(dir + "/model.pbtxt", quiet(dir + "/run"));
+    const Tensor loaded = load_trained(dir + "/model.pbtxt", dir + "/run").parameter("emb");
+    int64_t nonzero = 0;
+    for (float v : loaded.values<float>()) nonzero += v != 0;
+    if (trainable) {
+      // Training moved the rows of words without vectors off zero, so more than the 3 x 3 read values are set.
+      EXPECT_GT(nonzero, 9);
+    } else {
+      EXPECT_EQ(nonzero, 9);  // the three words' vectors, and zeros
+    }
+  }
+}
+
 TEST(Trainer, EvalOfTheTestSplitReadsOnlyTheTestFiles) {
   const std::string dir = fresh_dir("eval_test_only");
   fs::create_directories(dir);

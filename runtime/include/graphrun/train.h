@@ -81,9 +81,10 @@ std::map<std::string, Tensor> split_inputs(const std::string& model_path, const 
 // the checkpoint's tensor of that name, so a smaller graph than the one trained (a
 // VAE's decoder alone) loads what it names and ignores the rest; a trainable one
 // missing from the checkpoint, or of another shape, is an Error naming it, the
-// checkpoint and both shapes. A word-vector table the training config filled
-// (train.data.word_vectors; frozen, so not in checkpoints) is filled again from the
-// run's saved vocabulary. Errors name the missing or corrupt file.
+// checkpoint and both shapes. A frozen word-vector table the training config filled
+// (train.data.word_vectors; not in checkpoints) is filled again from the run's saved
+// vocabulary; a trainable one comes from the checkpoint, as trained. Errors name the
+// missing or corrupt file.
 //
 //   graphrun::Session s = graphrun::load_trained("examples/emotion/bilstm_attention.pbtxt", "runs/emotion");
 //   std::vector<graphrun::Tensor> out = s.run({{"tokens", ids}}, {"probs"});
@@ -95,17 +96,31 @@ struct Prediction {
   std::vector<std::string> tokens;    // the words that got an id, in order (after truncation)
   Tensor token_ids;                   // int64 [1, T]: the padded ids the model was fed
   std::vector<std::string> classes;   // class names (or "0", "1", ...)
-  std::vector<double> probabilities;  // per class (binary models: [1 - p, p])
-  int64_t label = 0;                  // the most probable class
+  std::vector<double> probabilities;  // per class: train.predictions' scores (binary models: [1 - p, p])
+  int64_t label = 0;                  // the class with the highest score
   std::vector<double> attention;      // per token, when the model has an `attention` value [N, T]
+  // PredictOptions::rank_value's top candidates as (index, score), best first.
+  std::vector<std::pair<int64_t, double>> ranked;
+};
+
+struct PredictOptions {
+  // Graph inputs fed with every text, as given (numbers beside the text, e.g. candidate answers [K, D]).
+  std::vector<std::pair<std::string, Tensor>> inputs;
+  std::string attention_value = "attention";  // reported per token when the model has it
+  // A value holding one score per candidate, [1, K] for a text: its `top` highest are Prediction::ranked.
+  std::string rank_value;
+  int64_t top = 5;
 };
 
 // Tokenizes with the run's saved vocabulary (RUN_DIR/vocab.txt), loads its best
-// (else last) checkpoint and scores each text. Text models only.
+// (else last) checkpoint and scores each text: models whose data has a text
+// column (text data, or numeric feeds with text_column), fed each text's token ids
+// plus `options.inputs`.
 std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir,
-                                const std::vector<std::string>& texts,
-                                const std::string& attention_value = "attention");
-std::string format_prediction(const Prediction& p);                        // label, probabilities, token weights
+                                const std::vector<std::string>& texts, const PredictOptions& options = {});
+// The label and class scores, token weights, and the ranked candidates (named by
+// `candidate_names` when given, else by index) on a second line.
+std::string format_prediction(const Prediction& p, const std::vector<std::string>& candidate_names = {});
 std::string predictions_html(const std::vector<Prediction>& predictions);  // tokens highlighted by weight
 
 // The training graph autodiff builds (forward + loss + gradient nodes) as .pbtxt.
