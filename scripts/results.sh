@@ -36,8 +36,9 @@ for entry in "${examples[@]}"; do
   IFS='|' read -r name model notebook reference <<< "$entry"
   [ -f "$model" ] || continue
   run="runs/results/$(basename "$(dirname "$model")")-$(basename "$model" .pbtxt)"
-  # A run counts only if it trained exactly the current model file.
-  if [ -n "${RETRAIN:-}" ] || [ ! -f "$run/last.ckpt" ] || ! cmp -s "$model" "$run/model.pbtxt"; then
+  # A run counts only if it trained exactly the current model file (the run's
+  # copy is that text followed by a data_dir line).
+  if [ -n "${RETRAIN:-}" ] || [ ! -f "$run/last.ckpt" ] || ! cmp -s -n "$(wc -c < "$model")" "$model" "$run/model.pbtxt"; then
     rm -rf "$run"
     "$graphrun" train "$model" --run-dir "$run" --no-progress > /dev/null 2>&1 || { echo "| $name | $notebook | $reference | training failed (see $run/train.log) | | | |"; continue; }
   fi
