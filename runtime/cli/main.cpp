@@ -289,7 +289,9 @@ int main(int argc, char** argv) {
       if (train_batch > 0) train_options.batch_size = train_batch;
       if (train_options.resume && train_options.run_dir.empty())
         throw graphrun::Error("--resume needs --run-dir naming the run to continue");
+      train_options.stop_on_signals = true;
       const graphrun::TrainResult r = graphrun::train(train_model, train_options);
+      if (r.stopped_by_signal) return 128 + r.stopped_by_signal;  // as the shell reports a signal's end
       std::cout << fmt::format("run directory: {}\n", r.run_dir);
       return 0;
     }

@@ -6,7 +6,8 @@
 //                 data, word vectors and npy files (and can be given to eval or --resume)
 //   vocab.txt     text data: the vocabulary, so eval/predict tokenize as training did
 //   metrics.csv   one row per epoch
-//   last.ckpt     the last epoch's checkpoint; best.ckpt, with keep_best, the best one's
+//   last.ckpt     the last epoch's checkpoint (or, after SIGINT/SIGTERM, the interrupted epoch's progress);
+//                 best.ckpt, with keep_best, the best epoch's
 //   train.log     the console output
 //   .lock         held by the process writing the directory; records who that is
 #pragma once

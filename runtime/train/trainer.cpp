@@ -4,6 +4,8 @@
 // graph (forward, loss, gradients) with dropout on, then apply the optimizer to
 // the trainable parameters in place. At each epoch's end the callbacks log,
 // write metrics.csv, follow the monitored metric, checkpoint and maybe stop.
+// SIGINT/SIGTERM (with TrainOptions::stop_on_signals) end the loop after the
+// step under way, with a checkpoint that records how far the epoch got.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "runtime/train/optimizer.h"
 #include "runtime/train/run_dir.h"
 #include "runtime/train/setup.h"
+#include "runtime/train/stop_signals.h"
 
 namespace graphrun {
 namespace {
@@ -70,6 +73,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
   Optimizer optimizer(optimizer_config(config.optimizer()), shapes);
   TrainingState state;
+  std::optional<pb::PartialEpoch> interrupted_epoch;  // resuming mid-epoch: how far it got
   if (options.resume) {
     const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
     setup.restore_parameters(ck, run.last_checkpoint());
@@ -78,6 +82,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       optimizer_state.emplace_back(named.name(), from_named_tensor(named, run.last_checkpoint()));
     optimizer.load_state(optimizer_state);
     state = TrainingState::from(ck);
+    if (ck.has_partial_epoch()) interrupted_epoch = ck.partial_epoch();
   }
 
   const int epochs = options.epochs ? *options.epochs : (config.epochs() > 0 ? config.epochs() : 1);
@@ -113,14 +118,40 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   const size_t first_grad = fetches.size();
   for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
 
+  // Installed only around the loop: a signal while the data loads or the test split
+  // is scored ends the process as usual, with nothing to save.
+  std::optional<StopSignals> stop_signals;
+  if (options.stop_on_signals) stop_signals.emplace();
+  // After a signal: the state so far goes to last.ckpt (with the epoch's progress
+  // when it stopped mid-epoch), and training returns.
+  const auto stopped_by_signal = [&](int epoch, const MetricTracker* unfinished) {
+    const int signal = stop_signals ? stop_signals->received() : 0;
+    if (!signal) return false;
+    pb::Checkpoint checkpoint = setup.checkpoint(optimizer, state);
+    if (unfinished) unfinished->save_to(*checkpoint.mutable_partial_epoch());
+    write_checkpoint(run.last_checkpoint(), checkpoint);
+    const std::string where = unfinished
+                                  ? fmt::format("in epoch {} after {} of {} examples", epoch, unfinished->examples(), n)
+                                  : fmt::format("after epoch {}", epoch);
+    log.say(fmt::format("interrupted by {} {}: saved {} (continue with --resume --run-dir {})", signal_name(signal),
+                        where, run.last_checkpoint(), run.path()));
+    result.stopped_by_signal = signal;
+    return true;
+  };
+
   for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
     for (Callback* c : in_order) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
     MetricTracker tracker = setup.tracker();
+    std::vector<size_t> order = epoch_order(n, config, epoch);
+    if (interrupted_epoch) {  // the epoch's first examples were trained before the interruption
+      tracker.restore(*interrupted_epoch, run.last_checkpoint());
+      order.erase(order.begin(), order.begin() + std::min(static_cast<int64_t>(n), tracker.examples()));
+      interrupted_epoch.reset();
+    }
     const auto start = Clock::now();
-    BatchPrefetcher batches(setup.dataset.train, epoch_order(n, config, epoch),
-                            static_cast<size_t>(setup.batch_size()));
+    BatchPrefetcher batches(setup.dataset.train, std::move(order), static_cast<size_t>(setup.batch_size()));
     Split next;
-    int64_t done = 0;
+    int64_t done = tracker.examples();
     while (batches.next(&next)) {
       const std::vector<Tensor> out =
           setup.runner->run(setup.feeds(next), setup.params, fetches, RunContext{true, step_seed(config, state.step)});
@@ -137,6 +168,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       ++state.step;
       done += next.size();
       for (Callback* c : in_order) c->on_batch_end(done, tracker);
+      if (stopped_by_signal(epoch, &tracker)) return result;
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     EpochRecord record = epoch_record(setup, epoch, tracker, seconds);
@@ -148,7 +180,9 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       result.stopped_early = true;
       break;
     }
+    if (epoch < epochs && stopped_by_signal(epoch, nullptr)) return result;
   }
+  stop_signals.reset();
   result.best_value = state.best_value;
   result.best_epoch = state.best_epoch;
 

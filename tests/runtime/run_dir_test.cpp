@@ -137,6 +137,63 @@ TEST(RunDirectoryLock, AHolderKilledWithSignal9LeavesNoStaleLock) {
   EXPECT_EQ(next.exit_code, 0) << next.output;
 }
 
+// The tiny model on its training texts repeated 100 times (10560 training
+// examples): at batch size 1 an epoch is long enough to be interrupted halfway.
+std::string long_epoch_model(const std::string& dir) {
+  fs::create_directories(dir);
+  const std::string texts =
+      testing::file_text(std::string(GRAPHRUN_SOURCE_DIR) + "/examples/emojify/data/train_emoji.csv");
+  std::string repeated;
+  for (int i = 0; i < 100; ++i) repeated += texts;
+  write_file(dir + "/train.csv", repeated);
+  std::string model = testing::file_text(kTinyModel);
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"../../../examples/emojify/data/train_emoji.csv", "train.csv"},
+        {"    test: \"../../../examples/emojify/data/tesss.csv\"\n", ""},
+        {"batch_size: 8", "batch_size: 1"}}) {
+    const size_t at = model.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    model.replace(at, from.size(), to);
+  }
+  write_file(dir + "/model.pbtxt", model);
+  return dir + "/model.pbtxt";
+}
+
+// SIGINT or SIGTERM mid-epoch: the step under way finishes, last.ckpt records the
+// epoch's progress, one line says so, the exit code is 128 + the signal, and
+// --resume continues exactly as if training had never stopped.
+TEST(RunDirectorySignals, AnInterruptedEpochIsCheckpointedAndResumesExactly) {
+  const std::string model = long_epoch_model(fresh_dir("long_epoch_model"));
+  const std::string straight = fresh_dir("never_interrupted");
+  train(model, quiet(straight, 2));
+  for (const int signal : {SIGINT, SIGTERM}) {
+    const std::string dir = fresh_dir("interrupted_" + std::to_string(signal));
+    const pid_t trainer =
+        testing::cli_in_background("train " + model + " --run-dir " + dir + " --no-progress --epochs 2");
+    // The log's first line comes once the data is read: epoch 1 (a second or more) is about to start.
+    const bool training = wait_until([&] { return !testing::file_text(dir + "/train.log").empty(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(trainer, signal);
+    EXPECT_EQ(testing::exit_code_of(trainer), 128 + signal);
+    ASSERT_TRUE(training);
+    const pb::Checkpoint saved = read_checkpoint(dir + "/last.ckpt");
+    EXPECT_EQ(saved.epoch(), 0);
+    ASSERT_TRUE(saved.has_partial_epoch()) << "the signal did not arrive mid-epoch";
+    const int64_t done = saved.partial_epoch().examples();
+    EXPECT_EQ(saved.step(), done);
+    const std::string log = testing::file_text(dir + "/train.log");
+    const std::string line = "interrupted by " + std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                             " in epoch 1 after " + std::to_string(done) + " of 10560 examples: saved " + dir +
+                             "/last.ckpt (continue with --resume --run-dir " + dir + ")\n";
+    EXPECT_EQ(log.substr(log.size() - std::min(log.size(), line.size())), line);
+    TrainOptions resume = quiet(dir, 2);
+    resume.resume = true;
+    EXPECT_EQ(train(model, resume).epochs.size(), 2u);
+    for (const char* file : {"metrics.csv", "last.ckpt", "best.ckpt"})
+      EXPECT_EQ(testing::file_text(dir + "/" + file), testing::file_text(straight + "/" + file)) << file;
+  }
+}
+
 // A finished two-epoch run of the tiny model; eval scores its best.ckpt.
 std::string trained_run(const std::string& name) {
   const std::string dir = fresh_dir(name);

@@ -31,6 +31,9 @@ struct TrainOptions {
   int intra_threads = 0;
   bool progress = true;  // a progress bar when stderr is a terminal; else one line per epoch
   bool quiet = false;    // no console output at all (tests)
+  // SIGINT/SIGTERM end training after the step under way, with a resumable
+  // checkpoint (TrainResult::stopped_by_signal). The command line sets it.
+  bool stop_on_signals = false;
 };
 
 using Metrics = std::vector<std::pair<std::string, double>>;  // ordered: loss, accuracy, val_loss, ...
@@ -48,8 +51,9 @@ struct TrainResult {
   int best_epoch = 0;
   std::optional<double> best_value;
   bool stopped_early = false;
-  Metrics test_metrics;  // the kept (best, else last) parameters on the test split, if any
-  std::string notes;     // data notes: skipped rows, words without vectors
+  int stopped_by_signal = 0;  // SIGINT or SIGTERM interrupted training (last.ckpt resumes it); no test metrics then
+  Metrics test_metrics;       // the kept (best, else last) parameters on the test split, if any
+  std::string notes;          // data notes: skipped rows, words without vectors
 };
 
 TrainResult train(const std::string& model_path, const TrainOptions& options = {});
