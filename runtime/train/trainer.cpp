@@ -17,6 +17,7 @@
 #include "runtime/train/batches.h"
 #include "runtime/train/callbacks.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/non_finite.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/run_dir.h"
 #include "runtime/train/setup.h"
@@ -50,6 +51,26 @@ int64_t trained_length(const detail::ModelData& data) {
   if (!tokens) return 0;
   const Dims& dims = data.graph.value(*tokens).type.dims;
   return dims.size() == 2 && dims[1] > 0 ? dims[1] : 0;
+}
+
+// "the loss is nan" or "the gradient of 'w' is not finite" when a step's result is
+// not finite (the optimizer must not apply it), else "".
+std::string non_finite_result(const TrainingSetup& setup, const std::vector<Tensor>& out, size_t first_grad) {
+  const float loss = out[0].data<float>()[0];
+  if (!std::isfinite(loss)) return fmt::format("the loss is {}", loss);
+  for (size_t k = 0; k < setup.trainable.size(); ++k)
+    if (!all_finite(out[first_grad + k]))
+      return fmt::format("the gradient of '{}' is not finite",
+                         setup.graph->value(setup.graph->parameters[setup.trainable[k]].value).name);
+  return "";
+}
+
+// What a run stopped by an error can do next: resume from its last checkpoint, if one was written.
+std::string resume_hint(const RunDirectory& run) {
+  if (!fs::exists(run.last_checkpoint()))
+    return fmt::format("no checkpoint was written yet ({} can start a new run)", run.path());
+  return fmt::format("the last checkpoint is {} (--resume --run-dir {} continues from it)", run.last_checkpoint(),
+                     run.path());
 }
 
 }  // namespace
@@ -153,11 +174,12 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     Split next;
     int64_t done = tracker.examples();
     while (batches.next(&next)) {
-      const std::vector<Tensor> out =
-          setup.runner->run(setup.feeds(next), setup.params, fetches, RunContext{true, step_seed(config, state.step)});
-      if (!std::isfinite(out[0].data<float>()[0]))
-        throw Error(fmt::format("epoch {} step {}: the loss is {}; last good checkpoint: {}", epoch, state.step,
-                                out[0].data<float>()[0], run.last_checkpoint()));
+      const std::vector<Tensor> feeds = setup.feeds(next);
+      const RunContext context{true, step_seed(config, state.step)};
+      const std::vector<Tensor> out = setup.runner->run(feeds, setup.params, fetches, context);
+      if (const std::string bad = non_finite_result(setup, out, first_grad); !bad.empty())
+        throw Error(fmt::format("epoch {} step {}: {}; the first NaN or infinity: {}; {}", epoch, state.step, bad,
+                                first_non_finite(setup, feeds, context), resume_hint(run)));
       setup.track(tracker, next, out);
       std::vector<Tensor> params, grads;
       for (size_t k = 0; k < setup.trainable.size(); ++k) {
