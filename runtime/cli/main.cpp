@@ -154,6 +154,7 @@ int convert_weights_command(const ConvertArgs& args) {
 
 int check_command(const std::string& path) {
   graphrun::Model model = graphrun::Model::load(path);
+  graphrun::check_train_config(model);
   std::cout << fmt::format("Model: {} ({})\n", model.name().empty() ? "(unnamed)" : model.name(), path);
   std::cout << model.summary().to_string();
   return 0;

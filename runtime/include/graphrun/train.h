@@ -58,6 +58,10 @@ struct TrainResult {
 
 TrainResult train(const std::string& model_path, const TrainOptions& options = {});
 
+// Checks the model's `train { ... }` block (if it has one) as train() does before
+// reading any data: an Error naming the model file and the value at fault.
+void check_train_config(const Model& model);
+
 struct EvalResult {
   std::string split;
   int64_t examples = 0;
