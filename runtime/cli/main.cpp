@@ -214,6 +214,8 @@ int main(int argc, char** argv) {
   train->add_option("model", train_model, "Model .pbtxt with a train block")->required();
   train->add_option("--run-dir", train_options.run_dir, "Run directory (default: runs/<name>-<time>)");
   train->add_flag("--resume", train_options.resume, "Continue the run in --run-dir from its last checkpoint");
+  train->add_flag("--allow-data-change", train_options.allow_data_change,
+                  "With --resume: continue even when data files changed since the run started");
   train->add_option("--epochs", train_epochs, "Train to this many epochs in total (overrides the config)")
       ->check(kPositiveCount);
   train->add_option("--batch-size", train_batch, "Examples per step (overrides the config)")->check(kPositiveCount);

@@ -85,10 +85,13 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   // Held until training returns: a second process on this directory is refused before it writes anything.
   const RunDirectoryLock lock =
       run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create);
-  if (options.resume)
+  std::string data_note;  // logged once the log is open
+  if (options.resume) {
     run.check_resumable(setup.data);
-  else
+    data_note = run.check_data(setup.data, options.allow_data_change);
+  } else {
     run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+  }
 
   std::vector<Dims> shapes;
   for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
@@ -110,6 +113,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   const std::string monitor = !config.keep_best().empty() ? config.keep_best() : config.early_stopping().monitor();
   TrainLog log(run.log(), options.quiet, epochs);
   if (!result.notes.empty()) log.say("data: " + result.notes);
+  if (!data_note.empty()) log.say(data_note);
   log.say(fmt::format("training {} on {} examples ({} validation, {} test), batch {}, {} epochs, run dir {}",
                       model_path, setup.dataset.train.size(), setup.dataset.validation.size(),
                       setup.dataset.test.size(), setup.batch_size(), epochs, run.path()));

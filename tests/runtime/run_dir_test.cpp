@@ -137,20 +137,20 @@ TEST(RunDirectoryLock, AHolderKilledWithSignal9LeavesNoStaleLock) {
   EXPECT_EQ(next.exit_code, 0) << next.output;
 }
 
-// The tiny model on its training texts repeated 100 times (10560 training
-// examples): at batch size 1 an epoch is long enough to be interrupted halfway.
-std::string long_epoch_model(const std::string& dir) {
+// The tiny model in `dir`, on a copy of its training texts there repeated
+// `copies` times, without a test split, at batch size `batch`.
+std::string tiny_model_on_own_data(const std::string& dir, int copies, int batch) {
   fs::create_directories(dir);
   const std::string texts =
       testing::file_text(std::string(GRAPHRUN_SOURCE_DIR) + "/examples/emojify/data/train_emoji.csv");
   std::string repeated;
-  for (int i = 0; i < 100; ++i) repeated += texts;
+  for (int i = 0; i < copies; ++i) repeated += texts;
   write_file(dir + "/train.csv", repeated);
   std::string model = testing::file_text(kTinyModel);
   for (const auto& [from, to] :
        {std::pair<std::string, std::string>{"../../../examples/emojify/data/train_emoji.csv", "train.csv"},
         {"    test: \"../../../examples/emojify/data/tesss.csv\"\n", ""},
-        {"batch_size: 8", "batch_size: 1"}}) {
+        {"batch_size: 8", "batch_size: " + std::to_string(batch)}}) {
     const size_t at = model.find(from);
     EXPECT_NE(at, std::string::npos) << from;
     model.replace(at, from.size(), to);
@@ -158,6 +158,9 @@ std::string long_epoch_model(const std::string& dir) {
   write_file(dir + "/model.pbtxt", model);
   return dir + "/model.pbtxt";
 }
+
+// 100 copies (10560 training examples) at batch size 1: an epoch long enough to be interrupted halfway.
+std::string long_epoch_model(const std::string& dir) { return tiny_model_on_own_data(dir, 100, 1); }
 
 // SIGINT or SIGTERM mid-epoch: the step under way finishes, last.ckpt records the
 // epoch's progress, one line says so, the exit code is 128 + the signal, and
@@ -192,6 +195,59 @@ TEST(RunDirectorySignals, AnInterruptedEpochIsCheckpointedAndResumesExactly) {
     for (const char* file : {"metrics.csv", "last.ckpt", "best.ckpt"})
       EXPECT_EQ(testing::file_text(dir + "/" + file), testing::file_text(straight + "/" + file)) << file;
   }
+}
+
+// data.manifest records the data files; --resume refuses data that changed since
+// the run started, in one line naming the file, unless --allow-data-change.
+TEST(RunDirectoryData, ResumingOnChangedDataIsRefusedUnlessAllowed) {
+  const std::string data_dir = fresh_dir("own_data");
+  const std::string model = tiny_model_on_own_data(data_dir, 2, 8);
+  const std::string dir = fresh_dir("manifest");
+  const auto resume = [&](int epochs, const std::string& more = "") {
+    return testing::cli("train " + model + " --run-dir " + dir + " --no-progress --resume --epochs " +
+                        std::to_string(epochs) + more);
+  };
+  train(model, quiet(dir, 1));
+  const std::string manifest = testing::file_text(dir + "/data.manifest");
+  const std::string data = fs::absolute(data_dir + "/train.csv").lexically_normal().string();
+  EXPECT_NE(manifest.find(" " + std::to_string(fs::file_size(data)) + " " + data + "\n"), std::string::npos)
+      << manifest;
+  EXPECT_EQ(resume(2).exit_code, 0);  // unchanged data
+
+  // A row more: another size.
+  const std::string texts = testing::file_text(data);
+  write_file(data, texts + "i am happy,2\n");
+  testing::CliResult r = resume(3);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: " + data + ": " + std::to_string(texts.size() + 13) + " bytes, " +
+                          std::to_string(texts.size()) + " when the run started; resuming " + dir +
+                          " would train on other data (--allow-data-change resumes anyway)\n");
+  // The same size, one byte different.
+  std::string edited = texts;
+  edited[edited.find('2')] = '3';
+  write_file(data, edited);
+  r = resume(3);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find(data + ": its content changed since the run started (CRC-32 "), std::string::npos)
+      << r.output;
+  EXPECT_EQ(read_checkpoint(dir + "/last.ckpt").epoch(), 2);  // refused before training
+
+  r = resume(3, " --allow-data-change");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: resuming on changed data (--allow-data-change): " + data), std::string::npos)
+      << r.output;
+  EXPECT_EQ(resume(4).exit_code, 0);  // the manifest now records the data as it is
+}
+
+TEST(RunDirectoryData, ARunWithoutAManifestResumesWithANote) {
+  const std::string dir = fresh_dir("no_manifest");
+  train(kTinyModel, quiet(dir, 1));
+  fs::remove(dir + "/data.manifest");  // as runs from before manifests
+  const testing::CliResult r = testing::cli(train_command(dir, 2, " --resume"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: " + dir + " had no data.manifest (a run from an older graphrun)"), std::string::npos)
+      << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/data.manifest"));
 }
 
 // A finished two-epoch run of the tiny model; eval scores its best.ckpt.

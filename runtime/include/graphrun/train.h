@@ -24,6 +24,7 @@ namespace graphrun {
 struct TrainOptions {
   std::string run_dir;                    // "" : runs/<model name>-<UTC time>
   bool resume = false;                    // continue the run in run_dir from its last checkpoint
+  bool allow_data_change = false;         // resume even when data files changed since the run started
   std::optional<int> epochs;              // overrides train.epochs (e.g. to extend a resumed run)
   std::optional<int> batch_size;          // overrides train.batch_size
   std::optional<int64_t> limit_examples;  // use only the first N examples of each split (smoke tests)
