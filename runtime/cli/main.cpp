@@ -322,8 +322,9 @@ int main(int argc, char** argv) {
     if (*convert) return convert_weights_command(convert_args);
     if (*gradcheck) {
       const graphrun::GradCheckResult r = graphrun::gradcheck(gradcheck_model, gradcheck_batch);
-      std::cout << fmt::format("{}: {} elements checked, max abs error {:.3g}, max rel error {:.3g} (worst: {})\n",
-                               r.passed ? "PASSED" : "FAILED", r.checked, r.max_abs_error, r.max_rel_error, r.worst);
+      std::cout << fmt::format("{}: {} elements checked on {}, max abs error {:.3g}, max rel error {:.3g} (at {})\n",
+                               r.passed ? "PASSED" : "FAILED", r.checked, r.inputs, r.max_abs_error, r.max_rel_error,
+                               r.worst);
       return r.passed ? 0 : 1;
     }
     if (*ops) {

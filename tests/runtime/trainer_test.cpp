@@ -314,6 +314,27 @@ TEST(Trainer, TheTrainBlockIsCheckedAgainstTheGraphByCheckAndTrain) {
   EXPECT_EQ(testing::cli("check " + kTinyModel).exit_code, 0);
 }
 
+// gradcheck on a text model feeds a real training batch; one whose token ids are
+// all padding masks every step, and the check would pass whatever the gradients.
+TEST(Trainer, GradcheckRefusesABatchThatIsAllPadding) {
+  const std::string dir = fresh_dir("gradcheck_padding");
+  std::string rows;
+  for (int label = 0; label < 5; ++label) rows += "zzz zzz," + std::to_string(label) + "\n";  // no word survives
+  for (int copy = 0; copy < 4; ++copy) rows += "lets eat,4\nlove you,0\nplay ball,1\nso fun,2\nso sad,3\n";
+  const std::string padded = model_over(dir, rows, "replace { from: \"zzz\" to: \"\" }");
+  try {
+    gradcheck(padded, 2);
+    ADD_FAILURE() << "an all-padding batch was checked";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), padded +
+                                         ": gradcheck: the batch's token ids are all padding, so every step is masked "
+                                         "and the check would pass whatever the gradients (use a larger --batch)");
+  }
+  const GradCheckResult real = gradcheck(padded, 8);
+  EXPECT_EQ(real.inputs, "the first 8 training examples");
+  EXPECT_TRUE(real.passed) << real.worst;
+}
+
 TEST(Trainer, BadRowsAreSkippedAndCountedWhenAsked) {
   const std::string dir = fresh_dir("skip_rows");
   std::string rows = "i am happy,2\n,3\nyou are sad,3\nwhat,x\n";

@@ -112,15 +112,18 @@ std::string gradient_graph_text(const Model& model);
 struct GradCheckResult {
   int64_t checked = 0;  // parameter elements compared
   double max_abs_error = 0;
+  // |analytic - numeric| / max(|analytic|, |numeric|, 1e-3), the largest over the elements
   double max_rel_error = 0;
-  std::string worst;  // "parameter[index]: analytic a, numeric n"
-  bool passed = false;
+  std::string worst;   // the element of max_rel_error: "parameter[index]: analytic a, numeric n"
+  std::string inputs;  // what was fed: "the first 4 training examples" or "random inputs (...)"
+  bool passed = true;  // every element within tolerance, absolute or relative
 };
 
 // Numeric central-difference check of every trainable parameter's gradient on
-// one batch (the first `batch` training examples of the model's data, or random
-// inputs when the model has no training config), at most `per_parameter`
-// sampled elements per parameter.
+// one batch (the first `batch` training examples of the model's data, as training
+// feeds them, or random inputs when the model has no training config), at most
+// `per_parameter` sampled elements per parameter. A check that could not fail is
+// an Error: token ids that are all padding, or every checked gradient 0.
 GradCheckResult gradcheck(const std::string& model_path, int64_t batch = 4, int per_parameter = 20,
                           double tolerance = 1e-2);
 
