@@ -159,8 +159,8 @@ std::string tiny_model_on_own_data(const std::string& dir, int copies, int batch
   return dir + "/model.pbtxt";
 }
 
-// 100 copies (10560 training examples) at batch size 1: an epoch long enough to be interrupted halfway.
-std::string long_epoch_model(const std::string& dir) { return tiny_model_on_own_data(dir, 100, 1); }
+// 60 copies (6336 training examples) at batch size 1: an epoch long enough to be interrupted halfway.
+std::string long_epoch_model(const std::string& dir) { return tiny_model_on_own_data(dir, 60, 1); }
 
 // SIGINT or SIGTERM mid-epoch: the step under way finishes, last.ckpt records the
 // epoch's progress, one line says so, the exit code is 128 + the signal, and
@@ -173,9 +173,9 @@ TEST(RunDirectorySignals, AnInterruptedEpochIsCheckpointedAndResumesExactly) {
     const std::string dir = fresh_dir("interrupted_" + std::to_string(signal));
     const pid_t trainer =
         testing::cli_in_background("train " + model + " --run-dir " + dir + " --no-progress --epochs 2");
-    // The log's first line comes once the data is read: epoch 1 (a second or more) is about to start.
+    // The log's first line comes once the data is read: epoch 1 (half a second or more) is about to start.
     const bool training = wait_until([&] { return !testing::file_text(dir + "/train.log").empty(); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ::kill(trainer, signal);
     EXPECT_EQ(testing::exit_code_of(trainer), 128 + signal);
     ASSERT_TRUE(training);
@@ -186,7 +186,7 @@ TEST(RunDirectorySignals, AnInterruptedEpochIsCheckpointedAndResumesExactly) {
     EXPECT_EQ(saved.step(), done);
     const std::string log = testing::file_text(dir + "/train.log");
     const std::string line = "interrupted by " + std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
-                             " in epoch 1 after " + std::to_string(done) + " of 10560 examples: saved " + dir +
+                             " in epoch 1 after " + std::to_string(done) + " of 6336 examples: saved " + dir +
                              "/last.ckpt (continue with --resume --run-dir " + dir + ")\n";
     EXPECT_EQ(log.substr(log.size() - std::min(log.size(), line.size())), line);
     TrainOptions resume = quiet(dir, 2);
