@@ -30,6 +30,7 @@
 
 #include "ops/dnnl_util.h"
 #include "ops/gradient.h"
+#include "ops/nan.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -284,7 +285,8 @@ void infer_max_min(InferContext& ctx) {
 // the inputs may swap); otherwise a broadcasting loop does the work.
 class MaxMinKernel final : public Kernel {
  public:
-  MaxMinKernel(bool is_max, const Dims& a, const Dims& b, const Dims& out) : is_max_(is_max), walk_(a, b, out) {
+  MaxMinKernel(bool is_max, const Dims& a, const Dims& b, const Dims& out)
+      : is_max_(is_max), walk_(a, b, out), a_elements_(num_elements(a)), b_elements_(num_elements(b)) {
     const size_t rank = out.size();
     if (walk_.count == 0 || rank > DNNL_MAX_NDIMS) return;
     Dims src0(rank - a.size(), 1), src1(rank - b.size(), 1);
@@ -306,24 +308,27 @@ class MaxMinKernel final : public Kernel {
   size_t scratchpad_bytes() const override { return use_dnnl_ ? scratchpad_md_.get_size() : 0; }
 
   void run(const KernelIO& io) const override {
+    const float* a = io.in<float>(0);
+    const float* b = io.in<float>(1);
+    float* c = io.out<float>(0);
     if (use_dnnl_) {
       execute(primitive_,
               {{DNNL_ARG_SRC_0, wrap(src0_md_, io.inputs[swap_ ? 1 : 0])},
                {DNNL_ARG_SRC_1, wrap(src1_md_, io.inputs[swap_ ? 0 : 1])},
                {DNNL_ARG_DST, wrap(src0_md_, io.outputs[0])}},
               scratchpad_md_, io.scratchpad);
-      return;
+      // oneDNN's max and min return the other input where one is NaN.
+      if (!has_nan(a, a_elements_) && !has_nan(b, b_elements_)) return;
     }
-    const float* a = io.in<float>(0);
-    const float* b = io.in<float>(1);
-    float* c = io.out<float>(0);
-    walk_.run(
-        [&](int64_t i, int64_t ia, int64_t ib) { c[i] = is_max_ ? std::max(a[ia], b[ib]) : std::min(a[ia], b[ib]); });
+    walk_.run([&](int64_t i, int64_t ia, int64_t ib) {
+      c[i] = is_max_ ? max_or_nan(a[ia], b[ib]) : min_or_nan(a[ia], b[ib]);
+    });
   }
 
  private:
   bool is_max_;
   BroadcastWalk walk_;
+  int64_t a_elements_, b_elements_;
   bool use_dnnl_ = false;
   bool swap_ = false;
   dnnl::memory::desc src0_md_, src1_md_, scratchpad_md_;
@@ -410,7 +415,8 @@ void register_binary_ops(OpRegistry& registry) {
         .gradient(max_min_gradient(grad_name))
         .doc(fmt::format("C = {}(A, B) elementwise on float32 (ONNX {} with exactly two inputs), with NumPy/ONNX "
                          "broadcasting. Gradient: dC goes to the input that was selected (A {} B selects A, so ties "
-                         "go to A) and is summed back over broadcast dims.",
+                         "go to A) and is summed back over broadcast dims. NaN in A or B gives NaN (as NumPy's "
+                         "maximum/minimum).",
                          which, name, is_max ? ">=" : "<="));
     registry.grad_op(grad_name)
         .inputs({"dC", "A", "B"})

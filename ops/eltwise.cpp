@@ -23,6 +23,7 @@
 
 #include "ops/dnnl_util.h"
 #include "ops/gradient.h"
+#include "ops/nan.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -54,7 +55,7 @@ constexpr EltwiseGradSpec kEltwiseGradOps[] = {
 };
 
 constexpr EltwiseSpec kEltwiseOps[] = {
-    {"Relu", dnnl::algorithm::eltwise_relu, 0.f, 0.f, "y = max(x, 0)"},
+    {"Relu", dnnl::algorithm::eltwise_relu, 0.f, 0.f, "y = max(x, 0) (NaN stays NaN)"},
     {"Tanh", dnnl::algorithm::eltwise_tanh, 0.f, 0.f, "y = tanh(x)"},
     {"Sigmoid", dnnl::algorithm::eltwise_logistic, 0.f, 0.f, "y = 1 / (1 + exp(-x))"},
     {"Exp", dnnl::algorithm::eltwise_exp, 0.f, 0.f, "y = exp(x)"},
@@ -71,7 +72,7 @@ void same_shape_float(InferContext& ctx) {
 
 class EltwiseKernel final : public Kernel {
  public:
-  EltwiseKernel(const EltwiseSpec& spec, const Dims& dims) : md_(plain_desc(dims)) {
+  EltwiseKernel(const EltwiseSpec& spec, const Dims& dims) : md_(plain_desc(dims)), elements_(num_elements(dims)) {
     const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, spec.algorithm, md_, spec.alpha,
                                            spec.beta);
     const dnnl::eltwise_forward::primitive_desc pd(desc, user_scratchpad_attr(), cpu_engine());
@@ -82,10 +83,17 @@ class EltwiseKernel final : public Kernel {
   void run(const KernelIO& io) const override {
     execute(primitive_, {{DNNL_ARG_SRC, wrap(md_, io.inputs[0])}, {DNNL_ARG_DST, wrap(md_, io.outputs[0])}},
             scratchpad_md_, io.scratchpad);
+    // oneDNN's relu gives 0 and its exp infinity for NaN.
+    const float* x = io.in<float>(0);
+    if (!has_nan(x, elements_)) return;
+    float* y = io.out<float>(0);
+    for (int64_t i = 0; i < elements_; ++i)
+      if (std::isnan(x[i])) y[i] = x[i];
   }
 
  private:
   dnnl::memory::desc md_;
+  int64_t elements_;
   dnnl::memory::desc scratchpad_md_;
   dnnl::eltwise_forward primitive_;
 };
@@ -181,7 +189,7 @@ std::unique_ptr<Kernel> make_cast_to_int64_kernel(const KernelInit& init) {
   return make_convert_kernel<float, int64_t>(init, float_to_int64);
 }
 
-float sign_of(float x) { return x > 0 ? 1.f : (x < 0 ? -1.f : 0.f); }  // NaN gives 0
+float sign_of(float x) { return x > 0 ? 1.f : (x < 0 ? -1.f : (x == 0 ? 0.f : x)); }  // NaN stays NaN
 
 }  // namespace
 
@@ -238,7 +246,7 @@ void register_eltwise_ops(OpRegistry& registry) {
       .kernel([](const KernelInit& init) { return make_convert_kernel<float, float>(init, sign_of); })
       .gradient([](GradientBuilder&) {})  // d sign(x) / dx = 0 wherever it exists
       .doc(
-          "y = sign(x) on float32 (ONNX Sign): -1 for x < 0, 0 for x = 0 (and NaN), 1 for x > 0. Differentiable "
+          "y = sign(x) on float32 (ONNX Sign): -1 for x < 0, 0 for x = 0, 1 for x > 0, NaN for NaN. Differentiable "
           "with gradient 0 (its derivative almost everywhere): the rule emits nothing, so no gradient flows through.");
 }
 

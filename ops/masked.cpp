@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "ops/gradient.h"
+#include "ops/nan.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -105,11 +106,11 @@ struct SequenceView {
     return count;
   }
   int64_t at(int64_t row, int64_t step, int64_t col) const { return (row * t + step) * k + col; }
-  // The max of x over the kept steps of (row, col); -inf when no step is kept.
+  // The max of x over the kept steps of (row, col); -inf when no step is kept, NaN when one is NaN.
   float kept_max(const float* x, const void* mask, int64_t row, int64_t col) const {
     float max = -std::numeric_limits<float>::infinity();
     for (int64_t s = 0; s < t; ++s)
-      if (kept(mask, row, s)) max = std::max(max, x[at(row, s, col)]);
+      if (kept(mask, row, s)) max = max_or_nan(max, x[at(row, s, col)]);
     return max;
   }
 };
@@ -274,7 +275,8 @@ void register_masked_ops(OpRegistry& registry) {
       .doc(
           "Max over the time axis of X [N, T, ...] float32 taking only the steps where mask [N, T] is non-zero: Y "
           "[N, ...] (global max pooling over time that ignores padding). The mask is int64 token ids (0 = padding) "
-          "or float32. A row with every step masked gives zeros. Gradient: MaskedReduceMaxGrad.");
+          "or float32. A row with every step masked gives zeros; a NaN at a kept step gives NaN. Gradient: "
+          "MaskedReduceMaxGrad.");
 
   registry.grad_op("MaskedReduceMaxGrad")
       .inputs({"dY", "X", "Y", "mask"})

@@ -16,6 +16,7 @@
 
 #include "ops/dnnl_util.h"
 #include "ops/gradient.h"
+#include "ops/nan.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -67,7 +68,8 @@ dnnl::pooling_forward::desc pool_desc(dnnl::prop_kind kind, const Dims& x, const
 
 class MaxPoolKernel final : public Kernel {
  public:
-  MaxPoolKernel(const Dims& x, const Dims& y, const PoolWindow& w) : empty_(num_elements(y) == 0) {
+  MaxPoolKernel(const Dims& x, const Dims& y, const PoolWindow& w)
+      : empty_(num_elements(y) == 0), x_(x), y_(y), window_(w) {
     if (empty_) return;
     const dnnl::pooling_forward::primitive_desc pd(pool_desc(dnnl::prop_kind::forward_inference, x, y, w),
                                                    user_scratchpad_attr(), cpu_engine());
@@ -81,10 +83,26 @@ class MaxPoolKernel final : public Kernel {
     if (empty_) return;
     execute(primitive_, {{DNNL_ARG_SRC, wrap(src_md_, io.inputs[0])}, {DNNL_ARG_DST, wrap(dst_md_, io.outputs[0])}},
             scratchpad_md_, io.scratchpad);
+    write_nan_through(io.in<float>(0), io.out<float>(0));
   }
 
  private:
+  // oneDNN's max pooling skips NaN: a window holding one gives NaN.
+  void write_nan_through(const float* x, float* y) const {
+    if (!has_nan(x, num_elements(x_))) return;
+    const int64_t T = x_[1], C = x_[2], W = y_[1];
+    for (int64_t n = 0; n < x_[0]; ++n)
+      for (int64_t w = 0; w < W; ++w)
+        for (int64_t j = 0; j < window_.kernel; ++j)
+          for (int64_t c = 0; c < C; ++c) {
+            const float v = x[(n * T + w * window_.stride + j) * C + c];
+            if (std::isnan(v)) y[(n * W + w) * C + c] = v;
+          }
+  }
+
   bool empty_;
+  Dims x_, y_;
+  PoolWindow window_;
   dnnl::memory::desc src_md_, dst_md_, scratchpad_md_;
   dnnl::pooling_forward primitive_;
 };
@@ -168,7 +186,7 @@ void register_pooling_ops(OpRegistry& registry) {
           "Keras MaxPool1D on float32 X [N, T, C] (channels last): Y [N, T', C] with y[n, t, c] = max over j < k of "
           "x[n, t*s + j, c], window k = kernel_shape[0] (required), stride s = strides[0] (default k), valid "
           "padding: T' = floor((T - k) / s) + 1. oneDNN pooling_max in nwc layout. Global max over time is ReduceMax "
-          "over axis 1. Gradient: MaxPool1DGrad.");
+          "over axis 1. A window holding a NaN gives NaN. Gradient: MaxPool1DGrad.");
 
   registry.grad_op("MaxPool1DGrad")
       .inputs({"dY", "X"})

@@ -34,6 +34,7 @@
 
 #include "ops/dnnl_util.h"
 #include "ops/gradient.h"
+#include "ops/nan.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -58,7 +59,7 @@ constexpr ReductionSpec kReductionOps[] = {
     {"ReduceMax", dnnl::algorithm::reduction_max, -std::numeric_limits<float>::infinity(),
      "y = max of x over `axes` on float32 (ONNX ReduceMax). Empty axes reduce all axes; negative axes count "
      "from the end; keepdims (default true) keeps reduced axes as dims of 1, otherwise they are removed. "
-     "The max of no elements is -inf."},
+     "The max of no elements is -inf; a NaN makes its max NaN (as NumPy's max)."},
 };
 
 bool keepdims_attr(const pb::Node& node) { return !node.has_keepdims() || node.keepdims(); }
@@ -103,7 +104,10 @@ void infer_reduction(InferContext& ctx) {
 class ReductionKernel final : public Kernel {
  public:
   ReductionKernel(const ReductionSpec& spec, const Dims& src_dims, const std::vector<bool>& reduced)
-      : empty_value_(spec.empty_value) {
+      : empty_value_(spec.empty_value),
+        max_(spec.algorithm == dnnl::algorithm::reduction_max),
+        src_dims_(src_dims),
+        reduced_(reduced) {
     Dims dst_dims = src_dims;
     for (size_t i = 0; i < reduced.size(); ++i)
       if (reduced[i]) dst_dims[i] = 1;
@@ -141,14 +145,41 @@ class ReductionKernel final : public Kernel {
       case Mode::primitive:
         execute(primitive_, {{DNNL_ARG_SRC, wrap(src_md_, io.inputs[0])}, {DNNL_ARG_DST, wrap(dst_md_, y)}},
                 scratchpad_md_, io.scratchpad);
+        if (max_) write_nan_through(io.in<float>(0), y);
         return;
     }
   }
 
  private:
+  // oneDNN's max reduction skips NaN: each NaN of x makes its output cell NaN.
+  void write_nan_through(const float* x, float* y) const {
+    const int64_t n = num_elements(src_dims_);
+    if (!has_nan(x, n)) return;
+    const size_t rank = src_dims_.size();
+    std::vector<int64_t> dst_stride(rank, 0);  // 0 along reduced axes
+    for (int64_t stride = 1, i = static_cast<int64_t>(rank) - 1; i >= 0; --i) {
+      if (reduced_[static_cast<size_t>(i)]) continue;
+      dst_stride[static_cast<size_t>(i)] = stride;
+      stride *= src_dims_[static_cast<size_t>(i)];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::isnan(x[i])) continue;
+      int64_t dst = 0;
+      for (int64_t rest = i, axis = static_cast<int64_t>(rank) - 1; axis >= 0; --axis) {
+        const int64_t size = src_dims_[static_cast<size_t>(axis)];
+        dst += (rest % size) * dst_stride[static_cast<size_t>(axis)];
+        rest /= size;
+      }
+      y[dst] = x[i];
+    }
+  }
+
   enum class Mode { primitive, copy, fill_empty_value, nothing };
   Mode mode_ = Mode::nothing;
   float empty_value_;
+  bool max_;
+  Dims src_dims_;
+  std::vector<bool> reduced_;
   int64_t dst_elements_ = 0;
   dnnl::memory::desc src_md_, dst_md_;
   dnnl::memory::desc scratchpad_md_;

@@ -180,6 +180,12 @@ std::unique_ptr<Kernel> make_copy_kernel(const KernelInit& init) {
 
 // ---- Reshape -----------------------------------------------------------------
 
+// count * dim, a shape rule error when the element count of `what` overflows int64.
+int64_t times(InferContext& ctx, int64_t count, int64_t dim, const std::string& what) {
+  if (__builtin_mul_overflow(count, dim, &count)) ctx.fail("{} has more elements than int64 can count", what);
+  return count;
+}
+
 void infer_reshape(InferContext& ctx) {
   const Dims& in = ctx.in_dims(0);
   const IntList& shape = ctx.attrs().shape();
@@ -197,7 +203,7 @@ void infer_reshape(InferContext& ctx) {
       out[at] = in[at];
       copied[at] = true;
       // An unknown dim copied through cancels itself; only known ones count.
-      if (in[at] >= 0) known_out *= in[at];
+      if (in[at] >= 0) known_out = times(ctx, known_out, in[at], "shape " + list_str(shape));
     } else if (target == -1) {
       if (inferred_at >= 0) ctx.fail("shape {} has more than one -1", list_str(shape));
       inferred_at = i;
@@ -213,7 +219,7 @@ void infer_reshape(InferContext& ctx) {
   bool in_unknown = false;  // an unknown input dim not copied through
   for (size_t j = 0; j < in.size(); ++j) {
     if (in[j] >= 0)
-      known_in *= in[j];
+      known_in = times(ctx, known_in, in[j], "input " + input);
     else if (!copied[j])
       in_unknown = true;
   }
@@ -534,11 +540,11 @@ void infer_flatten(InferContext& ctx) {
     ctx.fail("axis {} is out of range for input {} (allowed: {} to {})", axis_attr, type_str(in), -in.rank(),
              in.rank());
   const auto split = in.dims.begin() + (axis_attr < 0 ? axis_attr + in.rank() : axis_attr);
-  auto product = [](Dims::const_iterator begin, Dims::const_iterator end) {
+  auto product = [&](Dims::const_iterator begin, Dims::const_iterator end) {
     int64_t p = 1;
     for (auto it = begin; it != end; ++it) {
       if (*it < 0) return kUnknownDim;
-      p *= *it;
+      p = times(ctx, p, *it, "input " + type_str(in));
     }
     return p;
   };
@@ -552,9 +558,14 @@ void infer_reshape_like(InferContext& ctx) {
   const TensorType& like = ctx.inputs[1];
   // With unknown dims the counts are checked when the runtime re-infers on the
   // concrete shapes.
-  if (data.is_concrete() && like.is_concrete() && data.num_elements() != like.num_elements())
-    ctx.fail("cannot reshape data {} like {}: the sizes differ ({} vs {} elements)", type_str(data), type_str(like),
-             data.num_elements(), like.num_elements());
+  if (data.is_concrete() && like.is_concrete()) {
+    int64_t data_count = 1, like_count = 1;
+    for (int64_t d : data.dims) data_count = times(ctx, data_count, d, "data " + type_str(data));
+    for (int64_t d : like.dims) like_count = times(ctx, like_count, d, "like " + type_str(like));
+    if (data_count != like_count)
+      ctx.fail("cannot reshape data {} like {}: the sizes differ ({} vs {} elements)", type_str(data), type_str(like),
+               data_count, like_count);
+  }
   ctx.outputs[0] = {data.dtype, like.dims};
 }
 

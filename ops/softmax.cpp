@@ -10,8 +10,12 @@
 // softmax_v2_backward, which needs only the forward output Y, not X.
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
+
 #include "ops/dnnl_util.h"
 #include "ops/gradient.h"
+#include "ops/nan.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -29,7 +33,7 @@ constexpr SoftmaxSpec kSoftmaxOps[] = {
     {"Softmax", dnnl::algorithm::softmax_accurate,
      "y = exp(x - max(x)) / sum(exp(x - max(x))) on float32, where max and sum run along `axis` (default -1, "
      "negative counts from the end) and every other position is independent (ONNX opset 13 semantics). The "
-     "output has the input's shape; each slice along `axis` sums to 1.",
+     "output has the input's shape; each slice along `axis` sums to 1 (a slice holding a NaN is all NaN).",
      "SoftmaxGrad",
      "dX = Y * (dY - sum(dY * Y)) on float32: the gradient of Softmax given its output Y and the output "
      "gradient dY (same shape), where the sum runs along `axis` as in the forward Softmax."},
@@ -59,6 +63,9 @@ class SoftmaxKernel final : public Kernel {
  public:
   SoftmaxKernel(const SoftmaxSpec& spec, const Dims& dims, int axis) : empty_(num_elements(dims) == 0) {
     if (empty_) return;  // oneDNN is never asked about empty shapes
+    axis_size_ = dims[static_cast<size_t>(axis)];
+    inner_ = num_elements(Dims(dims.begin() + axis + 1, dims.end()));
+    elements_ = num_elements(dims);
     md_ = plain_desc(dims);
     const dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference, spec.algorithm, md_, md_, axis);
     const dnnl::softmax_v2_forward::primitive_desc pd(desc, user_scratchpad_attr(), cpu_engine());
@@ -70,10 +77,26 @@ class SoftmaxKernel final : public Kernel {
     if (empty_) return;
     execute(primitive_, {{DNNL_ARG_SRC, wrap(md_, io.inputs[0])}, {DNNL_ARG_DST, wrap(md_, io.outputs[0])}},
             scratchpad_md_, io.scratchpad);
+    write_nan_through(io.out<float>(0));
   }
 
  private:
+  // oneDNN's max skips NaN (and inf - inf is NaN), which leaves a NaN amid zeros (or -inf) of its
+  // slice: the whole slice is NaN, as its sum is.
+  void write_nan_through(float* y) const {
+    if (!has_nan(y, elements_)) return;
+    for (int64_t outer = 0; outer < elements_ / (axis_size_ * inner_); ++outer)
+      for (int64_t inner = 0; inner < inner_; ++inner) {
+        const int64_t first = outer * axis_size_ * inner_ + inner;
+        bool nan = false;
+        for (int64_t j = 0; j < axis_size_; ++j) nan |= std::isnan(y[first + j * inner_]);
+        if (nan)
+          for (int64_t j = 0; j < axis_size_; ++j) y[first + j * inner_] = std::numeric_limits<float>::quiet_NaN();
+      }
+  }
+
   bool empty_;
+  int64_t axis_size_ = 0, inner_ = 0, elements_ = 0;
   dnnl::memory::desc md_;
   dnnl::memory::desc scratchpad_md_;
   dnnl::softmax_v2_forward primitive_;

@@ -1,6 +1,7 @@
 // Reference kernels for ops/binary.cpp: one loop over the output's coordinates,
 // reading each input through broadcast_index.
 #include <algorithm>
+#include <cmath>
 
 #include "ops/reference/reference.h"
 
@@ -72,8 +73,11 @@ void register_binary(ReferenceTable& t) {
   t["Mul"] = broadcasting([](float a, float b) { return a * b; });
   t["Div"] = broadcasting([](float a, float b) { return a / b; });
   t["Equal"] = broadcasting_as_double([](double a, double b) { return a == b ? 1.0 : 0.0; });
-  t["Max"] = broadcasting_as_double([](double a, double b) { return std::max(a, b); });
-  t["Min"] = broadcasting_as_double([](double a, double b) { return std::min(a, b); });
+  // NaN in either gives NaN, as NumPy's maximum and minimum.
+  t["Max"] =
+      broadcasting_as_double([](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); });
+  t["Min"] =
+      broadcasting_as_double([](double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); });
   t["MaxGrad"] = max_min_grad(true);
   t["MinGrad"] = max_min_grad(false);
 }

@@ -50,7 +50,7 @@ std::vector<Tensor> sign(const pb::Node&, const Inputs& in, const Types&, const 
   Tensor out(DType::f32, in[0].dims());
   for (int64_t i = 0; i < out.num_elements(); ++i) {
     const float x = in[0].data<float>()[i];
-    out.data<float>()[i] = x > 0 ? 1.f : (x < 0 ? -1.f : 0.f);
+    out.data<float>()[i] = std::isnan(x) ? x : (x > 0 ? 1.f : (x < 0 ? -1.f : 0.f));
   }
   return {out};
 }
@@ -58,7 +58,7 @@ std::vector<Tensor> sign(const pb::Node&, const Inputs& in, const Types&, const 
 }  // namespace
 
 void register_eltwise(ReferenceTable& t) {
-  t["Relu"] = unary([](float x) { return x > 0 ? x : 0.f; });
+  t["Relu"] = unary([](float x) { return std::isnan(x) ? x : (x > 0 ? x : 0.f); });  // NaN stays NaN
   t["Tanh"] = unary([](float x) { return std::tanh(x); });
   t["Sigmoid"] = unary([](float x) { return 1.f / (1.f + std::exp(-x)); });
   t["Exp"] = unary([](float x) { return std::exp(x); });
@@ -66,7 +66,7 @@ void register_eltwise(ReferenceTable& t) {
   t["Sqrt"] = unary([](float x) { return std::sqrt(x); });
   t["Neg"] = unary([](float x) { return -x; });
   t["Abs"] = unary([](float x) { return std::fabs(x); });
-  t["ReluGrad"] = backward([](float x) { return x > 0 ? 1.f : 0.f; });
+  t["ReluGrad"] = backward([](float x) { return x <= 0 ? 0.f : 1.f; });  // NaN passes dY on, as PyTorch
   t["TanhGrad"] = backward([](float y) { return 1.f - y * y; });
   t["SigmoidGrad"] = backward([](float y) { return y * (1.f - y); });
   t["SqrtGrad"] = backward([](float y) { return 0.5f / y; });

@@ -75,7 +75,10 @@ std::vector<Tensor> masked_max(const pb::Node&, const std::vector<Tensor>& in, c
     for (int64_t k = 0; k < s.K; ++k) {
       const std::vector<int64_t> steps = s.steps(n);
       float max = steps.empty() ? 0.0f : in[0].data<float>()[s.at(n, steps[0], k)];
-      for (int64_t t : steps) max = std::max(max, in[0].data<float>()[s.at(n, t, k)]);
+      for (int64_t t : steps) {
+        const float x = in[0].data<float>()[s.at(n, t, k)];
+        if (!std::isnan(max) && (max < x || std::isnan(x))) max = x;  // a NaN wins
+      }
       y.data<float>()[n * s.K + k] = max;
     }
   return {y};

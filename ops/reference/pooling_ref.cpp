@@ -1,5 +1,6 @@
 // Reference kernels for ops/pooling.cpp: each window scanned in order, the first
 // maximum wins (so the gradient goes to it).
+#include <cmath>
 #include <limits>
 
 #include "ops/reference/reference.h"
@@ -16,13 +17,14 @@ Window window(const pb::Node& attrs) {
   return {k, attrs.strides_size() == 1 ? attrs.strides(0) : k};
 }
 
-// Position (time step) of the first maximum of window `w` in column (n, c).
+// Position (time step) of the first maximum of window `w` in column (n, c); a NaN is the maximum.
 int64_t argmax(const float* x, const Dims& dims, const Window& win, int64_t n, int64_t w, int64_t c) {
   const int64_t T = dims[1], C = dims[2];
   int64_t best = w * win.stride;
   for (int64_t j = 1; j < win.kernel; ++j) {
     const int64_t t = w * win.stride + j;
-    if (x[(n * T + t) * C + c] > x[(n * T + best) * C + c]) best = t;
+    const float candidate = x[(n * T + t) * C + c], so_far = x[(n * T + best) * C + c];
+    if (!std::isnan(so_far) && (candidate > so_far || std::isnan(candidate))) best = t;
   }
   return best;
 }

@@ -1,6 +1,7 @@
 // Reference kernels for ops/reduction.cpp: one pass over the input, adding each
 // element into the output cell it reduces to (accumulating in double).
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "ops/reference/reference.h"
@@ -32,7 +33,10 @@ ReferenceKernel reduction(Reduce kind) {
     Dims coords(dims.size(), 0);
     for (int64_t i = 0; i < in[0].num_elements(); ++i, next_coords(dims, coords)) {
       double& cell = acc[static_cast<size_t>(broadcast_index(kept_dims, coords))];
-      cell = kind == Reduce::max ? std::max(cell, double(x[i])) : cell + x[i];
+      if (kind != Reduce::max)
+        cell += x[i];
+      else if (!std::isnan(cell) && (cell < x[i] || std::isnan(x[i])))  // a NaN wins, as in NumPy's max
+        cell = x[i];
     }
     Tensor out(DType::f32, out_types[0].dims);
     float* y = out.data<float>();

@@ -254,6 +254,7 @@ int latent_grid_command(const LatentGridArgs& args) {
 
 int check_command(const std::string& path) {
   graphrun::Model model = graphrun::Model::load(path);
+  graphrun::check_train_config(model);
   std::cout << fmt::format("Model: {} ({})\n", model.name().empty() ? "(unnamed)" : model.name(), path);
   std::cout << model.summary().to_string();
   return 0;
@@ -316,6 +317,8 @@ int main(int argc, char** argv) {
   train->add_option("model", train_model, "Model .pbtxt with a train block")->required();
   train->add_option("--run-dir", train_options.run_dir, "Run directory (default: runs/<name>-<time>)");
   train->add_flag("--resume", train_options.resume, "Continue the run in --run-dir from its last checkpoint");
+  train->add_flag("--allow-data-change", train_options.allow_data_change,
+                  "With --resume: continue even when data files changed since the run started");
   train->add_option("--epochs", train_epochs, "Train to this many epochs in total (overrides the config)")
       ->check(kPositiveCount);
   train->add_option("--batch-size", train_batch, "Examples per step (overrides the config)")->check(kPositiveCount);
@@ -430,7 +433,9 @@ int main(int argc, char** argv) {
       if (train_batch > 0) train_options.batch_size = train_batch;
       if (train_options.resume && train_options.run_dir.empty())
         throw graphrun::Error("--resume needs --run-dir naming the run to continue");
+      train_options.stop_on_signals = true;
       const graphrun::TrainResult r = graphrun::train(train_model, train_options);
+      if (r.stopped_by_signal) return 128 + r.stopped_by_signal;  // as the shell reports a signal's end
       std::cout << fmt::format("run directory: {}\n", r.run_dir);
       return 0;
     }
@@ -448,8 +453,9 @@ int main(int argc, char** argv) {
     if (*latent) return latent_grid_command(latent_args);
     if (*gradcheck) {
       const graphrun::GradCheckResult r = graphrun::gradcheck(gradcheck_model, gradcheck_batch);
-      std::cout << fmt::format("{}: {} elements checked, max abs error {:.3g}, max rel error {:.3g} (worst: {})\n",
-                               r.passed ? "PASSED" : "FAILED", r.checked, r.max_abs_error, r.max_rel_error, r.worst);
+      std::cout << fmt::format("{}: {} elements checked on {}, max abs error {:.3g}, max rel error {:.3g} (at {})\n",
+                               r.passed ? "PASSED" : "FAILED", r.checked, r.inputs, r.max_abs_error, r.max_rel_error,
+                               r.worst);
       return r.passed ? 0 : 1;
     }
     if (*ops) {

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -56,6 +57,7 @@ size_t file_element_size(const std::string& path, const std::string& descr) {
 }  // namespace
 
 Tensor read_npy(const std::string& path) {
+  if (std::filesystem::is_directory(path)) fail(path, "is a directory, not a .npy file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail(path, "cannot open .npy file");
   // Every size the header declares is checked against the file before anything is allocated.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -62,36 +63,41 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
   const GradientResult& grads = setup.gradients;
   std::vector<Tensor>& params = setup.params;
 
-  // Feeds: the first training examples when the model has data, else random values.
+  // Feeds: a batch of the training data as training feeds it (limit_examples kept the
+  // first `batch` rows), else random values for a model without data.
   std::vector<Tensor> feeds(graph->inputs.size());
   std::mt19937 rng(7);
-  std::map<std::string, Tensor> examples;  // graph input -> the training data it takes
+  std::map<std::string, Tensor> examples;  // graph input -> the training batch it takes
   for (size_t c = 0; c < setup.dataset.inputs.size(); ++c)
-    if (!setup.dataset.train.columns.empty()) examples[setup.dataset.inputs[c]] = setup.dataset.train.columns[c];
+    if (setup.dataset.train.size() > 0) examples[setup.dataset.inputs[c]] = setup.dataset.train.columns[c];
+  GradCheckResult result;
+  result.inputs = examples.empty() ? "random inputs (the model has no training data)"
+                                   : fmt::format("the first {} training examples", setup.dataset.train.size());
   for (size_t i = 0; i < graph->inputs.size(); ++i) {
     const Value& v = graph->value(graph->inputs[i]);
+    if (auto example = examples.find(v.name); example != examples.end()) {
+      feeds[i] = example->second;
+      continue;
+    }
     Dims dims = v.type.dims;
     for (int64_t& d : dims) d = d < 0 ? batch : d;
     Tensor t(v.type.dtype, dims);
-    auto example = examples.find(v.name);
-    if (example != examples.end() && !example->second.empty()) {
-      const Tensor& src = example->second;  // token ids, labels, images or numeric columns
-      const int64_t row = src.num_elements() / src.dims()[0];
-      for (int64_t k = 0; k < t.num_elements(); ++k) {
-        const int64_t at = k % (row * std::min<int64_t>(batch, src.dims()[0]));
-        const double value =
-            src.dtype() == DType::i64 ? static_cast<double>(src.data<int64_t>()[at]) : src.data<float>()[at];
-        if (t.dtype() == DType::i64)
-          t.data<int64_t>()[k] = static_cast<int64_t>(value);
-        else
-          t.data<float>()[k] = static_cast<float>(value);
-      }
-    } else if (t.dtype() == DType::f32) {
+    if (t.dtype() == DType::f32) {
       std::uniform_real_distribution<float> dist(-1.f, 1.f);
       for (float& x : t.values<float>()) x = dist(rng);
     }  // other int64 inputs stay 0: a valid id and class for any table
     feeds[i] = t;
   }
+  // Token ids that are all padding mask every step: the gradients through them are 0 whatever the code does.
+  if (tokenizes_texts(setup.config.data()))
+    if (auto tokens = examples.find(tokens_input_name(setup.config)); tokens != examples.end()) {
+      const auto ids = tokens->second.values<int64_t>();
+      if (std::all_of(ids.begin(), ids.end(), [](int64_t id) { return id == 0; }))
+        throw Error(
+            fmt::format("{}: gradcheck: the batch's token ids are all padding, so every step is masked and "
+                        "the check would pass whatever the gradients (use a larger --batch)",
+                        model_path));
+    }
 
   const GraphRunner& runner = *setup.runner;
   const RunContext run{true, 99};  // dropout on, with a fixed mask
@@ -105,8 +111,8 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
   }
   const std::vector<Tensor> analytic = runner.run(feeds, params, fetches, run);
 
-  GradCheckResult result;
   const double step = 1e-2;
+  bool all_zero = true;
   for (size_t k = 0; k < checked_params.size(); ++k) {
     Tensor& p = params[checked_params[k]];
     const int64_t n = p.num_elements();
@@ -123,18 +129,27 @@ GradCheckResult gradcheck(const std::string& model_path, int64_t batch, int per_
       const double numeric = (plus - minus) / (2 * step);
       const double got = analytic[k].data<float>()[e];
       const double abs_err = std::fabs(got - numeric);
+      // Relative to the larger of the two, floored so that two near-zero values do not count as far apart.
       const double rel_err = abs_err / std::max(1e-3, std::max(std::fabs(got), std::fabs(numeric)));
       ++result.checked;
-      if (abs_err > result.max_abs_error) {
-        result.max_abs_error = abs_err;
+      all_zero = all_zero && got == 0 && std::fabs(numeric) < 1e-6;
+      result.max_abs_error = std::max(result.max_abs_error, abs_err);
+      if (result.worst.empty() || rel_err > result.max_rel_error) {
+        result.max_rel_error = rel_err;
         result.worst = fmt::format("{}[{}]: analytic {:.6g}, numeric {:.6g}",
                                    graph->value(graph->parameters[checked_params[k]].value).name, e, got, numeric);
       }
       // An element passes when it is close in absolute terms or in relative terms.
-      if (abs_err > tolerance) result.max_rel_error = std::max(result.max_rel_error, rel_err);
+      if (abs_err > tolerance && rel_err > tolerance) result.passed = false;
     }
   }
-  result.passed = result.max_rel_error <= tolerance;
+  if (result.checked == 0)
+    throw Error(fmt::format("{}: gradcheck: no parameter has a gradient, so there is nothing to check", model_path));
+  if (all_zero)
+    throw Error(
+        fmt::format("{}: gradcheck: every checked gradient element is 0 (analytic and numeric) on {}, so the "
+                    "check would pass whatever the gradients",
+                    model_path, result.inputs));
   return result;
 }
 

@@ -33,6 +33,25 @@ void MetricTracker::add(const Tensor& loss, int64_t n, const Tensor& predictions
   }
 }
 
+void MetricTracker::save_to(pb::PartialEpoch& partial) const {
+  partial.set_examples(examples_);
+  partial.set_loss_sum(loss_sum_);
+  partial.set_correct(correct_);
+  for (const std::vector<int64_t>& row : confusion_) partial.mutable_confusion()->Add(row.begin(), row.end());
+}
+
+void MetricTracker::restore(const pb::PartialEpoch& partial, const std::string& source) {
+  if (partial.confusion_size() != classes_ * classes_)
+    throw Error(fmt::format("{}: the interrupted epoch's confusion matrix has {} entries, {} classes need {}", source,
+                            partial.confusion_size(), classes_, classes_ * classes_));
+  examples_ = partial.examples();
+  loss_sum_ = partial.loss_sum();
+  correct_ = partial.correct();
+  for (size_t i = 0; i < confusion_.size(); ++i)
+    for (size_t j = 0; j < confusion_.size(); ++j)
+      confusion_[i][j] = partial.confusion(static_cast<int>(i * confusion_.size() + j));
+}
+
 std::string metrics_line(const Metrics& metrics) {
   std::string s;
   for (const auto& [name, value] : metrics) s += fmt::format("  {} {:.4f}", name, value);

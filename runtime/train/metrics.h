@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "graphrun.pb.h"
 #include "graphrun/tensor.h"
 #include "graphrun/train.h"
 
@@ -22,6 +23,10 @@ class MetricTracker {
   double accuracy() const { return examples_ ? double(correct_) / double(examples_) : 0; }
   int64_t examples() const { return examples_; }
   const std::vector<std::vector<int64_t>>& confusion() const { return confusion_; }
+  // The sums so far, for a checkpoint written mid-epoch; restore() continues from them
+  // (Error naming `source` when its confusion matrix has another number of classes).
+  void save_to(pb::PartialEpoch& partial) const;
+  void restore(const pb::PartialEpoch& partial, const std::string& source);
 
  private:
   int64_t classes_;

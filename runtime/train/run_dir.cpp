@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/train/data_manifest.h"
+
 namespace graphrun {
 namespace {
 
@@ -107,6 +109,24 @@ void RunDirectory::create(const RunDirectoryLock& /*held*/, const detail::ModelD
     throw Error(fmt::format("{}: a run already exists here (use --resume to continue it)", path_));
   write_text(model_copy(), model_copy_text(model, path_));
   if (vocabulary) vocabulary->save(vocabulary_file());
+  write_text(data_manifest_file(), data_manifest(model.proto.train().data(), model.directory));
+}
+
+std::string RunDirectory::check_data(const detail::ModelData& model, bool allow_change) const {
+  if (!fs::exists(data_manifest_file())) {
+    write_text(data_manifest_file(), data_manifest(model.proto.train().data(), model.directory));
+    return fmt::format(
+        "note: {} had no data.manifest (a run from an older graphrun), so a change of its data cannot be noticed; "
+        "the data as it is now is recorded for later resumes",
+        path_);
+  }
+  const std::optional<std::string> changed = first_changed_file(read_text(data_manifest_file()));
+  if (!changed) return "";
+  if (!allow_change)
+    throw Error(
+        fmt::format("{}; resuming {} would train on other data (--allow-data-change resumes anyway)", *changed, path_));
+  write_text(data_manifest_file(), data_manifest(model.proto.train().data(), model.directory));
+  return fmt::format("note: resuming on changed data (--allow-data-change): {}", *changed);
 }
 
 void RunDirectory::check_resumable(const detail::ModelData& model) const {

@@ -6,8 +6,10 @@
 //                 data, word vectors and npy files (and can be given to eval or --resume)
 //   vocab.txt     text data: the vocabulary, so eval/predict tokenize as training did
 //   metrics.csv   one row per epoch
-//   last.ckpt     the last epoch's checkpoint; best.ckpt, with keep_best, the best one's
+//   last.ckpt     the last epoch's checkpoint (or, after SIGINT/SIGTERM, the interrupted epoch's progress);
+//                 best.ckpt, with keep_best, the best epoch's
 //   train.log     the console output
+//   data.manifest the data files read (CRC-32, size, path), so --resume refuses data that changed
 //   .lock         held by the process writing the directory; records who that is
 #pragma once
 
@@ -46,6 +48,7 @@ class RunDirectory {
   std::string last_checkpoint() const { return file("last.ckpt"); }
   std::string best_checkpoint() const { return file("best.ckpt"); }
   std::string lock_file() const { return file(".lock"); }
+  std::string data_manifest_file() const { return file("data.manifest"); }
   // The checkpoint a finished run is used by: best.ckpt when keep_best wrote one, else last.ckpt.
   std::string kept_checkpoint() const;
 
@@ -63,6 +66,11 @@ class RunDirectory {
   // Resuming: the run has a last checkpoint, and `model` is the one it started
   // with (the original model file, or the run's own copy).
   void check_resumable(const detail::ModelData& model) const;
+  // Resuming: the data files are as data.manifest recorded them, else an Error naming
+  // the first that changed, unless `allow_change` (then the manifest records the data
+  // as it is now). Returns a line for the log, or "": a change allowed, or no manifest
+  // (a run from before manifests: the data as it is now is recorded).
+  std::string check_data(const detail::ModelData& model, bool allow_change) const;
   Vocabulary load_vocabulary() const;
 
  private:

@@ -15,9 +15,43 @@ namespace graphrun {
 
 namespace {
 
-// Values the training loop would otherwise replace or trip over later: refused
-// before anything is read or written.
-void check_train_config(const pb::TrainConfig& config, const std::string& model_path) {
+// The metrics a run computes, by name: loss, and accuracy with predictions; val_ ones with validation data.
+void check_metric_name(const std::string& metric, const char* field, const pb::TrainConfig& config,
+                       const std::string& model_path) {
+  const bool validation = metric.starts_with("val_");
+  const std::string base = validation ? metric.substr(4) : metric;
+  const bool known =
+      base == "loss" || ((base == "accuracy" || base == "binary_accuracy") && !config.predictions().empty());
+  if (!known)
+    throw Error(fmt::format("{}: train.{} '{}' is not a metric of this run (loss{}, and val_ of each)", model_path,
+                            field, metric, config.predictions().empty() ? "" : ", accuracy or binary_accuracy"));
+  if (validation && config.data().validation_size() == 0 && config.data().validation_split() == 0)
+    throw Error(fmt::format("{}: train.{} '{}' needs validation data (data.validation or data.validation_split)",
+                            model_path, field, metric));
+}
+
+// The graph inputs the data feeds, by kind of data (the loaders read the same names).
+void check_data_inputs(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path) {
+  const pb::DataConfig& data = config.data();
+  switch (data_source(data)) {
+    case DataSource::images:
+      graph_input(graph, model_path, images_input_name(config), "images_input");
+      return;
+    case DataSource::numeric:
+      for (const pb::DataFeed& feed : data.feed()) graph_input(graph, model_path, feed.input(), "data.feed.input");
+      if (!data.label_column().empty()) graph_input(graph, model_path, labels_input_name(config), "labels_input");
+      if (!data.text_column().empty()) graph_input(graph, model_path, tokens_input_name(config), "tokens_input");
+      return;
+    case DataSource::text:
+      graph_input(graph, model_path, tokens_input_name(config), "tokens_input");
+      graph_input(graph, model_path, labels_input_name(config), "labels_input");
+      return;
+  }
+}
+
+}  // namespace
+
+void check_train_config(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path) {
   if (config.has_batch_size() && config.batch_size() <= 0)
     throw Error(
         fmt::format("{}: train.batch_size {} must be positive (leave it out for 32)", model_path, config.batch_size()));
@@ -26,9 +60,59 @@ void check_train_config(const pb::TrainConfig& config, const std::string& model_
   const float split = config.data().validation_split();
   if (!(split >= 0 && split < 1))
     throw Error(fmt::format("{}: train.data.validation_split {} must be in [0, 1)", model_path, split));
+  if (config.early_stopping().patience() < 0)
+    throw Error(fmt::format("{}: train.early_stopping.patience {} must not be negative", model_path,
+                            config.early_stopping().patience()));
+  try {
+    Optimizer(optimizer_config(config.optimizer()), {});  // validates the optimizer's values
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", model_path, e.what()));
+  }
+  std::optional<ValueId> predictions;
+  if (!config.predictions().empty()) {
+    predictions = graph.find_value(config.predictions());
+    if (!predictions)
+      throw Error(
+          fmt::format("{}: train.predictions '{}' is not a value of the graph", model_path, config.predictions()));
+  }
+  if (!config.keep_best().empty()) check_metric_name(config.keep_best(), "keep_best", config, model_path);
+  if (!config.early_stopping().monitor().empty())
+    check_metric_name(config.early_stopping().monitor(), "early_stopping.monitor", config, model_path);
+  if (config.early_stopping().patience() > 0 && config.early_stopping().monitor().empty() && config.keep_best().empty())
+    throw Error(fmt::format("{}: train.early_stopping.patience {} needs a metric to follow (early_stopping.monitor)",
+                            model_path, config.early_stopping().patience()));
+  check_data_inputs(config, graph, model_path);
+
+  const pb::DataConfig& data = config.data();
+  const std::string& vectors = data.word_vectors().parameter();
+  if (!vectors.empty()) {
+    const auto id = graph.find_value(vectors);
+    if (!id || graph.value(*id).kind != ValueKind::parameter)
+      throw Error(fmt::format("{}: train.data.word_vectors.parameter '{}' is not a parameter of the model", model_path,
+                              vectors));
+  }
+  // Training pads texts to max_length; predict pads to the input's declared length: they must agree.
+  if (tokenizes_texts(data) && data.max_length() > 0) {
+    const Dims& tokens = graph.value(*graph.find_value(tokens_input_name(config))).type.dims;
+    if (tokens.size() == 2 && tokens[1] > 0 && tokens[1] != data.max_length())
+      throw Error(fmt::format("{}: train.data.max_length {} does not match the length {} of input '{}' {}", model_path,
+                              data.max_length(), tokens[1], tokens_input_name(config), dims_str(tokens)));
+  }
+  // One score per class (or one probability for two classes).
+  if (predictions && data.classes_size() > 0) {
+    const Dims& scores = graph.value(*predictions).type.dims;
+    const int64_t width = scores.size() == 2 ? scores[1] : -1;
+    const auto classes = static_cast<int64_t>(data.classes_size());
+    if (width > 0 && width != classes && !(width == 1 && classes == 2))
+      throw Error(fmt::format("{}: train.data.classes names {} classes, but train.predictions '{}' {} has {} outputs",
+                              model_path, classes, config.predictions(), dims_str(scores), width));
+  }
 }
 
-}  // namespace
+void check_train_config(const Model& model) {
+  const detail::ModelData& data = detail::data_of(model);
+  if (data.proto.has_train()) check_train_config(data.proto.train(), data.graph, data.path);
+}
 
 TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope,
                              DataNeed need)
@@ -37,19 +121,13 @@ TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& 
   if (!has_data && need == DataNeed::required)
     throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
   config = data.proto.train();
-  if (has_data) check_train_config(config, model_path);
+  if (has_data) check_train_config(config, data.graph, model_path);
   if (options.batch_size) {
     if (*options.batch_size <= 0) throw Error(fmt::format("batch size {} must be positive", *options.batch_size));
     config.set_batch_size(*options.batch_size);
   }
   if (options.epochs && *options.epochs <= 0) throw Error(fmt::format("epochs {} must be positive", *options.epochs));
-  if (!config.predictions().empty()) {
-    auto id = data.graph.find_value(config.predictions());
-    if (!id)
-      throw Error(
-          fmt::format("{}: train.predictions '{}' is not a value of the graph", model_path, config.predictions()));
-    predictions = *id;
-  }
+  if (!config.predictions().empty()) predictions = *data.graph.find_value(config.predictions());  // checked above
   if (has_data) dataset = load_dataset(config, data.graph, model_path, data.directory, scope);
   if (options.limit_examples)
     for (Split* s : {&dataset.train, &dataset.validation, &dataset.test}) {

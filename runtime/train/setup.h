@@ -20,6 +20,12 @@ namespace graphrun {
 class Optimizer;
 struct TrainingState;
 
+// The train {} block, checked against the graph without reading data: values in
+// range, names of graph inputs, parameters and values that exist, metrics the run
+// computes, the tokens input's length against max_length and the class count
+// against the predictions' width. Errors name `model_path` and the value.
+void check_train_config(const pb::TrainConfig& config, const Graph& graph, const std::string& model_path);
+
 class TrainingSetup {
  public:
   enum class DataNeed {

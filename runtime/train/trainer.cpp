@@ -4,6 +4,8 @@
 // graph (forward, loss, gradients) with dropout on, then apply the optimizer to
 // the trainable parameters in place. At each epoch's end the callbacks log,
 // write metrics.csv, follow the monitored metric, checkpoint and maybe stop.
+// SIGINT/SIGTERM (with TrainOptions::stop_on_signals) end the loop after the
+// step under way, with a checkpoint that records how far the epoch got.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -15,9 +17,11 @@
 #include "runtime/train/batches.h"
 #include "runtime/train/callbacks.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/non_finite.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/run_dir.h"
 #include "runtime/train/setup.h"
+#include "runtime/train/stop_signals.h"
 
 namespace graphrun {
 namespace {
@@ -71,6 +75,26 @@ DatasetScope split_scope(const detail::ModelData& data, const RunDirectory& run,
   return scope;
 }
 
+// "the loss is nan" or "the gradient of 'w' is not finite" when a step's result is
+// not finite (the optimizer must not apply it), else "".
+std::string non_finite_result(const TrainingSetup& setup, const std::vector<Tensor>& out, size_t first_grad) {
+  const float loss = out[0].data<float>()[0];
+  if (!std::isfinite(loss)) return fmt::format("the loss is {}", loss);
+  for (size_t k = 0; k < setup.trainable.size(); ++k)
+    if (!all_finite(out[first_grad + k]))
+      return fmt::format("the gradient of '{}' is not finite",
+                         setup.graph->value(setup.graph->parameters[setup.trainable[k]].value).name);
+  return "";
+}
+
+// What a run stopped by an error can do next: resume from its last checkpoint, if one was written.
+std::string resume_hint(const RunDirectory& run) {
+  if (!fs::exists(run.last_checkpoint()))
+    return fmt::format("no checkpoint was written yet ({} can start a new run)", run.path());
+  return fmt::format("the last checkpoint is {} (--resume --run-dir {} continues from it)", run.last_checkpoint(),
+                     run.path());
+}
+
 }  // namespace
 
 TrainResult train(const std::string& model_path, const TrainOptions& options) {
@@ -83,15 +107,19 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   // Held until training returns: a second process on this directory is refused before it writes anything.
   const RunDirectoryLock lock =
       run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create);
-  if (options.resume)
+  std::string data_note;  // logged once the log is open
+  if (options.resume) {
     run.check_resumable(setup.data);
-  else
+    data_note = run.check_data(setup.data, options.allow_data_change);
+  } else {
     run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+  }
 
   std::vector<Dims> shapes;
   for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
   Optimizer optimizer(optimizer_config(config.optimizer()), shapes);
   TrainingState state;
+  std::optional<pb::PartialEpoch> interrupted_epoch;  // resuming mid-epoch: how far it got
   if (options.resume) {
     const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
     setup.restore_parameters(ck, run.last_checkpoint());
@@ -100,12 +128,14 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       optimizer_state.emplace_back(named.name(), from_named_tensor(named, run.last_checkpoint()));
     optimizer.load_state(optimizer_state);
     state = TrainingState::from(ck);
+    if (ck.has_partial_epoch()) interrupted_epoch = ck.partial_epoch();
   }
 
   const int epochs = options.epochs ? *options.epochs : (config.epochs() > 0 ? config.epochs() : 1);
   const std::string monitor = !config.keep_best().empty() ? config.keep_best() : config.early_stopping().monitor();
   TrainLog log(run.log(), options.quiet, epochs);
   if (!result.notes.empty()) log.say("data: " + result.notes);
+  if (!data_note.empty()) log.say(data_note);
   log.say(fmt::format("training {} on {} examples ({} validation, {} test), batch {}, {} epochs, run dir {}",
                       model_path, setup.dataset.train.size(), setup.dataset.validation.size(),
                       setup.dataset.test.size(), setup.batch_size(), epochs, run.path()));
@@ -135,20 +165,47 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   const size_t first_grad = fetches.size();
   for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
 
+  // Installed only around the loop: a signal while the data loads or the test split
+  // is scored ends the process as usual, with nothing to save.
+  std::optional<StopSignals> stop_signals;
+  if (options.stop_on_signals) stop_signals.emplace();
+  // After a signal: the state so far goes to last.ckpt (with the epoch's progress
+  // when it stopped mid-epoch), and training returns.
+  const auto stopped_by_signal = [&](int epoch, const MetricTracker* unfinished) {
+    const int signal = stop_signals ? stop_signals->received() : 0;
+    if (!signal) return false;
+    pb::Checkpoint checkpoint = setup.checkpoint(optimizer, state);
+    if (unfinished) unfinished->save_to(*checkpoint.mutable_partial_epoch());
+    write_checkpoint(run.last_checkpoint(), checkpoint);
+    const std::string where = unfinished
+                                  ? fmt::format("in epoch {} after {} of {} examples", epoch, unfinished->examples(), n)
+                                  : fmt::format("after epoch {}", epoch);
+    log.say(fmt::format("interrupted by {} {}: saved {} (continue with --resume --run-dir {})", signal_name(signal),
+                        where, run.last_checkpoint(), run.path()));
+    result.stopped_by_signal = signal;
+    return true;
+  };
+
   for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
     for (Callback* c : in_order) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
     MetricTracker tracker = setup.tracker();
+    std::vector<size_t> order = epoch_order(n, config, epoch);
+    if (interrupted_epoch) {  // the epoch's first examples were trained before the interruption
+      tracker.restore(*interrupted_epoch, run.last_checkpoint());
+      order.erase(order.begin(), order.begin() + std::min(static_cast<int64_t>(n), tracker.examples()));
+      interrupted_epoch.reset();
+    }
     const auto start = Clock::now();
-    BatchPrefetcher batches(setup.dataset.train, epoch_order(n, config, epoch),
-                            static_cast<size_t>(setup.batch_size()));
+    BatchPrefetcher batches(setup.dataset.train, std::move(order), static_cast<size_t>(setup.batch_size()));
     Split next;
-    int64_t done = 0;
+    int64_t done = tracker.examples();
     while (batches.next(&next)) {
-      const std::vector<Tensor> out =
-          setup.runner->run(setup.feeds(next), setup.params, fetches, RunContext{true, step_seed(config, state.step)});
-      if (!std::isfinite(out[0].data<float>()[0]))
-        throw Error(fmt::format("epoch {} step {}: the loss is {}; last good checkpoint: {}", epoch, state.step,
-                                out[0].data<float>()[0], run.last_checkpoint()));
+      const std::vector<Tensor> feeds = setup.feeds(next);
+      const RunContext context{true, step_seed(config, state.step)};
+      const std::vector<Tensor> out = setup.runner->run(feeds, setup.params, fetches, context);
+      if (const std::string bad = non_finite_result(setup, out, first_grad); !bad.empty())
+        throw Error(fmt::format("epoch {} step {}: {}; the first NaN or infinity: {}; {}", epoch, state.step, bad,
+                                first_non_finite(setup, feeds, context), resume_hint(run)));
       setup.track(tracker, next, out);
       std::vector<Tensor> params, grads;
       for (size_t k = 0; k < setup.trainable.size(); ++k) {
@@ -159,6 +216,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       ++state.step;
       done += next.size();
       for (Callback* c : in_order) c->on_batch_end(done, tracker);
+      if (stopped_by_signal(epoch, &tracker)) return result;
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     EpochRecord record = epoch_record(setup, epoch, tracker, seconds);
@@ -170,7 +228,9 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
       result.stopped_early = true;
       break;
     }
+    if (epoch < epochs && stopped_by_signal(epoch, nullptr)) return result;
   }
+  stop_signals.reset();
   result.best_value = state.best_value;
   result.best_epoch = state.best_epoch;
 

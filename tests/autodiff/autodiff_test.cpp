@@ -2,6 +2,9 @@
 // text), fan-out sums, and whole-model numeric checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -76,6 +79,14 @@ TEST(Autodiff, WholeModelGradientsMatchNumeric) {
     const GradCheckResult r = gradcheck(model, 4, 20);
     EXPECT_TRUE(r.passed) << model << ": " << r.worst << " rel " << r.max_rel_error;
     EXPECT_GE(r.checked, 16) << model;
+    // max_rel_error is the relative error of the element `worst` names.
+    double analytic = 0, numeric = 0;
+    ASSERT_EQ(
+        std::sscanf(r.worst.c_str() + r.worst.find(": analytic"), ": analytic %lf, numeric %lf", &analytic, &numeric),
+        2)
+        << r.worst;
+    const double rel = std::fabs(analytic - numeric) / std::max({1e-3, std::fabs(analytic), std::fabs(numeric)});
+    EXPECT_NEAR(r.max_rel_error, rel, 1e-4 * std::max(1.0, rel)) << model << ": " << r.worst;
   }
 }
 

@@ -72,6 +72,12 @@ TEST(Reshape, ShapeRuleErrors) {
   expect_infer_error("Reshape", "shape: [0, 5]", {f32({-1, 6})}, "the sizes differ");
   expect_infer_error("Reshape", "shape: [4, 5]", {f32({-1, 3})}, "not a multiple of 3");
   expect_infer_error("Reshape", "shape: [4294967296, 4294967296]", {f32({6})}, "has too many elements");
+  // Element counts of the input, or of the dims a 0 copies, that overflow int64 are errors, not wrapped counts.
+  const TensorType huge = f32({4294967296, 4294967296, 4});
+  expect_infer_error("Reshape", "shape: [-1]", {huge}, "input float32[4294967296,4294967296,4] has more elements");
+  expect_infer_error("Reshape", "shape: [0, 0, 0]", {huge}, "shape [0,0,0] has more elements than int64 can count");
+  expect_infer_error("Flatten", "axis: 3", {huge}, "has more elements than int64 can count");
+  expect_infer_error("ReshapeLike", "", {huge, f32({4})}, "data float32[4294967296,4294967296,4] has more elements");
 }
 
 TEST(Reshape, MatchesReference) {

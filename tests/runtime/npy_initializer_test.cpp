@@ -45,6 +45,15 @@ TEST(Npy, ErrorsNameTheFile) {
     EXPECT_NE(std::string(e.what()).find("bad magic"), std::string::npos);
   }
   EXPECT_THROW(read_npy(temp_path("missing.npy")), Error);
+  // A directory is said to be one (it once read as a file with a bad magic).
+  const std::string dir = temp_path("a_directory.npy");
+  std::filesystem::create_directories(dir);
+  try {
+    read_npy(dir);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + ": is a directory, not a .npy file");
+  }
   // A header promising more data than the file holds.
   Tensor t(DType::f32, {4});
   write_npy(path, t);

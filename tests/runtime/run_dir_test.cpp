@@ -137,6 +137,119 @@ TEST(RunDirectoryLock, AHolderKilledWithSignal9LeavesNoStaleLock) {
   EXPECT_EQ(next.exit_code, 0) << next.output;
 }
 
+// The tiny model in `dir`, on a copy of its training texts there repeated
+// `copies` times, without a test split, at batch size `batch`.
+std::string tiny_model_on_own_data(const std::string& dir, int copies, int batch) {
+  fs::create_directories(dir);
+  const std::string texts =
+      testing::file_text(std::string(GRAPHRUN_SOURCE_DIR) + "/examples/emojify/data/train_emoji.csv");
+  std::string repeated;
+  for (int i = 0; i < copies; ++i) repeated += texts;
+  write_file(dir + "/train.csv", repeated);
+  std::string model = testing::file_text(kTinyModel);
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"../../../examples/emojify/data/train_emoji.csv", "train.csv"},
+        {"    test: \"../../../examples/emojify/data/tesss.csv\"\n", ""},
+        {"batch_size: 8", "batch_size: " + std::to_string(batch)}}) {
+    const size_t at = model.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    model.replace(at, from.size(), to);
+  }
+  write_file(dir + "/model.pbtxt", model);
+  return dir + "/model.pbtxt";
+}
+
+// 60 copies (6336 training examples) at batch size 1: an epoch long enough to be interrupted halfway.
+std::string long_epoch_model(const std::string& dir) { return tiny_model_on_own_data(dir, 60, 1); }
+
+// SIGINT or SIGTERM mid-epoch: the step under way finishes, last.ckpt records the
+// epoch's progress, one line says so, the exit code is 128 + the signal, and
+// --resume continues exactly as if training had never stopped.
+TEST(RunDirectorySignals, AnInterruptedEpochIsCheckpointedAndResumesExactly) {
+  const std::string model = long_epoch_model(fresh_dir("long_epoch_model"));
+  const std::string straight = fresh_dir("never_interrupted");
+  train(model, quiet(straight, 2));
+  for (const int signal : {SIGINT, SIGTERM}) {
+    const std::string dir = fresh_dir("interrupted_" + std::to_string(signal));
+    const pid_t trainer =
+        testing::cli_in_background("train " + model + " --run-dir " + dir + " --no-progress --epochs 2");
+    // The log's first line comes once the data is read: epoch 1 (half a second or more) is about to start.
+    const bool training = wait_until([&] { return !testing::file_text(dir + "/train.log").empty(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(trainer, signal);
+    EXPECT_EQ(testing::exit_code_of(trainer), 128 + signal);
+    ASSERT_TRUE(training);
+    const pb::Checkpoint saved = read_checkpoint(dir + "/last.ckpt");
+    EXPECT_EQ(saved.epoch(), 0);
+    ASSERT_TRUE(saved.has_partial_epoch()) << "the signal did not arrive mid-epoch";
+    const int64_t done = saved.partial_epoch().examples();
+    EXPECT_EQ(saved.step(), done);
+    const std::string log = testing::file_text(dir + "/train.log");
+    const std::string line = "interrupted by " + std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                             " in epoch 1 after " + std::to_string(done) + " of 6336 examples: saved " + dir +
+                             "/last.ckpt (continue with --resume --run-dir " + dir + ")\n";
+    EXPECT_EQ(log.substr(log.size() - std::min(log.size(), line.size())), line);
+    TrainOptions resume = quiet(dir, 2);
+    resume.resume = true;
+    EXPECT_EQ(train(model, resume).epochs.size(), 2u);
+    for (const char* file : {"metrics.csv", "last.ckpt", "best.ckpt"})
+      EXPECT_EQ(testing::file_text(dir + "/" + file), testing::file_text(straight + "/" + file)) << file;
+  }
+}
+
+// data.manifest records the data files; --resume refuses data that changed since
+// the run started, in one line naming the file, unless --allow-data-change.
+TEST(RunDirectoryData, ResumingOnChangedDataIsRefusedUnlessAllowed) {
+  const std::string data_dir = fresh_dir("own_data");
+  const std::string model = tiny_model_on_own_data(data_dir, 2, 8);
+  const std::string dir = fresh_dir("manifest");
+  const auto resume = [&](int epochs, const std::string& more = "") {
+    return testing::cli("train " + model + " --run-dir " + dir + " --no-progress --resume --epochs " +
+                        std::to_string(epochs) + more);
+  };
+  train(model, quiet(dir, 1));
+  const std::string manifest = testing::file_text(dir + "/data.manifest");
+  const std::string data = fs::absolute(data_dir + "/train.csv").lexically_normal().string();
+  EXPECT_NE(manifest.find(" " + std::to_string(fs::file_size(data)) + " " + data + "\n"), std::string::npos)
+      << manifest;
+  EXPECT_EQ(resume(2).exit_code, 0);  // unchanged data
+
+  // A row more: another size.
+  const std::string texts = testing::file_text(data);
+  write_file(data, texts + "i am happy,2\n");
+  testing::CliResult r = resume(3);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: " + data + ": " + std::to_string(texts.size() + 13) + " bytes, " +
+                          std::to_string(texts.size()) + " when the run started; resuming " + dir +
+                          " would train on other data (--allow-data-change resumes anyway)\n");
+  // The same size, one byte different.
+  std::string edited = texts;
+  edited[edited.find('2')] = '3';
+  write_file(data, edited);
+  r = resume(3);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find(data + ": its content changed since the run started (CRC-32 "), std::string::npos)
+      << r.output;
+  EXPECT_EQ(read_checkpoint(dir + "/last.ckpt").epoch(), 2);  // refused before training
+
+  r = resume(3, " --allow-data-change");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: resuming on changed data (--allow-data-change): " + data), std::string::npos)
+      << r.output;
+  EXPECT_EQ(resume(4).exit_code, 0);  // the manifest now records the data as it is
+}
+
+TEST(RunDirectoryData, ARunWithoutAManifestResumesWithANote) {
+  const std::string dir = fresh_dir("no_manifest");
+  train(kTinyModel, quiet(dir, 1));
+  fs::remove(dir + "/data.manifest");  // as runs from before manifests
+  const testing::CliResult r = testing::cli(train_command(dir, 2, " --resume"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: " + dir + " had no data.manifest (a run from an older graphrun)"), std::string::npos)
+      << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/data.manifest"));
+}
+
 // A finished two-epoch run of the tiny model; eval scores its best.ckpt.
 std::string trained_run(const std::string& name) {
   const std::string dir = fresh_dir(name);

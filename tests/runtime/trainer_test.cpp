@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -320,6 +321,62 @@ TEST(Trainer, OutOfRangeTrainValuesAreOneLineErrors) {
     EXPECT_EQ(r.output, "graphrun: error: " + model + ": " + message + "\n") << setting;
     EXPECT_FALSE(fs::exists(run)) << setting;
   }
+}
+
+// The train {} block is checked against the graph before any data is read, by
+// `graphrun check` and `graphrun train` alike: one line naming the model and the value.
+TEST(Trainer, TheTrainBlockIsCheckedAgainstTheGraphByCheckAndTrain) {
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"max_length: 12", "max_length: 20",
+       "train.data.max_length 20 does not match the length 12 of input 'tokens' [?,12]"},
+      {"predictions: \"probs\"", "predictions: \"nope\"", "train.predictions 'nope' is not a value of the graph"},
+      {"keep_best: \"val_accuracy\"", "keep_best: \"val_acc\"",
+       "train.keep_best 'val_acc' is not a metric of this run (loss, accuracy or binary_accuracy, and val_ of each)"},
+      {"validation_split: 0.2", "validation_split: 0",
+       "train.keep_best 'val_accuracy' needs validation data (data.validation or data.validation_split)"},
+      {"keep_best: \"val_accuracy\"", "early_stopping { patience: 2 }",
+       "train.early_stopping.patience 2 needs a metric to follow (early_stopping.monitor)"},
+      {"num_words: 400", "num_words: 400 classes: [\"a\", \"b\", \"c\"]",
+       "train.data.classes names 3 classes, but train.predictions 'probs' [?,5] has 5 outputs"},
+      {"num_words: 400", "num_words: 400 word_vectors { parameter: \"vectors\" }",
+       "train.data.word_vectors.parameter 'vectors' is not a parameter of the model"},
+      {"seed: 3", "seed: 3 tokens_input: \"words\"", "train.tokens_input 'words' is not a graph input"},
+      {"clip_global_norm: 5", "clip_global_norm: 5 clip_norm_per_tensor: 1",
+       "training config: set clip_global_norm or clip_norm_per_tensor, not both"},
+  };
+  int i = 0;
+  for (const auto& [from, to, message] : cases) {
+    const std::string model = tiny_model_variant("checked_config_" + std::to_string(i), from, to);
+    const std::string run = fresh_dir("checked_config_run_" + std::to_string(i++));
+    for (const std::string& command : {"check " + model, "train " + model + " --run-dir " + run + " --no-progress"}) {
+      const testing::CliResult r = testing::cli(command);
+      EXPECT_EQ(r.exit_code, 1) << command;
+      EXPECT_EQ(r.output, "graphrun: error: " + model + ": " + message + "\n") << command;
+    }
+    EXPECT_FALSE(fs::exists(run)) << to;
+  }
+  EXPECT_EQ(testing::cli("check " + kTinyModel).exit_code, 0);
+}
+
+// gradcheck on a text model feeds a real training batch; one whose token ids are
+// all padding masks every step, and the check would pass whatever the gradients.
+TEST(Trainer, GradcheckRefusesABatchThatIsAllPadding) {
+  const std::string dir = fresh_dir("gradcheck_padding");
+  std::string rows;
+  for (int label = 0; label < 5; ++label) rows += "zzz zzz," + std::to_string(label) + "\n";  // no word survives
+  for (int copy = 0; copy < 4; ++copy) rows += "lets eat,4\nlove you,0\nplay ball,1\nso fun,2\nso sad,3\n";
+  const std::string padded = model_over(dir, rows, "replace { from: \"zzz\" to: \"\" }");
+  try {
+    gradcheck(padded, 2);
+    ADD_FAILURE() << "an all-padding batch was checked";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), padded +
+                                         ": gradcheck: the batch's token ids are all padding, so every step is masked "
+                                         "and the check would pass whatever the gradients (use a larger --batch)");
+  }
+  const GradCheckResult real = gradcheck(padded, 8);
+  EXPECT_EQ(real.inputs, "the first 8 training examples");
+  EXPECT_TRUE(real.passed) << real.worst;
 }
 
 TEST(Trainer, BadRowsAreSkippedAndCountedWhenAsked) {

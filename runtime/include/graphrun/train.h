@@ -24,6 +24,7 @@ namespace graphrun {
 struct TrainOptions {
   std::string run_dir;                    // "" : runs/<model name>-<UTC time>
   bool resume = false;                    // continue the run in run_dir from its last checkpoint
+  bool allow_data_change = false;         // resume even when data files changed since the run started
   std::optional<int> epochs;              // overrides train.epochs (e.g. to extend a resumed run)
   std::optional<int> batch_size;          // overrides train.batch_size
   std::optional<int64_t> limit_examples;  // use only the first N examples of each split (smoke tests)
@@ -31,6 +32,9 @@ struct TrainOptions {
   int intra_threads = 0;
   bool progress = true;  // a progress bar when stderr is a terminal; else one line per epoch
   bool quiet = false;    // no console output at all (tests)
+  // SIGINT/SIGTERM end training after the step under way, with a resumable
+  // checkpoint (TrainResult::stopped_by_signal). The command line sets it.
+  bool stop_on_signals = false;
 };
 
 using Metrics = std::vector<std::pair<std::string, double>>;  // ordered: loss, accuracy, val_loss, ...
@@ -48,11 +52,16 @@ struct TrainResult {
   int best_epoch = 0;
   std::optional<double> best_value;
   bool stopped_early = false;
-  Metrics test_metrics;  // the kept (best, else last) parameters on the test split, if any
-  std::string notes;     // data notes: skipped rows, words without vectors
+  int stopped_by_signal = 0;  // SIGINT or SIGTERM interrupted training (last.ckpt resumes it); no test metrics then
+  Metrics test_metrics;       // the kept (best, else last) parameters on the test split, if any
+  std::string notes;          // data notes: skipped rows, words without vectors
 };
 
 TrainResult train(const std::string& model_path, const TrainOptions& options = {});
+
+// Checks the model's `train { ... }` block (if it has one) as train() does before
+// reading any data: an Error naming the model file and the value at fault.
+void check_train_config(const Model& model);
 
 struct EvalResult {
   std::string split;
@@ -129,15 +138,18 @@ std::string gradient_graph_text(const Model& model);
 struct GradCheckResult {
   int64_t checked = 0;  // parameter elements compared
   double max_abs_error = 0;
+  // |analytic - numeric| / max(|analytic|, |numeric|, 1e-3), the largest over the elements
   double max_rel_error = 0;
-  std::string worst;  // "parameter[index]: analytic a, numeric n"
-  bool passed = false;
+  std::string worst;   // the element of max_rel_error: "parameter[index]: analytic a, numeric n"
+  std::string inputs;  // what was fed: "the first 4 training examples" or "random inputs (...)"
+  bool passed = true;  // every element within tolerance, absolute or relative
 };
 
 // Numeric central-difference check of every trainable parameter's gradient on
-// one batch (the first `batch` training examples of the model's data, or random
-// inputs when the model has no training config), at most `per_parameter`
-// sampled elements per parameter.
+// one batch (the first `batch` training examples of the model's data, as training
+// feeds them, or random inputs when the model has no training config), at most
+// `per_parameter` sampled elements per parameter. A check that could not fail is
+// an Error: token ids that are all padding, or every checked gradient 0.
 GradCheckResult gradcheck(const std::string& model_path, int64_t batch = 4, int per_parameter = 20,
                           double tolerance = 1e-2);
 

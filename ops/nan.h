@@ -1,0 +1,23 @@
+// NaN in, NaN out, as IEEE arithmetic, NumPy and PyTorch have it: a NaN input
+// makes NaN every output it reaches, so a model never turns a NaN into a finite
+// value silently. oneDNN's max-like primitives (eltwise relu, binary max/min,
+// reduction max, max pooling), its exp and its softmax drop NaN; their kernels
+// read the input once more and, only when it holds a NaN, write it through.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace graphrun {
+
+inline bool has_nan(const float* x, int64_t n) {
+  bool nan = false;
+  for (int64_t i = 0; i < n; ++i) nan |= std::isnan(x[i]);
+  return nan;
+}
+
+// std::max / std::min (ties give a), but NaN when either is NaN.
+inline float max_or_nan(float a, float b) { return std::isnan(b) ? b : (a < b ? b : a); }
+inline float min_or_nan(float a, float b) { return std::isnan(b) ? b : (b < a ? b : a); }
+
+}  // namespace graphrun
