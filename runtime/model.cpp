@@ -27,8 +27,6 @@ std::shared_ptr<detail::ModelData> parse_model_data(const std::string& pbtxt, co
 
 }  // namespace
 
-const detail::ModelData& detail::data_of(const Model& model) { return *model.data_; }
-
 Model Model::load(const std::string& path) {
   std::shared_ptr<detail::ModelData> data = parse_model_data(read_model_text(path), path);
   data->path = path;

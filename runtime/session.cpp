@@ -49,35 +49,7 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds,
     if (!id) throw Error(fmt::format("cannot fetch '{}': model '{}' has no such value", name, g.name));
     fetches.push_back(*id);
   }
-  for (const auto& [name, tensor] : feeds) {
-    auto id = g.find_value(name);
-    if (!id || g.value(*id).kind != ValueKind::input)
-      throw Error(fmt::format("cannot feed '{}': model '{}' has no input of that name", name, g.name));
-  }
-
-  // Feed types: fed tensors must match the declared dtype, rank and fixed dims.
-  const std::vector<bool> needed = nodes_needed_for(g, fetches);
-  std::vector<Tensor> feed_tensors;
-  for (ValueId in : g.inputs) {
-    const Value& v = g.value(in);
-    auto it = feeds.find(v.name);
-    if (it == feeds.end()) {
-      bool used = std::find(fetches.begin(), fetches.end(), in) != fetches.end();
-      for (NodeId c : v.consumers) used = used || needed[static_cast<size_t>(c)];
-      if (used) throw Error(fmt::format("input '{}' ({}) was not fed", v.name, type_str(v.type)));
-      feed_tensors.emplace_back();
-      continue;
-    }
-    const Tensor& t = it->second;
-    bool fits = t.dtype() == v.type.dtype && t.rank() == v.type.rank();
-    for (int i = 0; fits && i < t.rank(); ++i) {
-      const int64_t declared = v.type.dims[static_cast<size_t>(i)];
-      fits = declared < 0 || declared == t.dims()[static_cast<size_t>(i)];
-    }
-    if (!fits)
-      throw Error(fmt::format("input '{}': fed {}, the model declares {}", v.name, t.type_string(), type_str(v.type)));
-    feed_tensors.push_back(t);
-  }
+  const std::vector<Tensor> feed_tensors = impl_->runner.feeds_in_graph_order(feeds, fetches);
   return impl_->runner.run(feed_tensors, impl_->parameters, fetches);
 }
 

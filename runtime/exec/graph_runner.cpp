@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "graph/graph_algo.h"
 #include "graphrun/graphrun.h"
 #include "ops/registry.h"
@@ -15,6 +17,41 @@ GraphRunner::GraphRunner(std::shared_ptr<const Graph> graph, ExecutionPolicy pol
     if (threads < 0 || threads > kMaxThreads)
       throw Error(
           fmt::format("{} thread count {} is out of range (0 = automatic, at most {})", option, threads, kMaxThreads));
+}
+
+std::vector<Tensor> GraphRunner::feeds_in_graph_order(const std::map<std::string, Tensor>& feeds,
+                                                      const std::vector<ValueId>& fetches) const {
+  const Graph& g = *graph_;
+  for (const auto& [name, tensor] : feeds) {
+    auto id = g.find_value(name);
+    if (!id || g.value(*id).kind != ValueKind::input)
+      throw Error(fmt::format("cannot feed '{}': model '{}' has no input of that name", name, g.name));
+  }
+
+  // Feed types: fed tensors must match the declared dtype, rank and fixed dims.
+  const std::vector<bool> needed = nodes_needed_for(g, fetches);
+  std::vector<Tensor> feed_tensors;
+  for (ValueId in : g.inputs) {
+    const Value& v = g.value(in);
+    auto it = feeds.find(v.name);
+    if (it == feeds.end()) {
+      bool used = std::find(fetches.begin(), fetches.end(), in) != fetches.end();
+      for (NodeId c : v.consumers) used = used || needed[static_cast<size_t>(c)];
+      if (used) throw Error(fmt::format("input '{}' ({}) was not fed", v.name, type_str(v.type)));
+      feed_tensors.emplace_back();
+      continue;
+    }
+    const Tensor& t = it->second;
+    bool fits = t.dtype() == v.type.dtype && t.rank() == v.type.rank();
+    for (int i = 0; fits && i < t.rank(); ++i) {
+      const int64_t declared = v.type.dims[static_cast<size_t>(i)];
+      fits = declared < 0 || declared == t.dims()[static_cast<size_t>(i)];
+    }
+    if (!fits)
+      throw Error(fmt::format("input '{}': fed {}, the model declares {}", v.name, t.type_string(), type_str(v.type)));
+    feed_tensors.push_back(t);
+  }
+  return feed_tensors;
 }
 
 std::shared_ptr<const Plan> GraphRunner::plan_for(const std::vector<TensorType>& feed_types,

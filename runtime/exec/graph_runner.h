@@ -25,6 +25,12 @@ class GraphRunner {
   std::vector<Tensor> run(const std::vector<Tensor>& feeds, const std::vector<Tensor>& parameters,
                           const std::vector<ValueId>& fetches, const RunContext& run = {}) const;
 
+  // Named feeds as run() takes them, checked: every name is a graph input, every
+  // tensor has the input's dtype, rank and fixed dims, and every input `fetches`
+  // need is fed. An Error names the first input at fault.
+  std::vector<Tensor> feeds_in_graph_order(const std::map<std::string, Tensor>& feeds,
+                                           const std::vector<ValueId>& fetches) const;
+
   const Graph& graph() const { return *graph_; }
 
  private:

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "graphrun/train.h"
 #include "runtime/train/batches.h"
@@ -51,34 +52,128 @@ int64_t trained_length(const detail::ModelData& data) {
 
 }  // namespace
 
+// What a Trainer holds: the model, data and parameters (setup), the run directory
+// it writes (locked while it lives), the optimizer and the loop's state.
+struct Trainer::Impl {
+  Impl(const std::string& model_path, const TrainOptions& options)
+      : setup(model_path, options),
+        run(options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir),
+        // Held while training: a second process on this directory is refused before it writes anything.
+        lock(run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create)),
+        optimizer(optimizer_config(setup.config.optimizer()), trainable_shapes(setup)) {
+    if (options.resume)
+      run.check_resumable(setup.data);
+    else
+      run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+    if (options.resume) {
+      const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
+      setup.restore_parameters(ck, run.last_checkpoint());
+      std::vector<std::pair<std::string, Tensor>> optimizer_state;
+      for (const pb::NamedTensor& named : ck.optimizer_state())
+        optimizer_state.emplace_back(named.name(), from_named_tensor(named, run.last_checkpoint()));
+      optimizer.load_state(optimizer_state);
+      state = TrainingState::from(ck);
+    }
+    fetches = setup.metric_fetches();
+    first_gradient = fetches.size();
+    for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
+  }
+
+  static std::vector<Dims> trainable_shapes(const TrainingSetup& setup) {
+    std::vector<Dims> shapes;
+    for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
+    return shapes;
+  }
+
+  // One optimizer step: the training graph (dropout on) on `feeds`, then the
+  // update of the trainable parameters in place. Returns the fetched values.
+  std::vector<Tensor> step(const std::vector<Tensor>& feeds) {
+    const int epoch = state.epoch + 1;
+    std::vector<Tensor> out =
+        setup.runner->run(feeds, setup.params, fetches, RunContext{true, step_seed(setup.config, state.step)});
+    if (!std::isfinite(out[0].data<float>()[0]))
+      throw Error(fmt::format("epoch {} step {}: the loss is {}; last good checkpoint: {}", epoch, state.step,
+                              out[0].data<float>()[0], run.last_checkpoint()));
+    std::vector<Tensor> params, grads;
+    for (size_t k = 0; k < setup.trainable.size(); ++k) {
+      params.push_back(setup.params[setup.trainable[k]]);  // shares storage: updated in place
+      grads.push_back(out[first_gradient + k]);
+    }
+    optimizer.apply(params, grads);
+    ++state.step;
+    return out;
+  }
+
+  // The next epoch over the training split, the callbacks called in order.
+  EpochRecord epoch(const std::vector<Callback*>& callbacks) {
+    const int epoch = state.epoch + 1;
+    const auto n = static_cast<size_t>(setup.dataset.train.size());
+    for (Callback* c : callbacks) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
+    MetricTracker tracker = setup.tracker();
+    const auto start = Clock::now();
+    BatchPrefetcher batches(setup.dataset.train, epoch_order(n, setup.config, epoch),
+                            static_cast<size_t>(setup.batch_size()));
+    Split next;
+    int64_t done = 0;
+    while (batches.next(&next)) {
+      setup.track(tracker, next, step(setup.feeds(next)));
+      done += next.size();
+      for (Callback* c : callbacks) c->on_batch_end(done, tracker);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    EpochRecord record = epoch_record(setup, epoch, tracker, seconds);
+    state.epoch = epoch;
+    state.improved = false;
+    for (Callback* c : callbacks) c->on_epoch_end(record, state);
+    return record;
+  }
+
+  TrainingSetup setup;
+  const RunDirectory run;
+  const RunDirectoryLock lock;
+  Optimizer optimizer;
+  TrainingState state;
+  std::vector<ValueId> fetches;  // the metrics, then one gradient per trainable parameter
+  size_t first_gradient = 0;
+};
+
+Trainer::Trainer(const std::string& model_path, const TrainOptions& options)
+    : impl_(std::make_unique<Impl>(model_path, options)) {}
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+EpochRecord Trainer::train_epoch() { return impl_->epoch({}); }
+
+double Trainer::step(const std::map<std::string, Tensor>& feeds) {
+  const std::vector<Tensor> out = impl_->step(impl_->setup.runner->feeds_in_graph_order(feeds, impl_->fetches));
+  return out[0].data<float>()[0];
+}
+
+void Trainer::save_checkpoint() const {
+  write_checkpoint(impl_->run.last_checkpoint(), impl_->setup.checkpoint(impl_->optimizer, impl_->state));
+}
+
+int Trainer::epochs_done() const { return impl_->state.epoch; }
+int64_t Trainer::steps_done() const { return impl_->state.step; }
+const std::string& Trainer::run_dir() const { return impl_->run.path(); }
+
+Tensor Trainer::parameter(const std::string& name) const {
+  const Graph& g = *impl_->setup.graph;
+  for (size_t i = 0; i < g.parameters.size(); ++i)
+    if (g.value(g.parameters[i].value).name == name) return impl_->setup.params[i].clone();
+  throw Error(fmt::format("model '{}' has no parameter '{}'", g.name, name));
+}
+
 TrainResult train(const std::string& model_path, const TrainOptions& options) {
-  TrainingSetup setup(model_path, options);
+  Trainer trainer(model_path, options);
+  Trainer::Impl& t = *trainer.impl_;
+  TrainingSetup& setup = t.setup;
+  const RunDirectory& run = t.run;
   const pb::TrainConfig& config = setup.config;
   TrainResult result;
   result.notes = setup.dataset.notes;
-  result.run_dir = options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir;
-  const RunDirectory run(result.run_dir);
-  // Held until training returns: a second process on this directory is refused before it writes anything.
-  const RunDirectoryLock lock =
-      run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create);
-  if (options.resume)
-    run.check_resumable(setup.data);
-  else
-    run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
-
-  std::vector<Dims> shapes;
-  for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
-  Optimizer optimizer(optimizer_config(config.optimizer()), shapes);
-  TrainingState state;
-  if (options.resume) {
-    const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
-    setup.restore_parameters(ck, run.last_checkpoint());
-    std::vector<std::pair<std::string, Tensor>> optimizer_state;
-    for (const pb::NamedTensor& named : ck.optimizer_state())
-      optimizer_state.emplace_back(named.name(), from_named_tensor(named, run.last_checkpoint()));
-    optimizer.load_state(optimizer_state);
-    state = TrainingState::from(ck);
-  }
+  result.run_dir = run.path();
 
   const int epochs = options.epochs ? *options.epochs : (config.epochs() > 0 ? config.epochs() : 1);
   const std::string monitor = !config.keep_best().empty() ? config.keep_best() : config.early_stopping().monitor();
@@ -97,7 +192,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   std::optional<MetricMonitor> monitor_tracker;
   if (!monitor.empty()) monitor_tracker.emplace(monitor, config.early_stopping().min_delta());
   ModelCheckpoint checkpoints(run.last_checkpoint(), run.best_checkpoint(), !config.keep_best().empty(),
-                              [&](const TrainingState& s) { return setup.checkpoint(optimizer, s); });
+                              [&](const TrainingState& s) { return setup.checkpoint(t.optimizer, s); });
   std::optional<EarlyStopping> early_stopping;
   if (config.early_stopping().patience() > 0) early_stopping.emplace(monitor, config.early_stopping().patience(), log);
   std::vector<Callback*> in_order;
@@ -108,49 +203,15 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   in_order.push_back(&checkpoints);
   if (early_stopping) in_order.push_back(&*early_stopping);
 
-  const auto n = static_cast<size_t>(setup.dataset.train.size());
-  std::vector<ValueId> fetches = setup.metric_fetches();
-  const size_t first_grad = fetches.size();
-  for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
-
-  for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
-    for (Callback* c : in_order) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
-    MetricTracker tracker = setup.tracker();
-    const auto start = Clock::now();
-    BatchPrefetcher batches(setup.dataset.train, epoch_order(n, config, epoch),
-                            static_cast<size_t>(setup.batch_size()));
-    Split next;
-    int64_t done = 0;
-    while (batches.next(&next)) {
-      const std::vector<Tensor> out =
-          setup.runner->run(setup.feeds(next), setup.params, fetches, RunContext{true, step_seed(config, state.step)});
-      if (!std::isfinite(out[0].data<float>()[0]))
-        throw Error(fmt::format("epoch {} step {}: the loss is {}; last good checkpoint: {}", epoch, state.step,
-                                out[0].data<float>()[0], run.last_checkpoint()));
-      setup.track(tracker, next, out);
-      std::vector<Tensor> params, grads;
-      for (size_t k = 0; k < setup.trainable.size(); ++k) {
-        params.push_back(setup.params[setup.trainable[k]]);  // shares storage: updated in place
-        grads.push_back(out[first_grad + k]);
-      }
-      optimizer.apply(params, grads);
-      ++state.step;
-      done += next.size();
-      for (Callback* c : in_order) c->on_batch_end(done, tracker);
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    EpochRecord record = epoch_record(setup, epoch, tracker, seconds);
-    state.epoch = epoch;
-    state.improved = false;
-    for (Callback* c : in_order) c->on_epoch_end(record, state);
-    result.epochs.push_back(std::move(record));
-    if (state.stop) {
+  while (t.state.epoch < epochs) {
+    result.epochs.push_back(t.epoch(in_order));
+    if (t.state.stop) {
       result.stopped_early = true;
       break;
     }
   }
-  result.best_value = state.best_value;
-  result.best_epoch = state.best_epoch;
+  result.best_value = t.state.best_value;
+  result.best_epoch = t.state.best_epoch;
 
   if (setup.dataset.test.size() > 0) {
     const bool best = fs::exists(run.best_checkpoint());
@@ -196,17 +257,6 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
     r.classes = setup.dataset.classes;
   }
   return r;
-}
-
-std::string format_eval(const EvalResult& r) {
-  std::string out = fmt::format("{}: {} examples{}\n", r.split, r.examples, metrics_line(r.metrics));
-  if (!r.confusion.empty()) out += "confusion matrix (rows: true class, columns: predicted):\n";
-  for (size_t i = 0; i < r.confusion.size(); ++i) {
-    out += fmt::format("{:>12}", i < r.classes.size() ? r.classes[i] : std::to_string(i));
-    for (int64_t v : r.confusion[i]) out += fmt::format(" {:>6}", v);
-    out += "\n";
-  }
-  return out;
 }
 
 }  // namespace graphrun

@@ -21,10 +21,9 @@
 
 namespace graphrun {
 
-class Model;
 namespace detail {
-struct ModelData;
-const ModelData& data_of(const Model& model);  // for graphrun's own runtime code
+struct ModelData;    // the loaded graph; defined by graphrun's own code
+struct ModelAccess;  // how graphrun's own code reaches it
 }  // namespace detail
 
 // One row of a model summary: a node, its op, its output type(s) and the
@@ -62,7 +61,7 @@ class Model {
 
  private:
   friend class Session;
-  friend const detail::ModelData& detail::data_of(const Model& model);
+  friend struct detail::ModelAccess;
   explicit Model(std::shared_ptr<const detail::ModelData> data) : data_(std::move(data)) {}
   std::shared_ptr<const detail::ModelData> data_;
 };

@@ -1,0 +1,17 @@
+// How the command line prints results of the library: `graphrun eval`'s text,
+// `graphrun predict`'s lines and its --html page. Not library API: a host formats
+// EvalResult and Prediction as it likes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "graphrun/train.h"
+
+namespace graphrun {
+
+std::string format_eval(const EvalResult& result);                         // metrics and the confusion matrix as text
+std::string format_prediction(const Prediction& p);                        // label, probabilities, token weights
+std::string predictions_html(const std::vector<Prediction>& predictions);  // tokens highlighted by weight
+
+}  // namespace graphrun
