@@ -55,6 +55,8 @@ class Model {
   std::vector<std::string> output_names() const;
   std::vector<std::string> parameter_names() const;
   std::string value_type(const std::string& value_name) const;  // "float32[?,10]"
+  DType value_dtype(const std::string& value_name) const;
+  Dims value_dims(const std::string& value_name) const;  // kUnknownDim where known only at run time
 
   ModelSummary summary() const;
   std::string graphviz() const;
