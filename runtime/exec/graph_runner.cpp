@@ -61,12 +61,27 @@ std::shared_ptr<const Plan> GraphRunner::plan_for(const std::vector<TensorType>&
   for (ValueId f : fetches) key += std::to_string(f) + ",";
   {
     std::lock_guard lock(plans_mutex_);
-    if (auto it = plans_.find(key); it != plans_.end()) return it->second;
+    if (auto it = plan_index_.find(key); it != plan_index_.end()) {
+      plans_.splice(plans_.begin(), plans_, it->second);
+      return it->second->second;
+    }
   }
   // Compile outside the lock; if two threads race, both plans are valid and the first wins.
   std::shared_ptr<const Plan> plan = Plan::compile(*graph_, builtin_ops(), feed_types, fetches);
   std::lock_guard lock(plans_mutex_);
-  return plans_.emplace(key, std::move(plan)).first->second;
+  if (auto it = plan_index_.find(key); it != plan_index_.end()) return it->second->second;
+  plans_.emplace_front(key, std::move(plan));
+  plan_index_.emplace(key, plans_.begin());
+  if (plans_.size() > kMaxCachedPlans) {
+    plan_index_.erase(plans_.back().first);
+    plans_.pop_back();
+  }
+  return plans_.front().second;
+}
+
+size_t GraphRunner::cached_plans() const {
+  std::lock_guard lock(plans_mutex_);
+  return plans_.size();
 }
 
 std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& feeds, const std::vector<Tensor>& parameters,

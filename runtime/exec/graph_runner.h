@@ -1,12 +1,14 @@
 // Runs a Graph: compiles and caches one Plan per feed-shape signature and
-// fetch list, and executes it. Thread-safe; used by Session (inference), the
-// trainer and the gradient checker.
+// fetch list (the kMaxCachedPlans most recently used), and executes it.
+// Thread-safe; used by Session (inference), the trainer and the gradient checker.
 #pragma once
 
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "graph/graph.h"
@@ -32,6 +34,7 @@ class GraphRunner {
                                            const std::vector<ValueId>& fetches) const;
 
   const Graph& graph() const { return *graph_; }
+  size_t cached_plans() const;
 
  private:
   std::shared_ptr<const Plan> plan_for(const std::vector<TensorType>& feed_types,
@@ -39,8 +42,12 @@ class GraphRunner {
 
   std::shared_ptr<const Graph> graph_;
   ExecutionPolicy policy_;
+  // Most recently used first. A run holds its plan's shared_ptr, so evicting a
+  // plan another thread is running is safe.
+  using CachedPlan = std::pair<std::string, std::shared_ptr<const Plan>>;
   mutable std::mutex plans_mutex_;
-  mutable std::map<std::string, std::shared_ptr<const Plan>> plans_;
+  mutable std::list<CachedPlan> plans_;
+  mutable std::unordered_map<std::string, std::list<CachedPlan>::iterator> plan_index_;
 };
 
 }  // namespace graphrun
