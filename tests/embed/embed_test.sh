@@ -2,7 +2,8 @@
 # examples/embed built against an installed graphrun only, then run: train_model
 # trains Emojifier V1 for 2 epochs through the API, and label_lines (C++) and
 # label_lines_c (C) must label sentences as `graphrun predict` does for that run.
-# The pkg-config file must build the C program too.
+# The pkg-config file must build the C program too, and the README's C++ and C
+# examples, taken from README.md as it stands.
 #
 # usage: embed_test.sh SOURCE_DIR BUILD_DIR static|shared GENERATOR [COMPILER_LAUNCHER]
 #   static: installs BUILD_DIR's own (static) library;
@@ -46,6 +47,23 @@ PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs "${pc_static[@]
 g++ -x c "$src/examples/embed/label_lines.c" -x none -o "$work/label_lines_pc" $(cat "$work/pc_flags") \
   -Wl,-rpath,"$prefix/lib"
 
+# A fenced block of README.md, the one after the comment naming `$1`.
+readme_block() {
+  awk -v name="$1" 'index($0, "compiled by tests/embed/embed_test.sh: " name " -->") { found = 1; next }
+                    found && /^```/ { if (inside) exit; inside = 1; next }
+                    inside { print }' "$src/README.md"
+}
+readme_block readme_example.cpp > "$work/readme_example.cpp"
+readme_block readme_example.c > "$work/readme_example.c"
+for f in readme_example.cpp readme_example.c; do
+  [[ -s $work/$f ]] || { echo "README.md has no block marked $f"; exit 1; }
+done
+# shellcheck disable=SC2046
+g++ -std=c++20 "$work/readme_example.cpp" -o "$work/readme_example" $(cat "$work/pc_flags") -Wl,-rpath,"$prefix/lib"
+# shellcheck disable=SC2046
+g++ -x c -std=c11 "$work/readme_example.c" -x none -o "$work/readme_example_c" $(cat "$work/pc_flags") \
+  -Wl,-rpath,"$prefix/lib"
+
 model=$src/examples/emojify/v1.pbtxt
 run=$work/run
 "$work/examples/train_model" "$model" "$run" 2 > "$work/train.txt"
@@ -68,8 +86,11 @@ LINES
 "$work/examples/label_lines" "$model" "$run" < "$work/lines.txt" > "$work/cpp.txt"
 "$work/examples/label_lines_c" "$model" "$run" < "$work/lines.txt" > "$work/c.txt"
 "$work/label_lines_pc" "$model" "$run" < "$work/lines.txt" > "$work/pc.txt"
+"$work/readme_example" "$model" "$run" < "$work/lines.txt" 2> /dev/null | awk '{print $1}' > "$work/readme.txt"
+"$work/readme_example_c" "$model" "$run" > "$work/readme_c.txt"
+[[ $(wc -l < "$work/readme_c.txt") == 5 ]] || { echo "readme_example_c: not 5 probabilities"; exit 1; }
 status=0
-for got in cpp c pc; do
+for got in cpp c pc readme; do
   if ! diff "$work/expected.txt" "$work/$got.txt" > /dev/null; then
     echo "$got labels differ from graphrun predict:"
     diff "$work/expected.txt" "$work/$got.txt" || true
