@@ -8,6 +8,9 @@ install(TARGETS graphrun EXPORT graphrunTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS graphrun_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The installed tool finds a shared libgraphrun beside it, wherever the prefix is moved.
+file(RELATIVE_PATH GRAPHRUN_BIN_TO_LIB /prefix/${CMAKE_INSTALL_BINDIR} /prefix/${CMAKE_INSTALL_LIBDIR})
+set_target_properties(graphrun_cli PROPERTIES INSTALL_RPATH "$ORIGIN/${GRAPHRUN_BIN_TO_LIB}")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/graphrun DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT graphrunTargets NAMESPACE graphrun:: DESTINATION ${GRAPHRUN_CMAKE_DIR})
 

@@ -72,8 +72,8 @@ class PlanRun {
       const Value& v = graph.value(plan_.fetches()[i]);
       if (v.kind == ValueKind::input)
         out.push_back(feed_of(v.id, graph));
-      else if (v.kind == ValueKind::parameter)
-        out.push_back(parameter_of(v.id, graph));
+      else if (v.kind == ValueKind::parameter)  // a copy: the caller never writes a session's parameter
+        out.push_back(parameter_of(v.id, graph).clone());
       else
         out.push_back(fetched_[first_fetch_index(v.id)]);
     }

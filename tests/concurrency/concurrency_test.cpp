@@ -95,10 +95,13 @@ TEST(Concurrency, SetParameterRacesWithRuns) {
   done = true;
   for (std::thread& th : runners) th.join();
   EXPECT_EQ(other.load(), 0);
-  // parameter() is a copy: writing it changes nothing in the session.
+  // parameter(), and a parameter fetched by run(), are copies: writing them changes nothing in the session.
   Tensor copy = session.parameter("w");
   copy.values<float>()[0] += 1;
   EXPECT_NE(session.parameter("w").values<float>()[0], copy.values<float>()[0]);
+  Tensor fetched = session.run({{"tokens", x}}, {"w"})[0];
+  fetched.values<float>()[0] += 1;
+  EXPECT_NE(session.parameter("w").values<float>()[0], fetched.values<float>()[0]);
 }
 
 TEST(Concurrency, PlanCacheKeepsTheMostRecentlyUsed) {
