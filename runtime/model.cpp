@@ -25,9 +25,13 @@ std::shared_ptr<detail::ModelData> parse_model_data(const std::string& pbtxt, co
   return data;
 }
 
-}  // namespace
+const TensorType& type_of(const detail::ModelData& data, const std::string& value_name) {
+  auto id = data.graph.find_value(value_name);
+  if (!id) throw Error(fmt::format("model '{}' has no value '{}'", data.graph.name, value_name));
+  return data.graph.value(*id).type;
+}
 
-const detail::ModelData& detail::data_of(const Model& model) { return *model.data_; }
+}  // namespace
 
 Model Model::load(const std::string& path) {
   std::shared_ptr<detail::ModelData> data = parse_model_data(read_model_text(path), path);
@@ -63,11 +67,9 @@ std::vector<std::string> Model::parameter_names() const {
   return names;
 }
 
-std::string Model::value_type(const std::string& value_name) const {
-  auto id = data_->graph.find_value(value_name);
-  if (!id) throw Error(fmt::format("model '{}' has no value '{}'", name(), value_name));
-  return type_str(data_->graph.value(*id).type);
-}
+std::string Model::value_type(const std::string& value_name) const { return type_str(type_of(*data_, value_name)); }
+DType Model::value_dtype(const std::string& value_name) const { return type_of(*data_, value_name).dtype; }
+Dims Model::value_dims(const std::string& value_name) const { return type_of(*data_, value_name).dims; }
 
 ModelSummary Model::summary() const {
   const Graph& g = data_->graph;

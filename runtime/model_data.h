@@ -4,6 +4,7 @@
 #include <string>
 
 #include "graph/graph.h"
+#include "graphrun/graphrun.h"
 
 namespace graphrun::detail {
 
@@ -14,5 +15,12 @@ struct ModelData {
   std::string text;       // the file's text (a run directory's model copy is made from it)
   std::string directory;  // resolves relative file paths in the model (npy, data files): the file's, moved by data_dir
 };
+
+struct ModelAccess {
+  static const ModelData& data(const Model& model) { return *model.data_; }
+};
+
+// The graph and config behind a public Model, for graphrun's own code.
+inline const ModelData& data_of(const Model& model) { return ModelAccess::data(model); }
 
 }  // namespace graphrun::detail

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 
 #include "graph/graph_algo.h"
 #include "graphrun/graphrun.h"
@@ -16,10 +18,19 @@ struct Session::Impl {
       : model(std::move(m)),
         // The runner shares the model's graph; the aliasing constructor keeps the ModelData alive.
         runner(std::shared_ptr<const Graph>(model.data_, &model.data_->graph),
-               ExecutionPolicy{options.inter_op_threads, options.intra_op_threads}) {}
+               ExecutionPolicy{options.inter_op_threads, options.intra_op_threads, options.use_caller_arena}) {}
   Model model;
   GraphRunner runner;
-  std::vector<Tensor> parameters;  // in graph.parameters order
+  // In graph.parameters order. set_parameter replaces a tensor (never writes one in
+  // place) under the exclusive lock; a run copies the list under the shared lock,
+  // so the storage it reads stays alive and unchanged until it ends.
+  mutable std::shared_mutex parameters_mutex;
+  std::vector<Tensor> parameters;
+
+  std::vector<Tensor> parameters_now() const {
+    std::shared_lock lock(parameters_mutex);
+    return parameters;
+  }
 
   const Graph& graph() const { return model.data_->graph; }
 };
@@ -49,42 +60,17 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds,
     if (!id) throw Error(fmt::format("cannot fetch '{}': model '{}' has no such value", name, g.name));
     fetches.push_back(*id);
   }
-  for (const auto& [name, tensor] : feeds) {
-    auto id = g.find_value(name);
-    if (!id || g.value(*id).kind != ValueKind::input)
-      throw Error(fmt::format("cannot feed '{}': model '{}' has no input of that name", name, g.name));
-  }
-
-  // Feed types: fed tensors must match the declared dtype, rank and fixed dims.
-  const std::vector<bool> needed = nodes_needed_for(g, fetches);
-  std::vector<Tensor> feed_tensors;
-  for (ValueId in : g.inputs) {
-    const Value& v = g.value(in);
-    auto it = feeds.find(v.name);
-    if (it == feeds.end()) {
-      bool used = std::find(fetches.begin(), fetches.end(), in) != fetches.end();
-      for (NodeId c : v.consumers) used = used || needed[static_cast<size_t>(c)];
-      if (used) throw Error(fmt::format("input '{}' ({}) was not fed", v.name, type_str(v.type)));
-      feed_tensors.emplace_back();
-      continue;
-    }
-    const Tensor& t = it->second;
-    bool fits = t.dtype() == v.type.dtype && t.rank() == v.type.rank();
-    for (int i = 0; fits && i < t.rank(); ++i) {
-      const int64_t declared = v.type.dims[static_cast<size_t>(i)];
-      fits = declared < 0 || declared == t.dims()[static_cast<size_t>(i)];
-    }
-    if (!fits)
-      throw Error(fmt::format("input '{}': fed {}, the model declares {}", v.name, t.type_string(), type_str(v.type)));
-    feed_tensors.push_back(t);
-  }
-  return impl_->runner.run(feed_tensors, impl_->parameters, fetches);
+  const std::vector<Tensor> feed_tensors = impl_->runner.feeds_in_graph_order(feeds, fetches);
+  return impl_->runner.run(feed_tensors, impl_->parameters_now(), fetches);
 }
 
 Tensor Session::parameter(const std::string& name) const {
   const Graph& g = impl_->graph();
   for (size_t i = 0; i < g.parameters.size(); ++i)
-    if (g.value(g.parameters[i].value).name == name) return impl_->parameters[i];
+    if (g.value(g.parameters[i].value).name == name) {
+      std::shared_lock lock(impl_->parameters_mutex);
+      return impl_->parameters[i].clone();
+    }
   throw Error(fmt::format("model '{}' has no parameter '{}'", g.name, name));
 }
 
@@ -96,7 +82,9 @@ void Session::set_parameter(const std::string& name, const Tensor& value) {
     if (value.dtype() != v.type.dtype || value.dims() != v.type.dims)
       throw Error(
           fmt::format("parameter '{}' is {}, cannot set it to {}", name, type_str(v.type), value.type_string()));
-    impl_->parameters[i] = value.clone();
+    Tensor copy = value.clone();
+    std::unique_lock lock(impl_->parameters_mutex);
+    impl_->parameters[i] = std::move(copy);
     return;
   }
   throw Error(fmt::format("model '{}' has no parameter '{}'", g.name, name));

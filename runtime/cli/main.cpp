@@ -1,4 +1,5 @@
-// The graphrun command line. It uses only the public API (graphrun/graphrun.h).
+// The graphrun command line. It uses only the public API (include/graphrun/) and its
+// own formatting of results (format.h).
 //
 //   graphrun run MODEL.pbtxt --input x=x.npy --output out/   run and write outputs as .npy
 //                                                             (x=image.png, x=DIR of PNGs; --png y: y_0000.png, ...)
@@ -26,6 +27,7 @@
 #include <iostream>
 #include <span>
 
+#include "format.h"
 #include "graphrun/convert.h"
 #include "graphrun/graphrun.h"
 #include "graphrun/image_grid.h"

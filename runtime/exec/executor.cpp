@@ -17,6 +17,22 @@ int default_omp_threads() {
   return threads;
 }
 
+// Sets this thread's OpenMP team size for a scope and restores the previous one.
+class OmpTeam {
+ public:
+  explicit OmpTeam(int threads) : previous_(omp_get_max_threads()) {
+    if (previous_ != threads) omp_set_num_threads(threads);
+  }
+  ~OmpTeam() {
+    if (omp_get_max_threads() != previous_) omp_set_num_threads(previous_);
+  }
+  OmpTeam(const OmpTeam&) = delete;
+  OmpTeam& operator=(const OmpTeam&) = delete;
+
+ private:
+  int previous_;
+};
+
 // The mutable state of one execution of a plan.
 class PlanRun {
  public:
@@ -33,16 +49,21 @@ class PlanRun {
     for (size_t s = 0; s < plan_.steps().size(); ++s) run_step(s);
   }
 
-  void run_parallel(tbb::task_arena& arena) {
+  // In `arena`, or with none in the arena the calling thread is in (the host's).
+  void run_parallel(tbb::task_arena* arena) {
     const auto& steps = plan_.steps();
     pending_ = std::make_unique<std::atomic<int>[]>(steps.size());
     for (size_t s = 0; s < steps.size(); ++s) pending_[s].store(steps[s].num_predecessors, std::memory_order_relaxed);
-    arena.execute([&] {
+    auto run_all = [&] {
       tbb::task_group group;
       for (size_t s = 0; s < steps.size(); ++s)
         if (steps[s].num_predecessors == 0) spawn(group, s);
       group.wait();  // rethrows the first error; the group cancels the remaining tasks
-    });
+    };
+    if (arena)
+      arena->execute(run_all);
+    else
+      run_all();
   }
 
   std::vector<Tensor> take_fetches(const Graph& graph) {
@@ -51,8 +72,8 @@ class PlanRun {
       const Value& v = graph.value(plan_.fetches()[i]);
       if (v.kind == ValueKind::input)
         out.push_back(feed_of(v.id, graph));
-      else if (v.kind == ValueKind::parameter)
-        out.push_back(parameter_of(v.id, graph));
+      else if (v.kind == ValueKind::parameter)  // a copy: the caller never writes a session's parameter
+        out.push_back(parameter_of(v.id, graph).clone());
       else
         out.push_back(fetched_[first_fetch_index(v.id)]);
     }
@@ -71,15 +92,16 @@ class PlanRun {
 
   void run_step(size_t s) {
     const PlanStep& step = plan_.steps()[s];
-    // The OpenMP team size is per thread and sticky: set it on every step, so a
-    // policy of one session never leaks into another run on the same thread.
+    // The OpenMP team size is per thread and sticky: set for the step and restored
+    // after it, so neither another session's run nor the host's own OpenMP code on
+    // this thread (a caller's thread, or a TBB worker the host shares) sees it.
     // Automatic: the whole team only for a large step running alone; when
     // steps overlap, TBB already keeps the cores busy.
     const bool alone = running_.fetch_add(1, std::memory_order_acq_rel) == 0;
     const int team = policy_.intra_op_threads > 0                        ? policy_.intra_op_threads
                      : alone && step.work_elements >= kLargeStepElements ? default_omp_threads()
                                                                          : 1;
-    if (omp_get_max_threads() != team) omp_set_num_threads(team);
+    const OmpTeam team_scope(team);
     std::vector<const void*> inputs;
     inputs.reserve(step.inputs.size());
     for (const Slot& slot : step.inputs) inputs.push_back(address(slot));
@@ -143,13 +165,15 @@ std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const Run
   const int threads = policy.inter_op_threads > 0    ? policy.inter_op_threads
                       : plan.has_independent_steps() ? resolve_threads(0)
                                                      : 1;
-  if (threads == 1 || plan.steps().size() <= 1) {
+  if (policy.caller_arena && plan.has_independent_steps() && plan.steps().size() > 1) {
+    state.run_parallel(nullptr);  // the host's arena bounds the concurrency
+  } else if (threads == 1 || plan.steps().size() <= 1) {
     state.run_serial();
   } else {
     // One arena per thread count, shared by all runs with that policy.
     thread_local std::unique_ptr<tbb::task_arena> arena;
     if (!arena || arena->max_concurrency() != threads) arena = std::make_unique<tbb::task_arena>(threads);
-    state.run_parallel(*arena);
+    state.run_parallel(arena.get());
   }
   return state.take_fetches(graph);
 }

@@ -11,7 +11,8 @@
 //    kLargeStepElements elements that runs while no other step does gets the
 //    whole team (2x faster at width >= 512). Overlapping steps keep one thread
 //    each: TBB already fills the cores, and oversubscribing them was slower.
-//    A positive value fixes the team size for every step.
+//    A positive value fixes the team size for every step. The team size is set
+//    for the step only: the thread's previous setting is restored after it.
 #pragma once
 
 #include <cstddef>
@@ -23,8 +24,9 @@
 namespace graphrun {
 
 struct ExecutionPolicy {
-  int inter_op_threads = 0;  // TBB concurrency; 0 = automatic (above), 1 = serial
-  int intra_op_threads = 0;  // OpenMP threads per oneDNN call; 0 = automatic (above)
+  int inter_op_threads = 0;   // TBB concurrency; 0 = automatic (above), 1 = serial
+  int intra_op_threads = 0;   // OpenMP threads per oneDNN call; 0 = automatic (above)
+  bool caller_arena = false;  // independent steps run in the caller's TBB arena, not one of graphrun's
 };
 
 constexpr int64_t kLargeStepElements = 64 * 1024;
@@ -35,7 +37,7 @@ struct RunBuffers {
 };
 
 // Runs the plan once and returns the fetched values (fresh tensors for node
-// outputs, the fed/parameter tensor itself for a fetched input/parameter).
+// outputs and copies of fetched parameters, the fed tensor itself for a fetched input).
 // Thread-safe: any number of calls may run the same plan at once.
 std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const RunBuffers& buffers, const RunContext& run,
                                  const ExecutionPolicy& policy);

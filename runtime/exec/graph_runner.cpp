@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "graph/graph_algo.h"
 #include "graphrun/graphrun.h"
 #include "ops/registry.h"
@@ -17,6 +19,41 @@ GraphRunner::GraphRunner(std::shared_ptr<const Graph> graph, ExecutionPolicy pol
           fmt::format("{} thread count {} is out of range (0 = automatic, at most {})", option, threads, kMaxThreads));
 }
 
+std::vector<Tensor> GraphRunner::feeds_in_graph_order(const std::map<std::string, Tensor>& feeds,
+                                                      const std::vector<ValueId>& fetches) const {
+  const Graph& g = *graph_;
+  for (const auto& [name, tensor] : feeds) {
+    auto id = g.find_value(name);
+    if (!id || g.value(*id).kind != ValueKind::input)
+      throw Error(fmt::format("cannot feed '{}': model '{}' has no input of that name", name, g.name));
+  }
+
+  // Feed types: fed tensors must match the declared dtype, rank and fixed dims.
+  const std::vector<bool> needed = nodes_needed_for(g, fetches);
+  std::vector<Tensor> feed_tensors;
+  for (ValueId in : g.inputs) {
+    const Value& v = g.value(in);
+    auto it = feeds.find(v.name);
+    if (it == feeds.end()) {
+      bool used = std::find(fetches.begin(), fetches.end(), in) != fetches.end();
+      for (NodeId c : v.consumers) used = used || needed[static_cast<size_t>(c)];
+      if (used) throw Error(fmt::format("input '{}' ({}) was not fed", v.name, type_str(v.type)));
+      feed_tensors.emplace_back();
+      continue;
+    }
+    const Tensor& t = it->second;
+    bool fits = t.dtype() == v.type.dtype && t.rank() == v.type.rank();
+    for (int i = 0; fits && i < t.rank(); ++i) {
+      const int64_t declared = v.type.dims[static_cast<size_t>(i)];
+      fits = declared < 0 || declared == t.dims()[static_cast<size_t>(i)];
+    }
+    if (!fits)
+      throw Error(fmt::format("input '{}': fed {}, the model declares {}", v.name, t.type_string(), type_str(v.type)));
+    feed_tensors.push_back(t);
+  }
+  return feed_tensors;
+}
+
 std::shared_ptr<const Plan> GraphRunner::plan_for(const std::vector<TensorType>& feed_types,
                                                   const std::vector<ValueId>& fetches) const {
   std::string key;
@@ -24,12 +61,27 @@ std::shared_ptr<const Plan> GraphRunner::plan_for(const std::vector<TensorType>&
   for (ValueId f : fetches) key += std::to_string(f) + ",";
   {
     std::lock_guard lock(plans_mutex_);
-    if (auto it = plans_.find(key); it != plans_.end()) return it->second;
+    if (auto it = plan_index_.find(key); it != plan_index_.end()) {
+      plans_.splice(plans_.begin(), plans_, it->second);
+      return it->second->second;
+    }
   }
   // Compile outside the lock; if two threads race, both plans are valid and the first wins.
   std::shared_ptr<const Plan> plan = Plan::compile(*graph_, builtin_ops(), feed_types, fetches);
   std::lock_guard lock(plans_mutex_);
-  return plans_.emplace(key, std::move(plan)).first->second;
+  if (auto it = plan_index_.find(key); it != plan_index_.end()) return it->second->second;
+  plans_.emplace_front(key, std::move(plan));
+  plan_index_.emplace(key, plans_.begin());
+  if (plans_.size() > kMaxCachedPlans) {
+    plan_index_.erase(plans_.back().first);
+    plans_.pop_back();
+  }
+  return plans_.front().second;
+}
+
+size_t GraphRunner::cached_plans() const {
+  std::lock_guard lock(plans_mutex_);
+  return plans_.size();
 }
 
 std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& feeds, const std::vector<Tensor>& parameters,

@@ -1,12 +1,14 @@
 // Runs a Graph: compiles and caches one Plan per feed-shape signature and
-// fetch list, and executes it. Thread-safe; used by Session (inference), the
-// trainer and the gradient checker.
+// fetch list (the kMaxCachedPlans most recently used), and executes it.
+// Thread-safe; used by Session (inference), the trainer and the gradient checker.
 #pragma once
 
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "graph/graph.h"
@@ -25,7 +27,14 @@ class GraphRunner {
   std::vector<Tensor> run(const std::vector<Tensor>& feeds, const std::vector<Tensor>& parameters,
                           const std::vector<ValueId>& fetches, const RunContext& run = {}) const;
 
+  // Named feeds as run() takes them, checked: every name is a graph input, every
+  // tensor has the input's dtype, rank and fixed dims, and every input `fetches`
+  // need is fed. An Error names the first input at fault.
+  std::vector<Tensor> feeds_in_graph_order(const std::map<std::string, Tensor>& feeds,
+                                           const std::vector<ValueId>& fetches) const;
+
   const Graph& graph() const { return *graph_; }
+  size_t cached_plans() const;
 
  private:
   std::shared_ptr<const Plan> plan_for(const std::vector<TensorType>& feed_types,
@@ -33,8 +42,12 @@ class GraphRunner {
 
   std::shared_ptr<const Graph> graph_;
   ExecutionPolicy policy_;
+  // Most recently used first. A run holds its plan's shared_ptr, so evicting a
+  // plan another thread is running is safe.
+  using CachedPlan = std::pair<std::string, std::shared_ptr<const Plan>>;
   mutable std::mutex plans_mutex_;
-  mutable std::map<std::string, std::shared_ptr<const Plan>> plans_;
+  mutable std::list<CachedPlan> plans_;
+  mutable std::unordered_map<std::string, std::list<CachedPlan>::iterator> plan_index_;
 };
 
 }  // namespace graphrun

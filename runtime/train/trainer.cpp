@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <map>
 
 #include "graphrun/train.h"
 #include "runtime/train/batches.h"
@@ -97,45 +99,148 @@ std::string resume_hint(const RunDirectory& run) {
 
 }  // namespace
 
+// What a Trainer holds: the model, data and parameters (setup), the run directory
+// it writes (locked while it lives), the optimizer and the loop's state.
+struct Trainer::Impl {
+  Impl(const std::string& model_path, const TrainOptions& options)
+      : setup(model_path, options),
+        run(options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir),
+        // Held while training: a second process on this directory is refused before it writes anything.
+        lock(run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create)),
+        optimizer(optimizer_config(setup.config.optimizer()), trainable_shapes(setup)) {
+    if (options.resume) {
+      run.check_resumable(setup.data);
+      data_note = run.check_data(setup.data, options.allow_data_change);
+    } else {
+      run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+    }
+    if (options.resume) {
+      const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
+      setup.restore_parameters(ck, run.last_checkpoint());
+      std::vector<std::pair<std::string, Tensor>> optimizer_state;
+      for (const pb::NamedTensor& named : ck.optimizer_state())
+        optimizer_state.emplace_back(named.name(), from_named_tensor(named, run.last_checkpoint()));
+      optimizer.load_state(optimizer_state);
+      state = TrainingState::from(ck);
+      if (ck.has_partial_epoch()) interrupted_epoch = ck.partial_epoch();
+    }
+    fetches = setup.metric_fetches();
+    first_gradient = fetches.size();
+    for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
+  }
+
+  static std::vector<Dims> trainable_shapes(const TrainingSetup& setup) {
+    std::vector<Dims> shapes;
+    for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
+    return shapes;
+  }
+
+  // One optimizer step: the training graph (dropout on) on `feeds`, then the
+  // update of the trainable parameters in place. Returns the fetched values.
+  std::vector<Tensor> step(const std::vector<Tensor>& feeds) {
+    const int epoch = state.epoch + 1;
+    const RunContext context{true, step_seed(setup.config, state.step)};
+    std::vector<Tensor> out = setup.runner->run(feeds, setup.params, fetches, context);
+    if (const std::string bad = non_finite_result(setup, out, first_gradient); !bad.empty())
+      throw Error(fmt::format("epoch {} step {}: {}; the first NaN or infinity: {}; {}", epoch, state.step, bad,
+                              first_non_finite(setup, feeds, context), resume_hint(run)));
+    std::vector<Tensor> params, grads;
+    for (size_t k = 0; k < setup.trainable.size(); ++k) {
+      params.push_back(setup.params[setup.trainable[k]]);  // shares storage: updated in place
+      grads.push_back(out[first_gradient + k]);
+    }
+    optimizer.apply(params, grads);
+    ++state.step;
+    return out;
+  }
+
+  // The next epoch over the training split (the rest of it, when the run was
+  // interrupted in it), the callbacks called in order. `stop_after_batch` is asked
+  // after every step; when it says stop, the epoch ends unfinished (nullopt).
+  std::optional<EpochRecord> epoch(const std::vector<Callback*>& callbacks,
+                                   const std::function<bool(int, const MetricTracker&)>& stop_after_batch) {
+    const int epoch = state.epoch + 1;
+    const auto n = static_cast<size_t>(setup.dataset.train.size());
+    for (Callback* c : callbacks) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
+    MetricTracker tracker = setup.tracker();
+    std::vector<size_t> order = epoch_order(n, setup.config, epoch);
+    if (interrupted_epoch) {  // the epoch's first examples were trained before the interruption
+      tracker.restore(*interrupted_epoch, run.last_checkpoint());
+      order.erase(order.begin(), order.begin() + std::min(static_cast<int64_t>(n), tracker.examples()));
+      interrupted_epoch.reset();
+    }
+    const auto start = Clock::now();
+    BatchPrefetcher batches(setup.dataset.train, std::move(order), static_cast<size_t>(setup.batch_size()));
+    Split next;
+    int64_t done = tracker.examples();
+    while (batches.next(&next)) {
+      setup.track(tracker, next, step(setup.feeds(next)));
+      done += next.size();
+      for (Callback* c : callbacks) c->on_batch_end(done, tracker);
+      if (stop_after_batch && stop_after_batch(epoch, tracker)) return std::nullopt;
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    EpochRecord record = epoch_record(setup, epoch, tracker, seconds);
+    state.epoch = epoch;
+    state.improved = false;
+    for (Callback* c : callbacks) c->on_epoch_end(record, state);
+    return record;
+  }
+
+  TrainingSetup setup;
+  const RunDirectory run;
+  const RunDirectoryLock lock;
+  Optimizer optimizer;
+  TrainingState state;
+  std::vector<ValueId> fetches;  // the metrics, then one gradient per trainable parameter
+  size_t first_gradient = 0;
+  std::string data_note;                              // what --resume found of the data, for the log
+  std::optional<pb::PartialEpoch> interrupted_epoch;  // resuming mid-epoch: how far it got
+};
+
+Trainer::Trainer(const std::string& model_path, const TrainOptions& options)
+    : impl_(std::make_unique<Impl>(model_path, options)) {}
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+EpochRecord Trainer::train_epoch() { return *impl_->epoch({}, nullptr); }
+
+double Trainer::step(const std::map<std::string, Tensor>& feeds) {
+  const std::vector<Tensor> out = impl_->step(impl_->setup.runner->feeds_in_graph_order(feeds, impl_->fetches));
+  return out[0].data<float>()[0];
+}
+
+void Trainer::save_checkpoint() const {
+  write_checkpoint(impl_->run.last_checkpoint(), impl_->setup.checkpoint(impl_->optimizer, impl_->state));
+}
+
+int Trainer::epochs_done() const { return impl_->state.epoch; }
+int64_t Trainer::steps_done() const { return impl_->state.step; }
+const std::string& Trainer::run_dir() const { return impl_->run.path(); }
+
+Tensor Trainer::parameter(const std::string& name) const {
+  const Graph& g = *impl_->setup.graph;
+  for (size_t i = 0; i < g.parameters.size(); ++i)
+    if (g.value(g.parameters[i].value).name == name) return impl_->setup.params[i].clone();
+  throw Error(fmt::format("model '{}' has no parameter '{}'", g.name, name));
+}
+
 TrainResult train(const std::string& model_path, const TrainOptions& options) {
-  TrainingSetup setup(model_path, options);
+  Trainer trainer(model_path, options);
+  Trainer::Impl& t = *trainer.impl_;
+  TrainingSetup& setup = t.setup;
+  const RunDirectory& run = t.run;
   const pb::TrainConfig& config = setup.config;
   TrainResult result;
   result.notes = setup.dataset.notes;
-  result.run_dir = options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir;
-  const RunDirectory run(result.run_dir);
-  // Held until training returns: a second process on this directory is refused before it writes anything.
-  const RunDirectoryLock lock =
-      run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create);
-  std::string data_note;  // logged once the log is open
-  if (options.resume) {
-    run.check_resumable(setup.data);
-    data_note = run.check_data(setup.data, options.allow_data_change);
-  } else {
-    run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
-  }
-
-  std::vector<Dims> shapes;
-  for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
-  Optimizer optimizer(optimizer_config(config.optimizer()), shapes);
-  TrainingState state;
-  std::optional<pb::PartialEpoch> interrupted_epoch;  // resuming mid-epoch: how far it got
-  if (options.resume) {
-    const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
-    setup.restore_parameters(ck, run.last_checkpoint());
-    std::vector<std::pair<std::string, Tensor>> optimizer_state;
-    for (const pb::NamedTensor& named : ck.optimizer_state())
-      optimizer_state.emplace_back(named.name(), from_named_tensor(named, run.last_checkpoint()));
-    optimizer.load_state(optimizer_state);
-    state = TrainingState::from(ck);
-    if (ck.has_partial_epoch()) interrupted_epoch = ck.partial_epoch();
-  }
+  result.run_dir = run.path();
 
   const int epochs = options.epochs ? *options.epochs : (config.epochs() > 0 ? config.epochs() : 1);
   const std::string monitor = !config.keep_best().empty() ? config.keep_best() : config.early_stopping().monitor();
   TrainLog log(run.log(), options.quiet, epochs);
   if (!result.notes.empty()) log.say("data: " + result.notes);
-  if (!data_note.empty()) log.say(data_note);
+  if (!t.data_note.empty()) log.say(t.data_note);
   log.say(fmt::format("training {} on {} examples ({} validation, {} test), batch {}, {} epochs, run dir {}",
                       model_path, setup.dataset.train.size(), setup.dataset.validation.size(),
                       setup.dataset.test.size(), setup.batch_size(), epochs, run.path()));
@@ -149,7 +254,7 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   std::optional<MetricMonitor> monitor_tracker;
   if (!monitor.empty()) monitor_tracker.emplace(monitor, config.early_stopping().min_delta());
   ModelCheckpoint checkpoints(run.last_checkpoint(), run.best_checkpoint(), !config.keep_best().empty(),
-                              [&](const TrainingState& s) { return setup.checkpoint(optimizer, s); });
+                              [&](const TrainingState& s) { return setup.checkpoint(t.optimizer, s); });
   std::optional<EarlyStopping> early_stopping;
   if (config.early_stopping().patience() > 0) early_stopping.emplace(monitor, config.early_stopping().patience(), log);
   std::vector<Callback*> in_order;
@@ -160,21 +265,17 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   in_order.push_back(&checkpoints);
   if (early_stopping) in_order.push_back(&*early_stopping);
 
-  const auto n = static_cast<size_t>(setup.dataset.train.size());
-  std::vector<ValueId> fetches = setup.metric_fetches();
-  const size_t first_grad = fetches.size();
-  for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
-
   // Installed only around the loop: a signal while the data loads or the test split
   // is scored ends the process as usual, with nothing to save.
   std::optional<StopSignals> stop_signals;
   if (options.stop_on_signals) stop_signals.emplace();
   // After a signal: the state so far goes to last.ckpt (with the epoch's progress
   // when it stopped mid-epoch), and training returns.
+  const auto n = setup.dataset.train.size();
   const auto stopped_by_signal = [&](int epoch, const MetricTracker* unfinished) {
     const int signal = stop_signals ? stop_signals->received() : 0;
     if (!signal) return false;
-    pb::Checkpoint checkpoint = setup.checkpoint(optimizer, state);
+    pb::Checkpoint checkpoint = setup.checkpoint(t.optimizer, t.state);
     if (unfinished) unfinished->save_to(*checkpoint.mutable_partial_epoch());
     write_checkpoint(run.last_checkpoint(), checkpoint);
     const std::string where = unfinished
@@ -185,54 +286,21 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     result.stopped_by_signal = signal;
     return true;
   };
+  const auto stop_mid_epoch = [&](int epoch, const MetricTracker& tracker) { return stopped_by_signal(epoch, &tracker); };
 
-  for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
-    for (Callback* c : in_order) c->on_epoch_begin(epoch, static_cast<int64_t>(n));
-    MetricTracker tracker = setup.tracker();
-    std::vector<size_t> order = epoch_order(n, config, epoch);
-    if (interrupted_epoch) {  // the epoch's first examples were trained before the interruption
-      tracker.restore(*interrupted_epoch, run.last_checkpoint());
-      order.erase(order.begin(), order.begin() + std::min(static_cast<int64_t>(n), tracker.examples()));
-      interrupted_epoch.reset();
-    }
-    const auto start = Clock::now();
-    BatchPrefetcher batches(setup.dataset.train, std::move(order), static_cast<size_t>(setup.batch_size()));
-    Split next;
-    int64_t done = tracker.examples();
-    while (batches.next(&next)) {
-      const std::vector<Tensor> feeds = setup.feeds(next);
-      const RunContext context{true, step_seed(config, state.step)};
-      const std::vector<Tensor> out = setup.runner->run(feeds, setup.params, fetches, context);
-      if (const std::string bad = non_finite_result(setup, out, first_grad); !bad.empty())
-        throw Error(fmt::format("epoch {} step {}: {}; the first NaN or infinity: {}; {}", epoch, state.step, bad,
-                                first_non_finite(setup, feeds, context), resume_hint(run)));
-      setup.track(tracker, next, out);
-      std::vector<Tensor> params, grads;
-      for (size_t k = 0; k < setup.trainable.size(); ++k) {
-        params.push_back(setup.params[setup.trainable[k]]);  // shares storage: updated in place
-        grads.push_back(out[first_grad + k]);
-      }
-      optimizer.apply(params, grads);
-      ++state.step;
-      done += next.size();
-      for (Callback* c : in_order) c->on_batch_end(done, tracker);
-      if (stopped_by_signal(epoch, &tracker)) return result;
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    EpochRecord record = epoch_record(setup, epoch, tracker, seconds);
-    state.epoch = epoch;
-    state.improved = false;
-    for (Callback* c : in_order) c->on_epoch_end(record, state);
-    result.epochs.push_back(std::move(record));
-    if (state.stop) {
+  while (t.state.epoch < epochs) {
+    std::optional<EpochRecord> record = t.epoch(in_order, stop_mid_epoch);
+    if (!record) return result;
+    result.epochs.push_back(std::move(*record));
+    if (t.state.stop) {
       result.stopped_early = true;
       break;
     }
-    if (epoch < epochs && stopped_by_signal(epoch, nullptr)) return result;
+    if (t.state.epoch < epochs && stopped_by_signal(t.state.epoch, nullptr)) return result;
   }
   stop_signals.reset();
-  result.best_value = state.best_value;
-  result.best_epoch = state.best_epoch;
+  result.best_value = t.state.best_value;
+  result.best_epoch = t.state.best_epoch;
 
   if (setup.dataset.test.size() > 0) {
     const bool best = fs::exists(run.best_checkpoint());
@@ -281,17 +349,6 @@ std::map<std::string, Tensor> split_inputs(const std::string& model_path, const 
   std::map<std::string, Tensor> feeds;
   for (size_t i = 0; i < dataset.inputs.size(); ++i) feeds.emplace(dataset.inputs[i], examples.columns[i]);
   return feeds;
-}
-
-std::string format_eval(const EvalResult& r) {
-  std::string out = fmt::format("{}: {} examples{}\n", r.split, r.examples, metrics_line(r.metrics));
-  if (!r.confusion.empty()) out += "confusion matrix (rows: true class, columns: predicted):\n";
-  for (size_t i = 0; i < r.confusion.size(); ++i) {
-    out += fmt::format("{:>12}", i < r.classes.size() ? r.classes[i] : std::to_string(i));
-    for (int64_t v : r.confusion[i]) out += fmt::format(" {:>6}", v);
-    out += "\n";
-  }
-  return out;
 }
 
 }  // namespace graphrun

@@ -11,6 +11,7 @@
 
 #include "graphrun/png.h"
 #include "graphrun/train.h"
+#include "runtime/cli/format.h"
 #include "test_util.h"
 
 namespace graphrun {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "graphrun/train.h"
+#include "runtime/cli/format.h"
 #include "test_util.h"
 
 namespace graphrun {
@@ -55,6 +56,47 @@ TEST(Trainer, LossFallsAndRunDirectoryIsComplete) {
 
 TEST(Trainer, ResumeEqualsAnUninterruptedRun) {
   testing::expect_resume_equals_uninterrupted(kTinyModel, fresh_dir("straight"), fresh_dir("resumed"), 2, 4);
+}
+
+// The Trainer is the loop train() runs: epochs driven by the host end on the same
+// parameters, and its checkpoint makes a run directory that predicts like train()'s.
+TEST(Trainer, HostDrivenEpochsEqualTrain) {
+  const std::string straight = fresh_dir("host_straight"), host = fresh_dir("host_driven");
+  TrainOptions o = quiet(straight);
+  o.epochs = 2;
+  train(kTinyModel, o);
+  fs::remove(straight + "/best.ckpt");  // keep_best: predict would read epoch 1's parameters
+  {
+    Trainer trainer(kTinyModel, quiet(host));
+    for (int e = 0; e < 2; ++e) EXPECT_EQ(trainer.train_epoch().epoch, e + 1);
+    EXPECT_EQ(trainer.epochs_done(), 2);
+    trainer.save_checkpoint();
+    EXPECT_THROW(Trainer(kTinyModel, quiet(host)), Error);  // the run directory is taken
+  }
+  const std::vector<std::string> texts = {"good great fun", "bad awful boring"};
+  const std::vector<Prediction> a = predict(kTinyModel, straight, texts), b = predict(kTinyModel, host, texts);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].probabilities, b[i].probabilities) << texts[i];
+}
+
+TEST(Trainer, StepsOnHostBatches) {
+  Trainer trainer(kTinyModel, quiet(fresh_dir("host_steps")));
+  std::vector<int64_t> ids(24, 0);  // two texts of 12 ids, padded with 0
+  for (int64_t i : {0, 1, 2}) ids[static_cast<size_t>(i)] = i + 1;
+  for (int64_t i : {12, 13}) ids[static_cast<size_t>(i)] = i - 8;
+  const Tensor tokens = Tensor::from_ints({2, 12}, ids);
+  const Tensor labels = Tensor::from_ints({2}, std::vector<int64_t>{1, 3});
+  const double first = trainer.step({{"tokens", tokens}, {"labels", labels}});
+  double last = first;
+  for (int i = 0; i < 20; ++i) last = trainer.step({{"tokens", tokens}, {"labels", labels}});
+  EXPECT_LT(last, first);
+  EXPECT_EQ(trainer.steps_done(), 21);
+  try {
+    trainer.step({{"tokens", tokens}});
+    FAIL() << "a batch without labels trained";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "input 'labels' (int64[?]) was not fed");
+  }
 }
 
 TEST(Trainer, SameSeedSameResult) {

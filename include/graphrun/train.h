@@ -12,6 +12,8 @@
 // and, with keep_best, best.ckpt) and a log (train.log).
 #pragma once
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -63,6 +65,44 @@ TrainResult train(const std::string& model_path, const TrainOptions& options = {
 // reading any data: an Error naming the model file and the value at fault.
 void check_train_config(const Model& model);
 
+// The training loop in the host's hands: what train() runs, one epoch or one
+// batch at a time. Construction reads the model and its data and creates the run
+// directory (model copy, vocabulary), or with options.resume continues it from its
+// last checkpoint; the directory stays locked while the Trainer lives.
+//
+//   graphrun::Trainer trainer("examples/emojify/v1.pbtxt", {.run_dir = "runs/v1"});
+//   for (int e = 0; e < 2; ++e) trainer.train_epoch();
+//   trainer.save_checkpoint();  // runs/v1 now works with load_trained and `graphrun predict`
+//
+// Not thread-safe: one thread drives a Trainer.
+class Trainer {
+ public:
+  explicit Trainer(const std::string& model_path, const TrainOptions& options = {});
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
+
+  // One epoch over the model's training data, batched and ordered as train() does
+  // (same seeds, same parameters after the same epochs). Returns its metrics;
+  // writes no metrics.csv, log or checkpoint (train() adds those).
+  EpochRecord train_epoch();
+  // One optimizer step on a batch the host feeds: every graph input the loss needs,
+  // by name (labels included). Returns the batch's loss.
+  double step(const std::map<std::string, Tensor>& feeds);
+  // The trainable parameters, optimizer state and step count as RUN_DIR/last.ckpt.
+  void save_checkpoint() const;
+
+  int epochs_done() const;
+  int64_t steps_done() const;
+  const std::string& run_dir() const;
+  Tensor parameter(const std::string& name) const;  // a copy of the current value
+
+ private:
+  struct Impl;
+  friend TrainResult train(const std::string& model_path, const TrainOptions& options);
+  std::unique_ptr<Impl> impl_;
+};
+
 struct EvalResult {
   std::string split;
   int64_t examples = 0;
@@ -76,7 +116,6 @@ struct EvalResult {
 // data) accuracy and the confusion matrix.
 EvalResult evaluate(const std::string& model_path, const std::string& run_dir, const std::string& split = "test",
                     const TrainOptions& options = {});
-std::string format_eval(const EvalResult& result);  // metrics and the confusion matrix as text
 
 // One split ("train", "validation" or "test") of a model's training data as the graph
 // inputs it feeds, every example in the split's order, as `evaluate` reads it (texts
@@ -121,16 +160,33 @@ struct PredictOptions {
   int64_t top = 5;
 };
 
+// A trained text classifier, loaded once: the run's vocabulary (RUN_DIR/vocab.txt)
+// and its best (else last) checkpoint. classify() is const and thread-safe.
+//
+//   graphrun::TextClassifier classifier("examples/emojify/v1.pbtxt", "runs/v1");
+//   graphrun::Prediction p = classifier.classify("I love you");
+//   std::cout << p.classes[p.label] << "\n";
+class TextClassifier {
+ public:
+  TextClassifier(const std::string& model_path, const std::string& run_dir, SessionOptions options = {},
+                 const PredictOptions& predict_options = {});
+  ~TextClassifier();
+  TextClassifier(TextClassifier&&) noexcept;
+  TextClassifier& operator=(TextClassifier&&) noexcept;
+
+  Prediction classify(const std::string& text) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Tokenizes with the run's saved vocabulary (RUN_DIR/vocab.txt), loads its best
-// (else last) checkpoint and scores each text: models whose data has a text
-// column (text data, or numeric feeds with text_column), fed each text's token ids
-// plus `options.inputs`.
+// (else last) checkpoint and scores each text (a TextClassifier): models whose data
+// has a text column (text data, or numeric feeds with text_column), fed each text's
+// token ids plus `options.inputs`.
 std::vector<Prediction> predict(const std::string& model_path, const std::string& run_dir,
                                 const std::vector<std::string>& texts, const PredictOptions& options = {});
-// The label and class scores, token weights, and the ranked candidates (named by
-// `candidate_names` when given, else by index) on a second line.
-std::string format_prediction(const Prediction& p, const std::vector<std::string>& candidate_names = {});
-std::string predictions_html(const std::vector<Prediction>& predictions);  // tokens highlighted by weight
 
 // The training graph autodiff builds (forward + loss + gradient nodes) as .pbtxt.
 std::string gradient_graph_text(const Model& model);

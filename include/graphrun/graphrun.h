@@ -21,10 +21,9 @@
 
 namespace graphrun {
 
-class Model;
 namespace detail {
-struct ModelData;
-const ModelData& data_of(const Model& model);  // for graphrun's own runtime code
+struct ModelData;    // the loaded graph; defined by graphrun's own code
+struct ModelAccess;  // how graphrun's own code reaches it
 }  // namespace detail
 
 // One row of a model summary: a node, its op, its output type(s) and the
@@ -56,13 +55,15 @@ class Model {
   std::vector<std::string> output_names() const;
   std::vector<std::string> parameter_names() const;
   std::string value_type(const std::string& value_name) const;  // "float32[?,10]"
+  DType value_dtype(const std::string& value_name) const;
+  Dims value_dims(const std::string& value_name) const;  // kUnknownDim where known only at run time
 
   ModelSummary summary() const;
   std::string graphviz() const;
 
  private:
   friend class Session;
-  friend const detail::ModelData& detail::data_of(const Model& model);
+  friend struct detail::ModelAccess;
   explicit Model(std::shared_ptr<const detail::ModelData> data) : data_(std::move(data)) {}
   std::shared_ptr<const detail::ModelData> data_;
 };
@@ -71,13 +72,32 @@ class Model {
 // far below what exhausts the OpenMP runtime.
 inline constexpr int kMaxThreads = 256;
 
+// graphrun's thread budget in a session. Threads it uses: the caller's, TBB
+// workers for independent nodes (in an arena of inter_op_threads, or the host's),
+// and OpenMP threads inside oneDNN calls. A node's OpenMP team size is set on the
+// thread running it for that node only; the thread's previous setting is restored.
 struct SessionOptions {
   int inter_op_threads = 0;  // independent nodes run concurrently on TBB; 0 = all cores, 1 = serial
   int intra_op_threads = 0;  // OpenMP threads inside each oneDNN call; 0 = oneDNN's default
+  // Independent nodes run as tasks of the TBB arena the calling thread is in: call
+  // run() inside the host's tbb::task_arena::execute to share its threads.
+  // inter_op_threads is then ignored (the arena's concurrency is the bound).
+  bool use_caller_arena = false;
 };
 
-// Parameters (initialised on construction) plus compiled plans, one per feed
-// shape signature, cached. run() is const and thread-safe.
+// Compiled plans a session keeps, least recently used evicted first: one per
+// distinct feed shapes and fetch list (a model fed every batch size from 1 to 100
+// compiles at most this many plans at once; an evicted one is compiled again).
+inline constexpr size_t kMaxCachedPlans = 32;
+
+// Parameters (initialised on construction) plus compiled plans (kMaxCachedPlans).
+//
+// Thread safety: run(), parameter() and model() may be called from any number of
+// threads at once, on one Session. set_parameter() may run concurrently with them:
+// each run() uses the parameters as they were when it started (all old or all
+// new for each parameter), never a half-written tensor. Moving or destroying a
+// Session while another thread uses it is not allowed. Tensors returned by run()
+// and parameter() belong to the caller (parameter() is a copy).
 class Session {
  public:
   explicit Session(Model model, SessionOptions options = {});
@@ -90,8 +110,8 @@ class Session {
   std::vector<Tensor> run(const std::map<std::string, Tensor>& feeds,
                           const std::vector<std::string>& fetches = {}) const;
 
-  Tensor parameter(const std::string& name) const;
-  void set_parameter(const std::string& name, const Tensor& value);
+  Tensor parameter(const std::string& name) const;                   // a copy of the current value
+  void set_parameter(const std::string& name, const Tensor& value);  // copies `value`
   const Model& model() const;
 
  private:
