@@ -42,6 +42,28 @@ void load_parameters_by_name(const detail::ModelData& model, const pb::Checkpoin
   }
 }
 
+// A session of `model` with the run's kept parameters. Checkpoints hold trainable
+// parameters only: a frozen word-vector table is filled again from the run's
+// vocabulary (`vocabulary` when the caller has read it, else read here), while a
+// trainable one was trained, and the checkpoint's copy stands.
+Session trained_session(const Model& model, const RunDirectory& run, SessionOptions options,
+                        const Vocabulary* vocabulary) {
+  const detail::ModelData& data = detail::data_of(model);
+  Session session(model, options);
+  const std::string ck_path = run.kept_checkpoint();
+  const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
+  load_parameters_by_name(data, checkpoint, ck_path, session);
+  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
+  const auto& stored = checkpoint.parameter();
+  if (!word_vectors.empty() && std::none_of(stored.begin(), stored.end(),
+                                            [&](const pb::NamedTensor& named) { return named.name() == word_vectors; })) {
+    std::optional<Vocabulary> read;
+    const Vocabulary& words = vocabulary ? *vocabulary : read.emplace(run.load_vocabulary());
+    session.set_parameter(word_vectors, word_vector_embedding(data.proto.train().data(), data.directory, words));
+  }
+  return session;
+}
+
 // The `top` highest of a text's candidate scores `value` (float32 [1, K] or [K]) as (index, score), best first;
 // ties keep the lower index first.
 std::vector<std::pair<int64_t, double>> top_scores(const Tensor& value, const std::string& name, int64_t top) {
@@ -62,22 +84,7 @@ std::vector<std::pair<int64_t, double>> top_scores(const Tensor& value, const st
 }  // namespace
 
 Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options) {
-  const Model model = Model::load(model_path);
-  const detail::ModelData& data = detail::data_of(model);
-  Session session(model, options);
-  const RunDirectory run(run_dir);
-  const std::string ck_path = run.kept_checkpoint();
-  const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
-  load_parameters_by_name(data, checkpoint, ck_path, session);
-  // Checkpoints hold trainable parameters only: a frozen word-vector table is filled again from the run's
-  // vocabulary, while a trainable one was trained, and the checkpoint's copy stands.
-  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
-  const auto& stored = checkpoint.parameter();
-  if (!word_vectors.empty() && std::none_of(stored.begin(), stored.end(),
-                                            [&](const pb::NamedTensor& named) { return named.name() == word_vectors; }))
-    session.set_parameter(word_vectors,
-                          word_vector_embedding(data.proto.train().data(), data.directory, run.load_vocabulary()));
-  return session;
+  return trained_session(Model::load(model_path), RunDirectory(run_dir), options, nullptr);
 }
 
 struct TextClassifier::Impl {
@@ -95,8 +102,9 @@ struct TextClassifier::Impl {
                                                            : "numbers (data.feed without a text_column)"));
     if (config.predictions().empty())
       throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
-    vocabulary = RunDirectory(run_dir).load_vocabulary();
-    session.emplace(load_trained(model_path, run_dir, session_options));
+    const RunDirectory run(run_dir);
+    vocabulary = run.load_vocabulary();
+    session.emplace(trained_session(model, run, session_options, &vocabulary));
 
     tokens_input = tokens_input_name(config);
     auto tokens_id = data.graph.find_value(tokens_input);

@@ -108,13 +108,11 @@ struct Trainer::Impl {
         // Held while training: a second process on this directory is refused before it writes anything.
         lock(run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create)),
         optimizer(optimizer_config(setup.config.optimizer()), trainable_shapes(setup)) {
-    if (options.resume) {
+    if (!options.resume) {
+      run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
+    } else {
       run.check_resumable(setup.data);
       data_note = run.check_data(setup.data, options.allow_data_change);
-    } else {
-      run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
-    }
-    if (options.resume) {
       const pb::Checkpoint ck = read_checkpoint(run.last_checkpoint());
       setup.restore_parameters(ck, run.last_checkpoint());
       std::vector<std::pair<std::string, Tensor>> optimizer_state;
