@@ -55,8 +55,9 @@ Session trained_session(const Model& model, const RunDirectory& run, SessionOpti
   load_parameters_by_name(data, checkpoint, ck_path, session);
   const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
   const auto& stored = checkpoint.parameter();
-  if (!word_vectors.empty() && std::none_of(stored.begin(), stored.end(),
-                                            [&](const pb::NamedTensor& named) { return named.name() == word_vectors; })) {
+  const bool in_checkpoint = std::any_of(stored.begin(), stored.end(),
+                                         [&](const pb::NamedTensor& named) { return named.name() == word_vectors; });
+  if (!word_vectors.empty() && !in_checkpoint) {
     std::optional<Vocabulary> read;
     const Vocabulary& words = vocabulary ? *vocabulary : read.emplace(run.load_vocabulary());
     session.set_parameter(word_vectors, word_vector_embedding(data.proto.train().data(), data.directory, words));
@@ -94,12 +95,12 @@ struct TextClassifier::Impl {
     if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
     const pb::TrainConfig& config = data.proto.train();
     if (!tokenizes_texts(config.data()))
-      throw Error(fmt::format(
-          "{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
-          "run it on its inputs, graphrun eval for its metrics",
-          model_path,
-          data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)"
-                                                           : "numbers (data.feed without a text_column)"));
+      throw Error(
+          fmt::format("{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
+                      "run it on its inputs, graphrun eval for its metrics",
+                      model_path,
+                      data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)"
+                                                                       : "numbers (data.feed without a text_column)"));
     if (config.predictions().empty())
       throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
     const RunDirectory run(run_dir);

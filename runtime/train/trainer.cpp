@@ -284,7 +284,9 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
     result.stopped_by_signal = signal;
     return true;
   };
-  const auto stop_mid_epoch = [&](int epoch, const MetricTracker& tracker) { return stopped_by_signal(epoch, &tracker); };
+  const auto stop_mid_epoch = [&](int epoch, const MetricTracker& tracker) {
+    return stopped_by_signal(epoch, &tracker);
+  };
 
   while (t.state.epoch < epochs) {
     std::optional<EpochRecord> record = t.epoch(in_order, stop_mid_epoch);
