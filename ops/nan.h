@@ -20,4 +20,9 @@ inline bool has_nan(const float* x, int64_t n) {
 inline float max_or_nan(float a, float b) { return std::isnan(b) ? b : (a < b ? b : a); }
 inline float min_or_nan(float a, float b) { return std::isnan(b) ? b : (b < a ? b : a); }
 
+// ArgMax's order: a beats b when it is larger, or NaN where b is not (the first
+// NaN along the axis wins, as numpy.argmax). Integers have no NaN.
+inline bool argmax_beats(float a, float b) { return a > b || (std::isnan(a) && !std::isnan(b)); }
+inline bool argmax_beats(int64_t a, int64_t b) { return a > b; }
+
 }  // namespace graphrun

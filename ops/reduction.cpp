@@ -512,9 +512,10 @@ void argmax_loop(const AxisView& v, const T* x, int64_t* out) {
     for (int64_t i = 0; i < v.inner; ++i) {
       const T* column = x + o * v.axis * v.inner + i;
       int64_t best = 0;
-      // Strictly greater: the first maximum wins a tie (ONNX select_last_index = 0).
+      // Strictly greater: the first maximum wins a tie (ONNX select_last_index = 0);
+      // the first NaN wins over any number (NumPy), so a NaN is never hidden.
       for (int64_t k = 1; k < v.axis; ++k)
-        if (column[k * v.inner] > column[best * v.inner]) best = k;
+        if (argmax_beats(column[k * v.inner], column[best * v.inner])) best = k;
       out[o * v.inner + i] = best;
     }
 }
@@ -554,7 +555,8 @@ void register_reduction_ops(OpRegistry& registry) {
           "Index of the largest element along `axis` (default 0 as ONNX; Keras argmax uses the last axis, so write "
           "`axis: -1` for class scores; negative counts from the end) of a float32 or int64 input, as an int64 "
           "tensor. keepdims (default true, as ONNX) keeps the axis as a dim of 1, otherwise it is removed. On ties "
-          "the first index wins (ONNX select_last_index = 0). The axis must not be empty.");
+          "the first index wins (ONNX select_last_index = 0); a NaN counts as the largest value, so the first NaN's "
+          "index is returned (NumPy). The axis must not be empty.");
   register_gradient_ops(registry);
 }
 

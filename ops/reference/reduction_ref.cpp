@@ -128,10 +128,12 @@ std::vector<Tensor> argmax(const pb::Node& attrs, const Inputs& in, const Types&
     int64_t base = 0;
     for (size_t d = 0; d < dims.size(); ++d) base += coords[d] * strides[d];
     int64_t best = 0;
-    for (int64_t k = 1; k < dims[static_cast<size_t>(axis)]; ++k)
-      if (element(in[0], base + k * strides[static_cast<size_t>(axis)]) >
-          element(in[0], base + best * strides[static_cast<size_t>(axis)]))
-        best = k;
+    for (int64_t k = 1; k < dims[static_cast<size_t>(axis)]; ++k) {
+      const double candidate = element(in[0], base + k * strides[static_cast<size_t>(axis)]);
+      const double current = element(in[0], base + best * strides[static_cast<size_t>(axis)]);
+      // numpy.argmax: the first NaN is the answer.
+      if (candidate > current || (std::isnan(candidate) && !std::isnan(current))) best = k;
+    }
     out.data<int64_t>()[written++] = best;  // row-major over the non-axis coords = the output order
   } while (next_coords(dims, coords));
   return {out};

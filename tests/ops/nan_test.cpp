@@ -69,6 +69,22 @@ TEST(NaN, MaxPoolOfAWindowHoldingNaNIsNaN) {
                    {true, false, true, false});
 }
 
+TEST(NaN, ArgMaxPointsAtTheFirstNaN) {
+  // numpy.argmax([1, nan, 5, nan]) == 1: a NaN is never passed over for a number.
+  const Tensor x = floats({2, 4}, {1, kNaN, 5, kNaN, 7, 2, 3, 0});
+  for (const bool reference : {false, true}) {
+    const pb::Node axis1 = make_attrs("axis: 1 keepdims: false");
+    const Tensor rows = (reference ? run_reference("ArgMax", axis1, {x}) : run_kernel("ArgMax", axis1, {x}))[0];
+    EXPECT_EQ(rows.data<int64_t>()[0], 1) << (reference ? "reference" : "kernel");
+    EXPECT_EQ(rows.data<int64_t>()[1], 0) << (reference ? "reference" : "kernel");
+    const pb::Node axis0 = make_attrs("axis: 0 keepdims: false");
+    const Tensor columns = (reference ? run_reference("ArgMax", axis0, {x}) : run_kernel("ArgMax", axis0, {x}))[0];
+    const std::vector<int64_t> expected = {1, 0, 0, 0};  // 7 > 1; NaN; 5 > 3; NaN
+    for (size_t i = 0; i < expected.size(); ++i)
+      EXPECT_EQ(columns.data<int64_t>()[i], expected[i]) << (reference ? "reference" : "kernel") << " column " << i;
+  }
+}
+
 TEST(NaN, SoftmaxOfASliceHoldingNaNIsNaN) {
   const Tensor x = floats({2, 3}, {1, kNaN, -2, -1, -3, 0});
   for (const char* op : {"Softmax", "LogSoftmax"}) {
