@@ -149,6 +149,7 @@ struct Prediction {
   std::vector<double> attention;      // per token, when the model has an `attention` value [N, T]
   // PredictOptions::rank_value's top candidates as (index, score), best first.
   std::vector<std::pair<int64_t, double>> ranked;
+  int64_t candidates = 0;  // K: how many candidates rank_value scores (0 without one)
 };
 
 struct PredictOptions {

@@ -166,15 +166,14 @@ int predict_command(PredictArgs& args) {
   const auto predictions = graphrun::predict(args.model, args.run, args.texts, args.options);
   for (size_t i = 0; i < predictions.size(); ++i) {
     const graphrun::Prediction& p = predictions[i];
+    // The pictures name the candidates in order: a count that differs would mislabel them all.
+    if (!pictures.empty() && static_cast<size_t>(p.candidates) != pictures.size())
+      throw graphrun::Error(fmt::format("--candidates {}: {} pictures, but '{}' scores {} candidates", args.candidates,
+                                        pictures.size(), args.options.rank_value, p.candidates));
     std::cout << graphrun::format_prediction(p, names) << "\n";
     if (args.strip_dir.empty() || p.ranked.empty()) continue;
     std::vector<std::string> top;
-    for (const auto& [index, score] : p.ranked) {
-      if (static_cast<size_t>(index) >= pictures.size())
-        throw graphrun::Error(fmt::format("--candidates {}: {} pictures, but '{}' scores candidate {}", args.candidates,
-                                          pictures.size(), args.options.rank_value, index));
-      top.push_back(pictures[static_cast<size_t>(index)]);
-    }
+    for (const auto& [index, score] : p.ranked) top.push_back(pictures[static_cast<size_t>(index)]);
     std::filesystem::create_directories(args.strip_dir);
     const std::string path = (std::filesystem::path(args.strip_dir) / fmt::format("top_{:04d}.png", i)).string();
     graphrun::write_png(

@@ -176,7 +176,10 @@ Prediction TextClassifier::classify(const std::string& text) const {
   }
   if (c.has_attention && results[1].num_elements() == c.max_length)
     for (int64_t pos : positions) p.attention.push_back(results[1].data<float>()[pos]);
-  if (!c.rank_value.empty()) p.ranked = top_scores(results.back(), c.rank_value, c.top);
+  if (!c.rank_value.empty()) {
+    p.ranked = top_scores(results.back(), c.rank_value, c.top);
+    p.candidates = results.back().num_elements();
+  }
   return p;
 }
 

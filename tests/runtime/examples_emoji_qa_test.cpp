@@ -115,6 +115,17 @@ TEST_F(EmojiQaPredict, CommandLinePrintsTheTopCandidatesAndWritesTheirStrip) {
                          " --rank emoji_cosine --strip " + strips)
                 .exit_code,
             1);
+  // Pictures that are not one per candidate would mislabel every candidate: refused.
+  const std::string three = *run_dir_ + "/three_pictures";
+  fs::create_directories(three);
+  for (const auto& name : {"1f389.png", "1f608.png", "1f621.png"})
+    fs::copy_file(kEmojiImages + "/" + name, three + "/" + name);
+  const testing::CliResult wrong_count =
+      testing::cli("predict " + kModel + " --checkpoint " + *run_dir_ + " -t hi -i emoji_codes=" + kEmojiCodes +
+                   " --rank emoji_cosine --candidates " + three);
+  EXPECT_EQ(wrong_count.exit_code, 1) << wrong_count.output;
+  EXPECT_NE(wrong_count.output.find("3 pictures, but 'emoji_cosine' scores 872 candidates"), std::string::npos)
+      << wrong_count.output;
 }
 
 }  // namespace
