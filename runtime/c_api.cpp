@@ -108,6 +108,11 @@ graphrun_status value_info(const graphrun::Session& session, const std::vector<s
   return GRAPHRUN_OK;
 }
 
+graphrun_session* new_session(graphrun::Session session) {
+  std::vector<std::string> inputs = session.model().input_names(), outputs = session.model().output_names();
+  return new graphrun_session{std::move(session), std::move(inputs), std::move(outputs)};
+}
+
 }  // namespace
 
 extern "C" {
@@ -119,11 +124,18 @@ graphrun_status graphrun_session_load(const char* model_path, const char* run_di
   if (!model_path) return null_argument(__func__, "model_path");
   if (!out) return null_argument(__func__, "out");
   return guarded([&] {
-    graphrun::Session session = run_dir
-                                    ? graphrun::load_trained(model_path, run_dir, session_options(options))
-                                    : graphrun::Session(graphrun::Model::load(model_path), session_options(options));
-    std::vector<std::string> inputs = session.model().input_names(), outputs = session.model().output_names();
-    *out = new graphrun_session{std::move(session), std::move(inputs), std::move(outputs)};
+    *out = new_session(run_dir ? graphrun::load_trained(model_path, run_dir, session_options(options))
+                               : graphrun::Session(graphrun::Model::load(model_path), session_options(options)));
+    return GRAPHRUN_OK;
+  });
+}
+
+graphrun_status graphrun_session_load_bundle(const char* bundle_path, const graphrun_session_options* options,
+                                             graphrun_session** out) {
+  if (!bundle_path) return null_argument(__func__, "bundle_path");
+  if (!out) return null_argument(__func__, "out");
+  return guarded([&] {
+    *out = new_session(graphrun::load_bundle(bundle_path, session_options(options)));
     return GRAPHRUN_OK;
   });
 }
@@ -195,6 +207,17 @@ graphrun_status graphrun_text_classifier_load(const char* model_path, const char
   return guarded([&] {
     *out =
         new graphrun_text_classifier{graphrun::TextClassifier(model_path, run_dir, session_options(options)), {}, {}};
+    return GRAPHRUN_OK;
+  });
+}
+
+graphrun_status graphrun_text_classifier_load_bundle(const char* bundle_path, const graphrun_session_options* options,
+                                                     graphrun_text_classifier** out) {
+  if (!bundle_path) return null_argument(__func__, "bundle_path");
+  if (!out) return null_argument(__func__, "out");
+  return guarded([&] {
+    *out = new graphrun_text_classifier{
+        graphrun::TextClassifier::from_bundle(bundle_path, session_options(options)), {}, {}};
     return GRAPHRUN_OK;
   });
 }

@@ -35,10 +35,40 @@ struct Session::Impl {
   const Graph& graph() const { return model.data_->graph; }
 };
 
-Session::Session(Model model, SessionOptions options) : impl_(std::make_unique<Impl>(std::move(model), options)) {
-  const Graph& g = impl_->graph();
-  for (const ParameterDef& p : g.parameters)
-    impl_->parameters.push_back(initialize_parameter(p.def, g.seed, impl_->model.data_->directory));
+namespace {
+
+// The index of parameter `name` in graph.parameters, else an Error naming the model.
+size_t parameter_index(const Graph& g, const std::string& name) {
+  for (size_t i = 0; i < g.parameters.size(); ++i)
+    if (g.value(g.parameters[i].value).name == name) return i;
+  throw Error(fmt::format("model '{}' has no parameter '{}'", g.name, name));
+}
+
+void check_parameter_type(const Value& parameter, const Tensor& value) {
+  if (value.dtype() != parameter.type.dtype || value.dims() != parameter.type.dims)
+    throw Error(fmt::format("parameter '{}' is {}, cannot set it to {}", parameter.name, type_str(parameter.type),
+                            value.type_string()));
+}
+
+}  // namespace
+
+Session::Session(Model model, SessionOptions options) : Session(with_parameters(std::move(model), {}, options)) {}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Session Session::with_parameters(Model model, const std::map<std::string, Tensor>& values, SessionOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(model), options);
+  const Graph& g = impl->graph();
+  std::vector<const Tensor*> given(g.parameters.size(), nullptr);
+  for (const auto& [name, value] : values) {
+    const size_t i = parameter_index(g, name);
+    check_parameter_type(g.value(g.parameters[i].value), value);
+    given[i] = &value;
+  }
+  for (size_t i = 0; i < g.parameters.size(); ++i)
+    impl->parameters.push_back(
+        given[i] ? given[i]->clone() : initialize_parameter(g.parameters[i].def, g.seed, impl->model.data_->directory));
+  return Session(std::move(impl));
 }
 
 Session::~Session() = default;
@@ -65,29 +95,18 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds,
 }
 
 Tensor Session::parameter(const std::string& name) const {
-  const Graph& g = impl_->graph();
-  for (size_t i = 0; i < g.parameters.size(); ++i)
-    if (g.value(g.parameters[i].value).name == name) {
-      std::shared_lock lock(impl_->parameters_mutex);
-      return impl_->parameters[i].clone();
-    }
-  throw Error(fmt::format("model '{}' has no parameter '{}'", g.name, name));
+  const size_t i = parameter_index(impl_->graph(), name);
+  std::shared_lock lock(impl_->parameters_mutex);
+  return impl_->parameters[i].clone();
 }
 
 void Session::set_parameter(const std::string& name, const Tensor& value) {
   const Graph& g = impl_->graph();
-  for (size_t i = 0; i < g.parameters.size(); ++i) {
-    const Value& v = g.value(g.parameters[i].value);
-    if (v.name != name) continue;
-    if (value.dtype() != v.type.dtype || value.dims() != v.type.dims)
-      throw Error(
-          fmt::format("parameter '{}' is {}, cannot set it to {}", name, type_str(v.type), value.type_string()));
-    Tensor copy = value.clone();
-    std::unique_lock lock(impl_->parameters_mutex);
-    impl_->parameters[i] = std::move(copy);
-    return;
-  }
-  throw Error(fmt::format("model '{}' has no parameter '{}'", g.name, name));
+  const size_t i = parameter_index(g, name);
+  check_parameter_type(g.value(g.parameters[i].value), value);
+  Tensor copy = value.clone();
+  std::unique_lock lock(impl_->parameters_mutex);
+  impl_->parameters[i] = std::move(copy);
 }
 
 }  // namespace graphrun

@@ -1,6 +1,6 @@
-/* graphrun's C API: load a model (and a training run's parameters), run it on the
- * caller's memory, classify texts, train step by step and checkpoint, from any
- * language with a C FFI. A thin layer over the C++ API (graphrun.h, train.h).
+/* graphrun's C API: load a model (with a training run's parameters, or a one-file
+ * model bundle), run it on the caller's memory, classify texts, train step by step
+ * and checkpoint, from any language with a C FFI. A thin layer over the C++ API (graphrun.h, train.h).
  *
  *   graphrun_session* s = NULL;
  *   if (graphrun_session_load("model.pbtxt", "runs/model", NULL, &s) != GRAPHRUN_OK) {
@@ -67,6 +67,10 @@ typedef struct graphrun_session_options {
  * a training run directory whose best (else last) checkpoint to use. options may be NULL. */
 graphrun_status graphrun_session_load(const char* model_path, const char* run_dir,
                                       const graphrun_session_options* options, graphrun_session** out);
+/* Loads a model bundle (`graphrun export RUN_DIR -o model.grb`): its model with its
+ * trained parameters, reading no other file. options may be NULL. */
+graphrun_status graphrun_session_load_bundle(const char* bundle_path, const graphrun_session_options* options,
+                                             graphrun_session** out);
 void graphrun_session_free(graphrun_session* session);
 
 /* A graph input or output: its name and declared type. */
@@ -117,6 +121,9 @@ void graphrun_tensor_free(graphrun_tensor* tensor);
 
 graphrun_status graphrun_text_classifier_load(const char* model_path, const char* run_dir,
                                               const graphrun_session_options* options, graphrun_text_classifier** out);
+/* The same from a model bundle: its model, parameters and vocabulary in one file. */
+graphrun_status graphrun_text_classifier_load_bundle(const char* bundle_path, const graphrun_session_options* options,
+                                                     graphrun_text_classifier** out);
 void graphrun_text_classifier_free(graphrun_text_classifier* classifier);
 
 typedef struct graphrun_text_label {

@@ -101,6 +101,11 @@ inline constexpr size_t kMaxCachedPlans = 32;
 class Session {
  public:
   explicit Session(Model model, SessionOptions options = {});
+  // A session whose parameters named in `values` start as those tensors (copied;
+  // each of its parameter's declared type) instead of the model's initialisers;
+  // the others are initialised as the model says. An unknown name is an Error.
+  static Session with_parameters(Model model, const std::map<std::string, Tensor>& values,
+                                 SessionOptions options = {});
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -116,6 +121,7 @@ class Session {
 
  private:
   struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

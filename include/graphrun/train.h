@@ -138,6 +138,34 @@ std::map<std::string, Tensor> split_inputs(const std::string& model_path, const 
 //   std::vector<graphrun::Tensor> out = s.run({{"tokens", ids}}, {"probs"});
 Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options = {});
 
+// Model bundles: a trained model in one file (`graphrun export RUN_DIR -o model.grb`),
+// for a host to load with one call. A bundle holds the model (graph, training
+// config, class names), the value of every parameter as load_trained fills it (the
+// kept checkpoint's, a frozen word-vector table, the initialised frozen ones) and
+// the run's vocabulary, so loading it reads no other file: the run directory, data,
+// word vectors and npy files may be gone. The file is a header (magic "GRBN", format
+// version, length, CRC-32) and then the bundle; a truncated, corrupt, foreign or
+// newer file is an Error naming it and what is wrong.
+struct BundleSummary {
+  int64_t parameters = 0;  // tensors
+  int64_t values = 0;      // their elements
+  bool has_vocabulary = false;
+  int64_t bytes = 0;  // the file's size
+};
+
+// Writes run `run_dir` as the bundle `bundle_path` (atomically: a temporary file,
+// then a rename), with the run's model (RUN_DIR/model.pbtxt), or `model_path`'s:
+// a graph taking the run's parameters by name, as load_trained takes them.
+BundleSummary export_bundle(const std::string& run_dir, const std::string& bundle_path,
+                            const std::string& model_path = "");
+
+// The bundle's model as a session with its trained parameters: what load_trained
+// gives for the run it was exported from, bit for bit.
+//
+//   graphrun::Session s = graphrun::load_bundle("emotion.grb");
+//   std::vector<graphrun::Tensor> out = s.run({{"tokens", ids}}, {"probs"});
+Session load_bundle(const std::string& path, SessionOptions options = {});
+
 // One text scored by a trained text model.
 struct Prediction {
   std::string text;
@@ -171,6 +199,10 @@ class TextClassifier {
  public:
   TextClassifier(const std::string& model_path, const std::string& run_dir, SessionOptions options = {},
                  const PredictOptions& predict_options = {});
+  // The same from a model bundle (export_bundle): its model, parameters and vocabulary.
+  //   graphrun::TextClassifier classifier = graphrun::TextClassifier::from_bundle("v1.grb");
+  static TextClassifier from_bundle(const std::string& path, SessionOptions options = {},
+                                    const PredictOptions& predict_options = {});
   ~TextClassifier();
   TextClassifier(TextClassifier&&) noexcept;
   TextClassifier& operator=(TextClassifier&&) noexcept;
@@ -179,6 +211,7 @@ class TextClassifier {
 
  private:
   struct Impl;
+  explicit TextClassifier(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -3,6 +3,8 @@
 //
 //   graphrun run MODEL.pbtxt --input x=x.npy --output out/   run and write outputs as .npy
 //                                                             (x=image.png, x=DIR of PNGs; --png y: y_0000.png, ...)
+//   graphrun export RUN_DIR -o model.grb                      a trained run as one file (a model bundle); run,
+//                                                             predict and the APIs take model.grb as the model
 //   graphrun check MODEL.pbtxt                                validate; per-node table with parameter counts
 //   graphrun dot MODEL.pbtxt [-o graph.dot]                   Graphviz drawing of the graph
 //   graphrun montage A.npy [B.npy|DIR ...] -o grid.png         images as one PNG grid (B's under A's)
@@ -72,6 +74,9 @@ graphrun::Tensor read_input(const std::string& path) {
   return graphrun::read_npy(path);
 }
 
+// A model argument naming a bundle (`graphrun export`) rather than a .pbtxt: it holds the trained parameters.
+bool is_bundle(const std::string& path) { return std::filesystem::path(path).extension() == ".grb"; }
+
 // Output files may name directories that do not exist yet.
 void create_parent_directory(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -87,7 +92,12 @@ std::pair<std::string, graphrun::Tensor> read_input_spec(const std::string& spec
 }
 
 int run_command(const RunArgs& args) {
-  graphrun::Model model = graphrun::Model::load(args.model);
+  const graphrun::SessionOptions options{args.threads, args.intra_threads};
+  const graphrun::Session session = is_bundle(args.model) ? graphrun::load_bundle(args.model, options)
+                                    : args.checkpoint.empty()
+                                        ? graphrun::Session(graphrun::Model::load(args.model), options)
+                                        : graphrun::load_trained(args.model, args.checkpoint, options);
+  const graphrun::Model& model = session.model();
   std::map<std::string, graphrun::Tensor> feeds;
   if (!args.split.empty()) feeds = graphrun::split_inputs(args.model, args.checkpoint, args.split);
   for (const std::string& spec : args.inputs) {
@@ -97,10 +107,6 @@ int run_command(const RunArgs& args) {
           fmt::format("--input '{}': input '{}' is fed by --split {} already", spec, name, args.split));
     feeds[name] = std::move(value);
   }
-  const graphrun::SessionOptions options{args.threads, args.intra_threads};
-  const graphrun::Session session = args.checkpoint.empty()
-                                        ? graphrun::Session(model, options)
-                                        : graphrun::load_trained(args.model, args.checkpoint, options);
   std::vector<std::string> fetches = args.fetches.empty() ? model.output_names() : args.fetches;
   for (const std::string& name : args.png_outputs)  // --png NAME fetches NAME too
     if (std::find(fetches.begin(), fetches.end(), name) == fetches.end()) fetches.push_back(name);
@@ -163,7 +169,11 @@ int predict_command(PredictArgs& args) {
   std::vector<std::string> names;
   for (const std::string& path : pictures) names.push_back(std::filesystem::path(path).stem().string());
 
-  const auto predictions = graphrun::predict(args.model, args.run, args.texts, args.options);
+  const graphrun::TextClassifier classifier = is_bundle(args.model)
+                                                  ? graphrun::TextClassifier::from_bundle(args.model, {}, args.options)
+                                                  : graphrun::TextClassifier(args.model, args.run, {}, args.options);
+  std::vector<graphrun::Prediction> predictions;
+  for (const std::string& text : args.texts) predictions.push_back(classifier.classify(text));
   for (size_t i = 0; i < predictions.size(); ++i) {
     const graphrun::Prediction& p = predictions[i];
     // The pictures name the candidates in order: a count that differs would mislabel them all.
@@ -253,6 +263,14 @@ int latent_grid_command(const LatentGridArgs& args) {
   return 0;
 }
 
+int export_command(const std::string& run_dir, const std::string& output, const std::string& model) {
+  create_parent_directory(output);
+  const graphrun::BundleSummary s = graphrun::export_bundle(run_dir, output, model);
+  std::cout << fmt::format("{}: {} parameters ({} values){}, {} bytes\n", output, s.parameters, s.values,
+                           s.has_vocabulary ? " and the vocabulary" : "", s.bytes);
+  return 0;
+}
+
 int check_command(const std::string& path) {
   graphrun::Model model = graphrun::Model::load(path);
   graphrun::check_train_config(model);
@@ -281,7 +299,7 @@ int main(int argc, char** argv) {
   RunArgs run_args;
   CLI::App* run =
       app.add_subcommand("run", "Run a model on .npy or PNG inputs and write its outputs as .npy (and PNG)");
-  run->add_option("model", run_args.model, "Model .pbtxt")->required();
+  run->add_option("model", run_args.model, "Model .pbtxt, or a model bundle .grb (graphrun export)")->required();
   run->add_option("--input,-i", run_args.inputs,
                   "NAME=FILE.npy for each graph input; NAME=FILE.png feeds [1, H, W, C] (values byte/255), "
                   "NAME=DIR feeds DIR's *.png sorted by name as [N, H, W, C]");
@@ -299,6 +317,15 @@ int main(int argc, char** argv) {
       ->check(kThreadCount);
   run->add_option("--intra-threads", run_args.intra_threads, "OpenMP threads per oneDNN call (0 = default)")
       ->check(kThreadCount);
+
+  std::string export_run, export_output, export_model;
+  CLI::App* export_app = app.add_subcommand(
+      "export", "Write a trained run as one file, a model bundle (.grb): graph, vocabulary and parameters");
+  export_app->add_option("run_dir", export_run, "Run directory (model.pbtxt, vocab.txt, best.ckpt / last.ckpt)")
+      ->required();
+  export_app->add_option("--output,-o", export_output, "The bundle, e.g. model.grb")->required();
+  export_app->add_option("--model", export_model,
+                         "Export this model with the run's parameters, by name (default: the run's model.pbtxt)");
 
   std::string check_model;
   CLI::App* check = app.add_subcommand("check", "Validate a model and print its nodes and parameter counts");
@@ -338,8 +365,10 @@ int main(int argc, char** argv) {
   PredictArgs predict_args;
   CLI::App* predict =
       app.add_subcommand("predict", "Score texts with a trained text model (one per --text, or stdin lines)");
-  predict->add_option("model", predict_args.model, "Model .pbtxt with a train block")->required();
-  predict->add_option("--checkpoint", predict_args.run, "Run directory (vocab.txt, best.ckpt / last.ckpt)")->required();
+  predict->add_option("model", predict_args.model, "Model .pbtxt with a train block, or a model bundle .grb")
+      ->required();
+  predict->add_option("--checkpoint", predict_args.run,
+                      "Run directory (vocab.txt, best.ckpt / last.ckpt); required unless the model is a bundle");
   predict->add_option("--text,-t", predict_args.texts, "Text to score (repeatable); without it, each stdin line");
   predict->add_option("--input,-i", predict_args.inputs,
                       "NAME=FILE.npy|FILE.png|DIR: another graph input, fed as given with every text (repeatable)");
@@ -421,6 +450,15 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    // A bundle holds its run: no --checkpoint with one, and no training data to take a --split from.
+    if (*predict && predict_args.run.empty() && !is_bundle(predict_args.model))
+      throw CLI::RequiredError("--checkpoint");
+    for (const auto& [bundle, checkpoint] :
+         {std::pair{&predict_args.model, &predict_args.run}, std::pair{&run_args.model, &run_args.checkpoint}})
+      if (is_bundle(*bundle) && !checkpoint->empty())
+        throw CLI::ValidationError("--checkpoint", *bundle + " is a model bundle, which holds its trained parameters");
+    if (*run && is_bundle(run_args.model) && !run_args.split.empty())
+      throw CLI::ValidationError("--split", run_args.model + " is a model bundle, which holds no training data");
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);  // prints help or the usage error
     return code == 0 ? 0 : 2;
@@ -428,6 +466,7 @@ int main(int argc, char** argv) {
   try {
     if (*run) return run_command(run_args);
     if (*check) return check_command(check_model);
+    if (*export_app) return export_command(export_run, export_output, export_model);
     if (*dot) return dot_command(dot_model, dot_output);
     if (*train) {
       if (train_epochs > 0) train_options.epochs = train_epochs;

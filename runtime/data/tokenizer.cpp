@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <numeric>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -276,7 +277,7 @@ std::vector<std::string_view> split_fields(std::string_view line, std::size_t n)
 // Lines of a vocabulary file with their numbers; reports errors at a line.
 class VocabReader {
  public:
-  explicit VocabReader(const std::string& path) : path_(path), text_(read_text_file(path)) {}
+  VocabReader(std::string text, const std::string& source) : path_(source), text_(std::move(text)) {}
 
   // The next line, or nullopt at the end of the file.
   std::optional<std::string_view> next() {
@@ -380,10 +381,12 @@ void Tokenizer::save(const std::string& path) const {
   if (!out) throw Error(fmt::format("{}: write failed", path));
 }
 
-Tokenizer Tokenizer::load(const std::string& path) {
-  VocabReader in(path);
+Tokenizer Tokenizer::load(const std::string& path) { return parse(read_text_file(path), path); }
+
+Tokenizer Tokenizer::parse(const std::string& text, const std::string& source) {
+  VocabReader in(text, source);
   auto first = in.next();
-  if (!first) throw Error(fmt::format("{}: empty file, not a graphrun tokenizer file", path));
+  if (!first) throw Error(fmt::format("{}: empty file, not a graphrun tokenizer file", source));
   if (*first != fmt::format("{}\t{}", kMagic, kVersion)) {
     in.fail(fmt::format("not a graphrun tokenizer file (expected '{}<TAB>{}')", kMagic, kVersion));
   }
@@ -417,7 +420,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
     const auto& word = tokenizer.word_counts_[i].first;
     const std::int64_t rebuilt = tokenizer.word_index_.at(word);
     if (stored[i].first != rebuilt) {
-      throw Error(fmt::format("{}:{}: word {} has index {}, but the counts give {}", path, stored[i].second,
+      throw Error(fmt::format("{}:{}: word {} has index {}, but the counts give {}", source, stored[i].second,
                               detail::quote_for_message(word), stored[i].first, rebuilt));
     }
   }

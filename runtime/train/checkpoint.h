@@ -1,14 +1,8 @@
-// Training checkpoints on disk: a 20-byte header, then the pb::Checkpoint in
-// protobuf binary. The header (little-endian) is
-//
-//   "GRCK"   magic
-//   u32      format version (1)
-//   u64      length of the protobuf bytes that follow
-//   u32      CRC-32 (zlib) of those bytes
-//
-// so a flipped byte or a cut file is an error naming the file, never wrong
-// parameters. Checkpoints written before the header existed (the bare protobuf)
-// still load: no protobuf message starts with 'G' (field 8, wire type 7, does not exist).
+// Training checkpoints on disk: the pb::Checkpoint in protobuf binary behind the
+// framed-file header (framed_file.h) with magic "GRCK", format version 1, so a
+// flipped byte or a cut file is an error naming the file, never wrong parameters.
+// Checkpoints written before the header existed (the bare protobuf) still load: no
+// protobuf message starts with 'G' (field 8, wire type 7, does not exist).
 //
 // Writes are atomic: the checkpoint goes to "<path>.tmp", is fsynced and then
 // renamed over <path>, so a crash mid-write never loses the previous one.

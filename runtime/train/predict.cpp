@@ -1,4 +1,4 @@
-// A trained run as a session (load_trained), and TextClassifier / predict(): score
+// A trained run or a bundle as a session (load_trained, load_bundle), and TextClassifier / predict(): score
 // texts with a trained text model (with any other graph inputs fed beside the text),
 // with each token's attention weight when the model computes one and the top
 // candidates of a score value when asked.
@@ -11,6 +11,7 @@
 #include "graph/shape.h"
 #include "graphrun/train.h"
 #include "runtime/model_data.h"
+#include "runtime/train/bundle.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/dataset.h"
 #include "runtime/train/run_dir.h"
@@ -18,14 +19,15 @@
 namespace graphrun {
 namespace {
 
-// Fills every parameter `model` declares from the same-named checkpoint tensor, so
-// a smaller graph (a VAE's decoder alone) runs with a bigger run's parameters;
-// checkpoint tensors the model does not name are ignored. Frozen parameters are not
-// in checkpoints (they are rebuilt from the model and its data) and keep theirs.
-void load_parameters_by_name(const detail::ModelData& model, const pb::Checkpoint& checkpoint,
-                             const std::string& ck_path, Session& session) {
+// The checkpoint's value of every parameter `model` declares, by name, so a smaller
+// graph (a VAE's decoder alone) runs with a bigger run's parameters; checkpoint
+// tensors the model does not name are ignored. Frozen parameters are not in
+// checkpoints (they are rebuilt from the model and its data) and are left out.
+std::map<std::string, Tensor> checkpoint_parameters(const detail::ModelData& model, const pb::Checkpoint& checkpoint,
+                                                    const std::string& ck_path) {
   std::map<std::string, const pb::NamedTensor*> stored;
   for (const pb::NamedTensor& named : checkpoint.parameter()) stored.emplace(named.name(), &named);
+  std::map<std::string, Tensor> values;
   for (const ParameterDef& p : model.graph.parameters) {
     const Value& declared = model.graph.value(p.value);
     const auto it = stored.find(declared.name);
@@ -34,35 +36,27 @@ void load_parameters_by_name(const detail::ModelData& model, const pb::Checkpoin
       throw Error(fmt::format("{}: no parameter '{}' ({} in {}); the run trained a model without it", ck_path,
                               declared.name, type_str(declared.type), model.path));
     }
-    const Tensor value = from_named_tensor(*it->second, ck_path);
+    Tensor value = from_named_tensor(*it->second, ck_path);
     if (value.dtype() != declared.type.dtype || value.dims() != declared.type.dims)
       throw Error(fmt::format("{}: parameter '{}' is {} in the checkpoint, {} in {}", ck_path, declared.name,
                               value.type_string(), type_str(declared.type), model.path));
-    session.set_parameter(declared.name, value);
+    values.emplace(declared.name, std::move(value));
   }
+  return values;
 }
 
-// A session of `model` with the run's kept parameters. Checkpoints hold trainable
-// parameters only: a frozen word-vector table is filled again from the run's
-// vocabulary (`vocabulary` when the caller has read it, else read here), while a
-// trainable one was trained, and the checkpoint's copy stands.
-Session trained_session(const Model& model, const RunDirectory& run, SessionOptions options,
-                        const Vocabulary* vocabulary) {
-  const detail::ModelData& data = detail::data_of(model);
-  Session session(model, options);
-  const std::string ck_path = run.kept_checkpoint();
-  const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
-  load_parameters_by_name(data, checkpoint, ck_path, session);
-  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
-  const auto& stored = checkpoint.parameter();
-  const bool in_checkpoint = std::any_of(stored.begin(), stored.end(),
-                                         [&](const pb::NamedTensor& named) { return named.name() == word_vectors; });
-  if (!word_vectors.empty() && !in_checkpoint) {
-    std::optional<Vocabulary> read;
-    const Vocabulary& words = vocabulary ? *vocabulary : read.emplace(run.load_vocabulary());
-    session.set_parameter(word_vectors, word_vector_embedding(data.proto.train().data(), data.directory, words));
-  }
-  return session;
+// TextClassifier takes models that score texts: an Error naming `source` otherwise.
+void check_text_classifier(const detail::ModelData& data, const std::string& source) {
+  if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", source));
+  const pb::TrainConfig& config = data.proto.train();
+  if (!tokenizes_texts(config.data()))
+    throw Error(
+        fmt::format("{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
+                    "run it on its inputs, graphrun eval for its metrics",
+                    source,
+                    data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)"
+                                                                     : "numbers (data.feed without a text_column)"));
+  if (config.predictions().empty()) throw Error(fmt::format("{}: train.predictions names no value to report", source));
 }
 
 // The `top` highest of a text's candidate scores `value` (float32 [1, K] or [K]) as (index, score), best first;
@@ -84,42 +78,62 @@ std::vector<std::pair<int64_t, double>> top_scores(const Tensor& value, const st
 
 }  // namespace
 
+TrainedModel read_trained_run(Model model, const std::string& model_path, const std::string& run_dir,
+                              bool with_vocabulary) {
+  const detail::ModelData& data = detail::data_of(model);
+  const RunDirectory run(run_dir);
+  const std::string ck_path = run.kept_checkpoint();
+  const pb::Checkpoint checkpoint = read_checkpoint(ck_path);
+  TrainedModel trained{model, model_path, checkpoint_parameters(data, checkpoint, ck_path), std::nullopt};
+  // A frozen word-vector table is not in checkpoints: it is filled again from the run's vocabulary, while a
+  // trainable one was trained, and the checkpoint's copy stands.
+  const std::string& word_vectors = data.proto.train().data().word_vectors().parameter();
+  const auto& stored = checkpoint.parameter();
+  const bool in_checkpoint = std::any_of(stored.begin(), stored.end(),
+                                         [&](const pb::NamedTensor& named) { return named.name() == word_vectors; });
+  const bool refill_word_vectors = !word_vectors.empty() && !in_checkpoint;
+  if (with_vocabulary || refill_word_vectors) trained.vocabulary = run.load_vocabulary();
+  if (refill_word_vectors)
+    trained.parameters[word_vectors] =
+        word_vector_embedding(data.proto.train().data(), data.directory, *trained.vocabulary);
+  return trained;
+}
+
+Session trained_session(const TrainedModel& trained, SessionOptions options) {
+  return Session::with_parameters(trained.model, trained.parameters, options);
+}
+
 Session load_trained(const std::string& model_path, const std::string& run_dir, SessionOptions options) {
-  return trained_session(Model::load(model_path), RunDirectory(run_dir), options, nullptr);
+  return trained_session(read_trained_run(Model::load(model_path), model_path, run_dir, false), options);
+}
+
+Session load_bundle(const std::string& path, SessionOptions options) {
+  return trained_session(read_bundle(path), options);
 }
 
 struct TextClassifier::Impl {
-  Impl(const std::string& model_path, const std::string& run_dir, SessionOptions session_options,
-       const PredictOptions& options)
-      : model(Model::load(model_path)), data(detail::data_of(model)), rank_value(options.rank_value), top(options.top) {
-    if (!data.proto.has_train()) throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
-    const pb::TrainConfig& config = data.proto.train();
-    if (!tokenizes_texts(config.data()))
-      throw Error(
-          fmt::format("{}: predict scores texts, and this model trains on {}; use graphrun run --checkpoint RUN_DIR to "
-                      "run it on its inputs, graphrun eval for its metrics",
-                      model_path,
-                      data_source(config.data()) == DataSource::images ? "images (format PNG_DIR)"
-                                                                       : "numbers (data.feed without a text_column)"));
-    if (config.predictions().empty())
-      throw Error(fmt::format("{}: train.predictions names no value to report", model_path));
-    const RunDirectory run(run_dir);
-    vocabulary = run.load_vocabulary();
-    session.emplace(trained_session(model, run, session_options, &vocabulary));
+  Impl(TrainedModel trained, SessionOptions session_options, const PredictOptions& options)
+      : model(trained.model), data(detail::data_of(model)), rank_value(options.rank_value), top(options.top) {
+    const std::string& source = trained.source;
+    check_text_classifier(data, source);
+    if (!trained.vocabulary) throw Error(fmt::format("{}: the text model comes without its vocabulary", source));
+    vocabulary = std::move(*trained.vocabulary);
+    session.emplace(trained_session(trained, session_options));
 
+    const pb::TrainConfig& config = data.proto.train();
     tokens_input = tokens_input_name(config);
     auto tokens_id = data.graph.find_value(tokens_input);
-    if (!tokens_id) throw Error(fmt::format("{}: no input '{}'", model_path, tokens_input));
+    if (!tokens_id) throw Error(fmt::format("{}: no input '{}'", source, tokens_input));
     const Dims& token_dims = data.graph.value(*tokens_id).type.dims;
     if (token_dims.size() != 2 || token_dims[1] <= 0)
-      throw Error(fmt::format("{}: input '{}' must be [N, T] with a fixed T to predict", model_path, tokens_input));
+      throw Error(fmt::format("{}: input '{}' must be [N, T] with a fixed T to predict", source, tokens_input));
     max_length = token_dims[1];
     for (const auto& [name, value] : options.inputs) {
       if (name == tokens_input)
-        throw Error(fmt::format("{}: input '{}' takes the texts' token ids; it cannot be fed too", model_path, name));
+        throw Error(fmt::format("{}: input '{}' takes the texts' token ids; it cannot be fed too", source, name));
       const auto id = data.graph.find_value(name);
       if (!id || data.graph.value(*id).kind != ValueKind::input)
-        throw Error(fmt::format("{}: '{}' is not a graph input, so predict cannot feed it", model_path, name));
+        throw Error(fmt::format("{}: '{}' is not a graph input, so predict cannot feed it", source, name));
       inputs[name] = value;
     }
     has_attention = data.graph.find_value(options.attention_value).has_value();
@@ -142,8 +156,20 @@ struct TextClassifier::Impl {
 };
 
 TextClassifier::TextClassifier(const std::string& model_path, const std::string& run_dir, SessionOptions options,
-                               const PredictOptions& predict_options)
-    : impl_(std::make_unique<Impl>(model_path, run_dir, options, predict_options)) {}
+                               const PredictOptions& predict_options) {
+  Model model = Model::load(model_path);
+  // A model that scores no texts is refused before the run is read.
+  check_text_classifier(detail::data_of(model), model_path);
+  impl_ =
+      std::make_unique<Impl>(read_trained_run(std::move(model), model_path, run_dir, true), options, predict_options);
+}
+
+TextClassifier TextClassifier::from_bundle(const std::string& path, SessionOptions options,
+                                           const PredictOptions& predict_options) {
+  return TextClassifier(std::make_unique<Impl>(read_bundle(path), options, predict_options));
+}
+
+TextClassifier::TextClassifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TextClassifier::~TextClassifier() = default;
 TextClassifier::TextClassifier(TextClassifier&&) noexcept = default;
 TextClassifier& TextClassifier::operator=(TextClassifier&&) noexcept = default;

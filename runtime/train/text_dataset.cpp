@@ -3,14 +3,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "graphrun/data/embeddings.h"
 #include "graphrun/data/labels.h"
 #include "graphrun/data/sequence.h"
 #include "graphrun/data/shuffle.h"
 #include "graphrun/data/table.h"
+#include "graphrun/data/text_file.h"
 #include "runtime/train/dataset.h"
 
 namespace graphrun {
@@ -210,30 +213,35 @@ void Vocabulary::save(const std::string& path) const {
   if (!out) throw Error(fmt::format("{}: cannot write vocabulary", path));
 }
 
-Vocabulary Vocabulary::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(fmt::format("{}: cannot open vocabulary", path));
-  std::string first;
-  std::getline(in, first);
-  if (first.rfind("graphrun-word-vocabulary", 0) != 0) {
+Vocabulary Vocabulary::load(const std::string& path) { return parse(data::read_text_file(path), path); }
+
+Vocabulary Vocabulary::parse(const std::string& text, const std::string& source) {
+  if (text.rfind("graphrun-word-vocabulary", 0) != 0) {
     Vocabulary v;
-    v.tokenizer_.emplace(data::Tokenizer::load(path));
+    v.tokenizer_.emplace(data::Tokenizer::parse(text, source));
     return v;
   }
+  std::istringstream in(text);
   Vocabulary v;
   std::string line;
+  std::getline(in, line);
   int line_no = 1;
   auto field = [&](const char* key) {
     ++line_no;
     if (!std::getline(in, line) || line.rfind(std::string(key) + "\t", 0) != 0)
-      throw Error(fmt::format("{}:{}: expected '{}'", path, line_no, key));
+      throw Error(fmt::format("{}:{}: expected '{}'", source, line_no, key));
     return line.substr(std::string(key).size() + 1);
   };
   v.word_config_.lower = field("lower") == "1";
   const std::string hex = field("filters");
   v.word_config_.filters.clear();
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    v.word_config_.filters += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    unsigned byte = 0;
+    const char* digits = hex.data() + i;
+    if (std::from_chars(digits, digits + 2, byte, 16).ptr != digits + 2)
+      throw Error(fmt::format("{}:3: filters '{}' are not hex digits", source, hex));
+    v.word_config_.filters += static_cast<char>(byte);
+  }
   int64_t id = 1;
   while (std::getline(in, line)) v.words_.emplace(line, id++);
   return v;

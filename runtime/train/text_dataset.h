@@ -30,6 +30,8 @@ class Vocabulary {
   static Vocabulary fit(const pb::DataConfig& config, const std::vector<std::string>& train_texts);
   static Vocabulary from_words(const pb::DataConfig& config, std::vector<std::string> sorted_words);
   static Vocabulary load(const std::string& path);
+  // What load() reads, from text held in memory (a model bundle's); `source` names it in errors.
+  static Vocabulary parse(const std::string& text, const std::string& source);
   void save(const std::string& path) const;
 
   std::vector<int64_t> ids(const std::string& text) const;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # examples/embed built against an installed graphrun only, then run: train_model
 # trains Emojifier V1 for 2 epochs through the API, and label_lines (C++) and
-# label_lines_c (C) must label sentences as `graphrun predict` does for that run.
+# label_lines_c (C) must label sentences as `graphrun predict` does for that run,
+# given the run directory or the bundle `graphrun export` makes of it.
 # The pkg-config file must build the C program too, and the README's C++ and C
 # examples, taken from README.md as it stands.
 #
@@ -89,8 +90,13 @@ LINES
 "$work/readme_example" "$model" "$run" < "$work/lines.txt" 2> /dev/null | awk '{print $1}' > "$work/readme.txt"
 "$work/readme_example_c" "$model" "$run" > "$work/readme_c.txt"
 [[ $(wc -l < "$work/readme_c.txt") == 5 ]] || { echo "readme_example_c: not 5 probabilities"; exit 1; }
+# The run as one file: graphrun predict, label_lines and label_lines_c take the bundle alone, with the same labels.
+"$prefix/bin/graphrun" export "$run" -o "$work/v1.grb" > "$work/export.txt"
+"$prefix/bin/graphrun" predict "$work/v1.grb" < "$work/lines.txt" | awk '{print $1}' > "$work/bundle_predict.txt"
+"$work/examples/label_lines" "$work/v1.grb" < "$work/lines.txt" > "$work/bundle_cpp.txt"
+"$work/examples/label_lines_c" "$work/v1.grb" < "$work/lines.txt" > "$work/bundle_c.txt"
 status=0
-for got in cpp c pc readme; do
+for got in cpp c pc readme bundle_predict bundle_cpp bundle_c; do
   if ! diff "$work/expected.txt" "$work/$got.txt" > /dev/null; then
     echo "$got labels differ from graphrun predict:"
     diff "$work/expected.txt" "$work/$got.txt" || true

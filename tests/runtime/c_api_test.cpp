@@ -121,6 +121,39 @@ TEST(CApi, TextClassifierLabelsAsPredict) {
   graphrun_text_classifier_free(c);
 }
 
+// A model bundle loads with one call each, and gives what the run directory gives.
+TEST(CApi, ABundleLoadsAndClassifiesInOneCall) {
+  const std::string bundle = trained_run() + ".grb";
+  export_bundle(trained_run(), bundle);
+  graphrun_text_classifier* c = nullptr;
+  ASSERT_EQ(graphrun_text_classifier_load_bundle(bundle.c_str(), nullptr, &c), GRAPHRUN_OK) << graphrun_last_error();
+  const std::vector<std::string> texts = {"I love you", "lets play ball", "food is ready"};
+  const std::vector<Prediction> expected = predict(kTinyModel, trained_run(), texts);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    graphrun_text_label label{};
+    ASSERT_EQ(graphrun_text_classifier_classify(c, texts[i].c_str(), &label), GRAPHRUN_OK) << graphrun_last_error();
+    EXPECT_EQ(label.label, expected[i].label);
+    EXPECT_EQ(label.probability, expected[i].probabilities[static_cast<size_t>(expected[i].label)]);
+  }
+  graphrun_text_classifier_free(c);
+
+  graphrun_session* s = nullptr;
+  ASSERT_EQ(graphrun_session_load_bundle(bundle.c_str(), nullptr, &s), GRAPHRUN_OK) << graphrun_last_error();
+  const int64_t dims[2] = {1, 12};
+  const graphrun_input in = {"tokens", GRAPHRUN_INT64, 2, dims, expected[0].token_ids.data<int64_t>()};
+  float probs[5] = {};
+  graphrun_output out = {"probs", probs, sizeof probs, nullptr, {}, 0, {}};
+  ASSERT_EQ(graphrun_session_run(s, &in, 1, &out, 1), GRAPHRUN_OK) << graphrun_last_error();
+  for (size_t k = 0; k < 5; ++k) EXPECT_EQ(probs[k], expected[0].probabilities[k]) << k;
+  graphrun_session_free(s);
+
+  EXPECT_EQ(graphrun_session_load_bundle((trained_run() + "/last.ckpt").c_str(), nullptr, &s), GRAPHRUN_ERROR);
+  EXPECT_EQ(std::string(graphrun_last_error()),
+            trained_run() + "/last.ckpt: not a graphrun bundle (wrong magic: it does not start with \"GRBN\")");
+  EXPECT_EQ(graphrun_text_classifier_load_bundle(nullptr, nullptr, &c), GRAPHRUN_INVALID_ARGUMENT);
+  EXPECT_STREQ(graphrun_last_error(), "graphrun_text_classifier_load_bundle: bundle_path is NULL");
+}
+
 TEST(CApi, TrainerStepsAndCheckpoints) {
   const std::string dir =
       (fs::temp_directory_path() / ("graphrun_c_api_trainer_" + std::to_string(::getpid()))).string();

@@ -109,6 +109,8 @@ class Tokenizer {
   // agree with the ones rebuilt from the counts. Any problem is an Error
   // naming file:line.
   static Tokenizer load(const std::string& path);
+  // The same from text held in memory (a model bundle's vocabulary); `source` names it in errors.
+  static Tokenizer parse(const std::string& text, const std::string& source);
 
  private:
   void count_word(const std::string& word);

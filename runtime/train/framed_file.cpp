@@ -1,0 +1,122 @@
+#include "runtime/train/framed_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "graphrun/error.h"
+
+namespace graphrun {
+namespace {
+
+void append_le(std::string& out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+uint64_t read_le(std::string_view in, size_t at, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value |= uint64_t{static_cast<unsigned char>(in[at + i])} << (8 * i);
+  return value;
+}
+
+uint32_t crc32_of(std::string_view bytes) {
+  return static_cast<uint32_t>(
+      ::crc32_z(::crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+}
+
+std::string frame_header(const FrameFormat& format, std::string_view payload) {
+  std::string header(format.magic);
+  append_le(header, format.version, 4);
+  append_le(header, payload.size(), 8);
+  append_le(header, crc32_of(payload), 4);
+  return header;
+}
+
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Makes a rename into the directory of `path` durable; best effort (some file systems refuse).
+void sync_directory_of(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// The next `bytes` bytes of `in`, read into a string of that size.
+std::string read_bytes(std::ifstream& in, uint64_t bytes, const std::string& path, const FrameFormat& format) {
+  std::string out(static_cast<size_t>(bytes), '\0');
+  if (!in.read(out.data(), static_cast<std::streamsize>(out.size())))
+    throw Error(fmt::format("{}: cannot read {}", path, format.what));
+  return out;
+}
+
+}  // namespace
+
+void write_framed_file(const std::string& path, const FrameFormat& format, std::string_view payload) {
+  const std::string temp = path + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(fmt::format("{}: cannot write {}: {}", temp, format.what, std::strerror(errno)));
+  // Flushed to disk before the rename makes it the file.
+  const bool written = write_all(fd, frame_header(format, payload)) && write_all(fd, payload) && ::fsync(fd) == 0;
+  const int write_errno = errno;
+  ::close(fd);
+  if (!written) throw Error(fmt::format("{}: cannot write {}: {}", temp, format.what, std::strerror(write_errno)));
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) throw Error(fmt::format("{}: cannot replace {}: {}", path, format.what, ec.message()));
+  sync_directory_of(path);
+}
+
+std::string read_framed_file(const std::string& path, const FrameFormat& format) {
+  if (std::filesystem::is_directory(path)) throw Error(fmt::format("{}: is a directory, not a {}", path, format.what));
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(fmt::format("{}: cannot open {}", path, format.what));
+  const auto size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  if (size == 0) throw Error(fmt::format("{}: truncated: the file is empty", path));
+  const std::string header = read_bytes(in, std::min<uint64_t>(size, kFrameHeaderSize), path, format);
+  if (header.substr(0, format.magic.size()) != format.magic.substr(0, header.size())) {
+    if (!format.accept_bare_payload)
+      throw Error(fmt::format("{}: not a graphrun {} (wrong magic: it does not start with \"{}\")", path, format.what,
+                              format.magic));
+    return header + read_bytes(in, size - header.size(), path, format);
+  }
+  if (size < kFrameHeaderSize)
+    throw Error(
+        fmt::format("{}: truncated: {} bytes, the {} header alone is {}", path, size, format.what, kFrameHeaderSize));
+  const uint64_t version = read_le(header, 4, 4);
+  if (version != format.version)
+    throw Error(fmt::format("{}: {} format {} (this graphrun reads format {}){}", path, format.what, version,
+                            format.version, version > format.version ? ": written by a newer graphrun" : ""));
+  // The length is checked against the file before the payload is allocated: a header claiming more is refused.
+  const uint64_t length = read_le(header, 8, 8);
+  const uint64_t stored = size - kFrameHeaderSize;
+  if (stored < length)
+    throw Error(
+        fmt::format("{}: truncated: {} bytes, the {} header says {}", path, size, format.what,
+                    std::min(length, std::numeric_limits<uint64_t>::max() - kFrameHeaderSize) + kFrameHeaderSize));
+  if (stored > length) throw Error(fmt::format("{}: checksum mismatch: the file is corrupt", path));
+  std::string payload = read_bytes(in, length, path, format);
+  if (crc32_of(payload) != read_le(header, 16, 4))
+    throw Error(fmt::format("{}: checksum mismatch: the file is corrupt", path));
+  return payload;
+}
+
+}  // namespace graphrun

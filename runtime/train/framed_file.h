@@ -1,0 +1,38 @@
+// Files holding one serialized protobuf message behind a 20-byte header, so a
+// flipped byte or a cut file is an error naming the file, never wrong values.
+// The header (little-endian) is
+//
+//   magic    4 bytes, the kind of file ("GRCK" checkpoint, "GRBN" model bundle)
+//   u32      format version
+//   u64      length of the payload that follows
+//   u32      CRC-32 (zlib) of the payload
+//
+// Writes are atomic: the file goes to "<path>.tmp", is fsynced and then renamed
+// over <path>, so a crash mid-write never loses the previous one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace graphrun {
+
+inline constexpr size_t kFrameHeaderSize = 20;
+
+struct FrameFormat {
+  std::string_view magic;  // 4 bytes
+  uint32_t version = 1;
+  std::string_view what;  // names the kind of file in errors: "checkpoint", "bundle"
+  // A file not starting with the magic is the bare payload (written before the header existed), not an error.
+  bool accept_bare_payload = false;
+};
+
+void write_framed_file(const std::string& path, const FrameFormat& format, std::string_view payload);
+
+// The payload of the framed file at `path`. The header is checked before the
+// payload is allocated (magic, version, the length against the file's size), then
+// the CRC: any fault is an Error naming the file and what is wrong.
+std::string read_framed_file(const std::string& path, const FrameFormat& format);
+
+}  // namespace graphrun
