@@ -87,8 +87,8 @@ class Optimizer::GradientBlocks {
     for (; next_ < rows.size() && rows[next_] * row_elements_ < end; ++next_) {
       const int64_t row_begin = rows[next_] * row_elements_, row_end = row_begin + row_elements_;
       const int64_t from = std::max(row_begin, begin), to = std::min(row_end, end);
-      const float* sum = rows_->sums.data() + static_cast<int64_t>(next_) * row_elements_ - row_begin;
-      std::copy(sum + from, sum + to, block_ + (from - begin));
+      const float* sum = rows_->sums.data() + static_cast<int64_t>(next_) * row_elements_;
+      std::copy(sum + (from - row_begin), sum + (to - row_begin), block_ + (from - begin));
       if (row_end > end) break;  // the row goes on into the next block
     }
     return block_;
