@@ -89,7 +89,8 @@ struct OptimizerConfig {
 // end). Slices of a repeated row add up in index order starting from 0.0f, as
 // GatherGrad adds them; a row not indexed has gradient zero.
 struct Gradient {
-  Gradient(Tensor dense_gradient) : dense(std::move(dense_gradient)) {}  // NOLINT(google-explicit-constructor)
+  // Implicit, so that {tensor, ...} is a list of dense gradients.
+  Gradient(Tensor dense_gradient) : dense(std::move(dense_gradient)) {}
   static Gradient of_rows(Tensor indices, Tensor rows) {
     Gradient g{Tensor()};
     g.indices = std::move(indices);

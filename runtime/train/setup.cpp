@@ -51,14 +51,14 @@ void check_data_inputs(const pb::TrainConfig& config, const Graph& graph, const 
 }
 
 // The GatherGrad node that is `gradient` when it is the whole gradient of the
-// table `parameter` on axis 0 (so the optimizer can take its rows), else null.
-const Node* table_gradient(const Graph& graph, ValueId parameter, ValueId gradient) {
+// table `parameter` on axis 0 (so the optimizer can take its rows), else kNoNode.
+NodeId table_gradient(const Graph& graph, ValueId parameter, ValueId gradient) {
   const NodeId producer = graph.value(gradient).producer;
-  if (producer == kNoNode) return nullptr;
+  if (producer == kNoNode) return kNoNode;
   const Node& node = graph.node(producer);
-  if (node.op() != "GatherGrad" || node.inputs.size() != 3 || node.inputs[2] != parameter) return nullptr;
+  if (node.op() != "GatherGrad" || node.inputs.size() != 3 || node.inputs[2] != parameter) return kNoNode;
   const int rank = graph.value(parameter).type.rank();
-  return normalize_axis(node.def.has_axis() ? node.def.axis() : 0, rank) == 0 ? &node : nullptr;
+  return normalize_axis(node.def.has_axis() ? node.def.axis() : 0, rank) == 0 ? producer : kNoNode;
 }
 
 }  // namespace
@@ -181,9 +181,10 @@ void TrainingSetup::set_parameter(const std::string& name, const Tensor& value) 
 std::vector<ValueId> TrainingSetup::gradient_fetches() const {
   std::vector<ValueId> fetches;
   for (size_t k = 0; k < trainable.size(); ++k) {
-    if (const Node* gather_grad = table_gradients_[k]) {
-      fetches.push_back(gather_grad->inputs[1]);  // indices
-      fetches.push_back(gather_grad->inputs[0]);  // output_grad: the gathered rows' gradients
+    if (table_gradients_[k] != kNoNode) {
+      const Node& gather_grad = graph->node(table_gradients_[k]);
+      fetches.push_back(gather_grad.inputs[1]);  // indices
+      fetches.push_back(gather_grad.inputs[0]);  // output_grad: the gathered rows' gradients
     } else {
       fetches.push_back(gradients.gradients.at(graph->parameters[trainable[k]].value));
     }
@@ -194,7 +195,7 @@ std::vector<ValueId> TrainingSetup::gradient_fetches() const {
 std::vector<Gradient> TrainingSetup::gradients_of(const std::vector<Tensor>& out, size_t first) const {
   std::vector<Gradient> grads;
   for (size_t k = 0; k < trainable.size(); ++k) {
-    if (table_gradients_[k]) {
+    if (table_gradients_[k] != kNoNode) {
       grads.push_back(Gradient::of_rows(out.at(first), out.at(first + 1)));
       first += 2;
     } else {

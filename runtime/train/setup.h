@@ -77,8 +77,8 @@ class TrainingSetup {
   std::unique_ptr<GraphRunner> runner;
 
  private:
-  std::vector<ValueId> input_ids_;            // the graph input of each dataset column
-  std::vector<const Node*> table_gradients_;  // by trainable: its gradient's GatherGrad when fetched as rows
+  std::vector<ValueId> input_ids_;       // the graph input of each dataset column
+  std::vector<NodeId> table_gradients_;  // by trainable: its gradient's GatherGrad when fetched as rows, else kNoNode
 };
 
 }  // namespace graphrun
