@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
   const std::vector<Tensor> feeds = batch_of(batch);
   auto step = [&] {
     const std::vector<Tensor> out = runner.run(feeds, params, fetches, RunContext{true, 0});
-    std::vector<Tensor> p, gr;
+    std::vector<Tensor> p;
+    std::vector<Gradient> gr;
     for (size_t k = 0; k < trainable.size(); ++k) {
       p.push_back(params[trainable[k]]);
       gr.push_back(out[k + 1]);

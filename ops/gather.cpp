@@ -9,8 +9,9 @@
 //
 // GatherGrad is Gather's gradient: dData starts at zero and each dOutput slice
 // is added to the data slice it was gathered from, so repeated indices
-// accumulate. It is dense (a full table of zeros); sparse row updates for large
-// embedding tables are future work.
+// accumulate. It is dense (a full table of zeros). Training does not run it for
+// a table whose whole gradient it is: the trainer fetches its inputs and the
+// optimizer adds the rows up the same way, without the table of zeros.
 #include <fmt/format.h>
 
 #include <cstring>

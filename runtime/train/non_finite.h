@@ -1,6 +1,7 @@
-// NaN and infinity in training. A step checks only its loss and gradients (one
-// read of each); when one is not finite, the step is run again fetching every
-// value to name where the first NaN or infinity appeared.
+// NaN and infinity in training. A step checks only its loss and gradients (the
+// optimizer checks the gradients as it reads them, before it writes anything);
+// when one is not finite, the step is run again fetching every value to name
+// where the first NaN or infinity appeared.
 #pragma once
 
 #include <string>

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "graph/shape.h"
+#include "runtime/train/non_finite.h"
 
 namespace graphrun {
 namespace {
@@ -43,7 +44,88 @@ void check_same_type(const Tensor& t, const Dims& dims, const char* what, size_t
                             t.empty() ? std::string("empty") : t.type_string(), dims_str(dims)));
 }
 
+// A gradient given as rows of a table with dims `table`: int64 indices in range,
+// and rows shaped indices.dims + the table's row dims.
+void check_rows(const Gradient& grad, const Dims& table, size_t i) {
+  if (table.empty()) throw Error(fmt::format("optimizer: gradient {} is given as rows of a scalar", i));
+  if (grad.indices.dtype() != DType::i64)
+    throw Error(
+        fmt::format("optimizer: the indices of gradient {} are {}, expected int64", i, grad.indices.type_string()));
+  Dims rows_dims = grad.indices.dims();
+  rows_dims.insert(rows_dims.end(), table.begin() + 1, table.end());
+  check_same_type(grad.rows, rows_dims, "gradient rows", i);
+  for (const int64_t index : grad.indices.values<int64_t>())
+    if (index < -table[0] || index >= table[0])
+      throw Error(fmt::format("optimizer: gradient {} has index {}, outside a table of {} rows", i, index, table[0]));
+}
+
+// Zeros standing in for the gradient of a block no gathered row touches.
+alignas(64) constexpr float kZeroBlock[kBlockElements] = {};
+
 }  // namespace
+
+// Reads one tensor's gradient block by block, blocks in increasing order within
+// a chunk: straight from a dense gradient, or built from row sums (zeros, and
+// the rows that overlap the block copied in), so the update sees exactly the
+// values a dense gradient would hold.
+class Optimizer::GradientBlocks {
+ public:
+  explicit GradientBlocks(const float* dense) : dense_(dense) {}
+  GradientBlocks(const RowSums& rows, int64_t row_elements, int64_t chunk_begin)
+      : rows_(&rows), row_elements_(row_elements) {
+    next_ = static_cast<size_t>(std::lower_bound(rows.rows.begin(), rows.rows.end(), chunk_begin / row_elements) -
+                                rows.rows.begin());
+  }
+
+  // The gradient of elements [begin, begin + n), n <= kBlockElements.
+  const float* block(int64_t begin, int64_t n) {
+    if (dense_) return dense_ + begin;
+    const int64_t end = begin + n;
+    const std::vector<int64_t>& rows = rows_->rows;
+    if (next_ == rows.size() || rows[next_] * row_elements_ >= end) return kZeroBlock;
+    std::fill(block_, block_ + n, 0.0f);
+    for (; next_ < rows.size() && rows[next_] * row_elements_ < end; ++next_) {
+      const int64_t row_begin = rows[next_] * row_elements_, row_end = row_begin + row_elements_;
+      const int64_t from = std::max(row_begin, begin), to = std::min(row_end, end);
+      const float* sum = rows_->sums.data() + static_cast<int64_t>(next_) * row_elements_;
+      std::copy(sum + (from - row_begin), sum + (to - row_begin), block_ + (from - begin));
+      if (row_end > end) break;  // the row goes on into the next block
+    }
+    return block_;
+  }
+
+ private:
+  const float* dense_ = nullptr;
+  const RowSums* rows_ = nullptr;
+  int64_t row_elements_ = 0;
+  size_t next_ = 0;  // the first row not yet copied completely
+  alignas(64) float block_[kBlockElements];
+};
+
+// Sums grads[i]'s slices per distinct row, each row from 0.0f in index order:
+// the float additions GatherGrad makes into its table of zeros.
+void Optimizer::sum_rows(size_t i, const Gradient& grad) {
+  RowSums& r = row_sums_[i];
+  const int64_t table_rows = shapes_[i][0];
+  const int64_t row_elements = num_elements(shapes_[i]) / std::max<int64_t>(table_rows, 1);
+  const std::span<const int64_t> indices = grad.indices.values<int64_t>();
+  r.order.clear();
+  for (size_t j = 0; j < indices.size(); ++j)
+    r.order.emplace_back(indices[j] < 0 ? indices[j] + table_rows : indices[j], static_cast<int64_t>(j));
+  std::sort(r.order.begin(), r.order.end());
+  r.rows.clear();
+  r.sums.clear();
+  const float* slices = grad.rows.data<float>();
+  for (const auto& [row, j] : r.order) {
+    if (r.rows.empty() || r.rows.back() != row) {
+      r.rows.push_back(row);
+      r.sums.resize(r.sums.size() + static_cast<size_t>(row_elements), 0.0f);
+    }
+    float* sum = r.sums.data() + r.sums.size() - static_cast<size_t>(row_elements);
+    const float* slice = slices + j * row_elements;
+    for (int64_t k = 0; k < row_elements; ++k) sum[k] += slice[k];
+  }
+}
 
 Optimizer::Optimizer(OptimizerConfig config, std::vector<Dims> parameter_shapes)
     : config_(config), shapes_(std::move(parameter_shapes)) {
@@ -59,23 +141,33 @@ Optimizer::Optimizer(OptimizerConfig config, std::vector<Dims> parameter_shapes)
     for (int64_t b = 0; b < n; b += kChunkElements) chunks_.push_back({i, b, std::min(n, b + kChunkElements)});
   }
   chunk_sums_.resize(chunks_.size());
+  row_sums_.resize(shapes_.size());
 }
 
-void Optimizer::apply(std::vector<Tensor>& params, const std::vector<Tensor>& grads) {
+std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::vector<Gradient>& grads) {
   const size_t count = shapes_.size();
   if (params.size() != count || grads.size() != count)
     throw Error(fmt::format("optimizer: expected {} parameters and gradients, got {} and {}", count, params.size(),
                             grads.size()));
   std::vector<float*> p(count), s1(count, nullptr), s2(count, nullptr);
-  std::vector<const float*> g(count);
   for (size_t i = 0; i < count; ++i) {
     check_same_type(params[i], shapes_[i], "parameter", i);
-    check_same_type(grads[i], shapes_[i], "gradient", i);
+    if (grads[i].has_rows())
+      check_rows(grads[i], shapes_[i], i);
+    else
+      check_same_type(grads[i].dense, shapes_[i], "gradient", i);
     p[i] = params[i].data<float>();
-    g[i] = grads[i].data<float>();
     if (!slot1_.empty()) s1[i] = slot1_[i].data<float>();
     if (!slot2_.empty()) s2[i] = slot2_[i].data<float>();
   }
+  for (size_t i = 0; i < count; ++i)
+    if (grads[i].has_rows()) sum_rows(i, grads[i]);
+  // The gradient of tensor i from element `chunk_begin` on, block by block.
+  const auto blocks_of = [&](size_t i, int64_t chunk_begin) {
+    if (!grads[i].has_rows()) return GradientBlocks(grads[i].dense.data<float>());
+    const int64_t row_elements = num_elements(shapes_[i]) / shapes_[i][0];
+    return GradientBlocks(row_sums_[i], row_elements, chunk_begin);
+  };
 
   const OptimizerConfig& c = config_;
   const float wd = c.weight_decay;
@@ -98,18 +190,37 @@ void Optimizer::apply(std::vector<Tensor>& params, const std::vector<Tensor>& gr
   };
 
   // Clipping needs the norms before the update: a separate read-only pass.
-  std::vector<float> scale(count, 1.0f);
   const bool clipping = c.clip != OptimizerConfig::Clip::none;
+  std::vector<double> clip_sums;
   if (clipping) {
     for_each_chunk([&](size_t k, const Chunk& ch) {
-      chunk_sums_[k] =
-          optimizer_math::sum_of_squares(g[ch.tensor] + ch.begin, p[ch.tensor] + ch.begin, wd, ch.end - ch.begin);
+      GradientBlocks g = blocks_of(ch.tensor, ch.begin);
+      optimizer_math::SumOfSquares sum;  // blocks are multiples of 8 elements: the same sum as one add()
+      for (int64_t b = ch.begin; b < ch.end; b += kBlockElements) {
+        const int64_t n = std::min(kBlockElements, ch.end - b);
+        sum.add(g.block(b, n), p[ch.tensor] + b, wd, n);
+      }
+      chunk_sums_[k] = sum.total();
     });
-    const std::vector<double> sums = tensor_sums();
-    last_global_norm_ = global_norm(sums);
+    clip_sums = tensor_sums();
+  }
+
+  // Nothing is written while a gradient is not finite. Row sums are checked
+  // directly (every other row is zero); a finite sum of squares means a finite
+  // gradient, so with clipping a dense gradient is read again only when its sum is not.
+  for (size_t i = 0; i < count; ++i) {
+    const bool finite = grads[i].has_rows() ? std::all_of(row_sums_[i].sums.begin(), row_sums_[i].sums.end(),
+                                                          [](float x) { return std::isfinite(x); })
+                                            : (clipping && std::isfinite(clip_sums[i])) || all_finite(grads[i].dense);
+    if (!finite) return i;
+  }
+
+  std::vector<float> scale(count, 1.0f);
+  if (clipping) {
+    last_global_norm_ = global_norm(clip_sums);
     const double limit = c.clip_norm;
     for (size_t i = 0; i < count; ++i) {
-      const double norm = c.clip == OptimizerConfig::Clip::global_norm ? last_global_norm_ : std::sqrt(sums[i]);
+      const double norm = c.clip == OptimizerConfig::Clip::global_norm ? last_global_norm_ : std::sqrt(clip_sums[i]);
       scale[i] = static_cast<float>(limit / std::max(norm, limit));
     }
   }
@@ -126,23 +237,25 @@ void Optimizer::apply(std::vector<Tensor>& params, const std::vector<Tensor>& gr
 
   for_each_chunk([&](size_t k, const Chunk& ch) {
     const size_t i = ch.tensor;
+    GradientBlocks blocks = blocks_of(i, ch.begin);
     double sum = 0;
     for (int64_t b = ch.begin; b < ch.end; b += kBlockElements) {
       const int64_t n = std::min(kBlockElements, ch.end - b);
+      const float* g = blocks.block(b, n);
       // Without clipping the norm is only for logs: fused here, read before p changes.
-      if (!clipping) sum += optimizer_math::sum_of_squares(g[i] + b, p[i] + b, wd, n);
+      if (!clipping) sum += optimizer_math::sum_of_squares(g, p[i] + b, wd, n);
       if (adam)
-        optimizer_math::adam(p[i] + b, s1[i] + b, s2[i] + b, g[i] + b, n, adam_step, wd, scale[i]);
+        optimizer_math::adam(p[i] + b, s1[i] + b, s2[i] + b, g, n, adam_step, wd, scale[i]);
       else if (velocity)
-        optimizer_math::sgd_momentum(p[i] + b, s1[i] + b, g[i] + b, n, c.learning_rate, c.momentum, c.nesterov, wd,
-                                     scale[i]);
+        optimizer_math::sgd_momentum(p[i] + b, s1[i] + b, g, n, c.learning_rate, c.momentum, c.nesterov, wd, scale[i]);
       else
-        optimizer_math::sgd(p[i] + b, g[i] + b, n, c.learning_rate, wd, scale[i]);
+        optimizer_math::sgd(p[i] + b, g, n, c.learning_rate, wd, scale[i]);
     }
     if (!clipping) chunk_sums_[k] = sum;
   });
   if (!clipping) last_global_norm_ = global_norm(tensor_sums());
   iterations_ = t;
+  return std::nullopt;
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::slots() const {

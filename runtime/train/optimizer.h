@@ -3,6 +3,11 @@
 // loops (one memory pass per tensor, two when clipping needs the norm first),
 // split across threads with oneTBB, in the caller's task arena.
 //
+// An embedding table's gradient may arrive as the rows a batch gathered (see
+// Gradient): the pass then reads the gradient of every other row as zeros from
+// cache instead of a table-sized buffer of zeros from memory. Adam still decays
+// m and v of every row, with exactly the operations the dense gradient gets.
+//
 // The update rules follow tf.keras (TF 2.x, optimizer_v2) and its C++ kernels
 // (tensorflow/core/kernels/training_ops.cc), per element, with e the effective
 // gradient (below) and t = iterations() + 1:
@@ -45,6 +50,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +82,28 @@ struct OptimizerConfig {
   float clip_norm = 0.f;  // the threshold, > 0 when clip != none
 };
 
+// A parameter's gradient as apply() takes it: dense, with the parameter's dims;
+// or, for a table [rows, ...] read by a Gather on axis 0, the gradients of the
+// slices it gathered: `rows` has the dims indices.dims + the table's row dims,
+// and its slice j belongs to table row indices[j] (negative counts from the
+// end). Slices of a repeated row add up in index order starting from 0.0f, as
+// GatherGrad adds them; a row not indexed has gradient zero.
+struct Gradient {
+  // Implicit, so that {tensor, ...} is a list of dense gradients.
+  Gradient(Tensor dense_gradient) : dense(std::move(dense_gradient)) {}
+  static Gradient of_rows(Tensor indices, Tensor rows) {
+    Gradient g{Tensor()};
+    g.indices = std::move(indices);
+    g.rows = std::move(rows);
+    return g;
+  }
+  bool has_rows() const { return !indices.empty(); }
+
+  Tensor dense;
+  Tensor indices;  // int64
+  Tensor rows;     // float32
+};
+
 // The model file's train.optimizer as an OptimizerConfig (SGD's learning rate
 // defaults to 0.01, as in Keras; at most one clipping rule).
 OptimizerConfig optimizer_config(const pb::OptimizerConfig& config);
@@ -88,8 +116,10 @@ class Optimizer {
 
   // One step: params[i] is updated in place from grads[i]. Both lists follow the
   // constructor's order and are float32 with the constructor's dims; a mismatch
-  // throws Error before anything is written.
-  void apply(std::vector<Tensor>& params, const std::vector<Tensor>& grads);
+  // or an index outside the table throws Error before anything is written.
+  // When a gradient holds a NaN or an infinity, nothing is written either and
+  // the index of the first such gradient is returned.
+  std::optional<size_t> apply(std::vector<Tensor>& params, const std::vector<Gradient>& grads);
 
   int64_t iterations() const { return iterations_; }
   // The global norm of the gradients (with the L2 term) before clipping, from
@@ -110,6 +140,16 @@ class Optimizer {
     size_t tensor;
     int64_t begin, end;
   };
+  // One step's gradient of a table given as rows, summed per distinct row. The
+  // vectors keep their capacity from step to step: no allocation once the
+  // largest batch has been seen.
+  struct RowSums {
+    std::vector<std::pair<int64_t, int64_t>> order;  // (row, j): the slices sorted by row, then index order
+    std::vector<int64_t> rows;                       // the distinct rows, ascending
+    std::vector<float> sums;                         // rows.size() x row_elements
+  };
+  void sum_rows(size_t i, const Gradient& grad);
+  class GradientBlocks;
   // The slots named as in state(), sharing storage with ours.
   std::vector<std::pair<std::string, Tensor>> slots() const;
 
@@ -119,6 +159,7 @@ class Optimizer {
   std::vector<double> chunk_sums_;  // per-chunk sum of squares, summed in a fixed order
   std::vector<Tensor> slot1_;       // SGD velocity (momentum > 0) or Adam m
   std::vector<Tensor> slot2_;       // Adam v
+  std::vector<RowSums> row_sums_;   // by parameter; used for gradients given as rows
   int64_t iterations_ = 0;
   double last_global_norm_ = 0;
 };
@@ -129,19 +170,30 @@ namespace optimizer_math {
 
 // Sum of (g + wd * p)^2 in double; eight independent accumulators keep the adds
 // pipelined (a single double chain would not vectorise without reassociation).
-inline double sum_of_squares(const float* __restrict g, const float* __restrict p, float weight_decay, int64_t n) {
+// A range may be added in pieces: when every piece but the last has a multiple
+// of 8 elements, the total is the same as for one add() of the whole range.
+struct SumOfSquares {
   double acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) {
-      const double e = g[i + j] + weight_decay * p[i + j];
-      acc[j] += e * e;
+
+  void add(const float* __restrict g, const float* __restrict p, float weight_decay, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) {
+        const double e = g[i + j] + weight_decay * p[i + j];
+        acc[j] += e * e;
+      }
+    for (; i < n; ++i) {
+      const double e = g[i] + weight_decay * p[i];
+      acc[0] += e * e;
     }
-  for (; i < n; ++i) {
-    const double e = g[i] + weight_decay * p[i];
-    acc[0] += e * e;
   }
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  double total() const { return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])); }
+};
+
+inline double sum_of_squares(const float* __restrict g, const float* __restrict p, float weight_decay, int64_t n) {
+  SumOfSquares sum;
+  sum.add(g, p, weight_decay, n);
+  return sum.total();
 }
 
 inline void sgd(float* __restrict p, const float* __restrict g, int64_t n, float lr, float weight_decay, float scale) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "graph/shape.h"
 #include "ops/registry.h"
 #include "runtime/initializers.h"
 #include "runtime/train/callbacks.h"
@@ -47,6 +48,17 @@ void check_data_inputs(const pb::TrainConfig& config, const Graph& graph, const 
       graph_input(graph, model_path, labels_input_name(config), "labels_input");
       return;
   }
+}
+
+// The GatherGrad node that is `gradient` when it is the whole gradient of the
+// table `parameter` on axis 0 (so the optimizer can take its rows), else kNoNode.
+NodeId table_gradient(const Graph& graph, ValueId parameter, ValueId gradient) {
+  const NodeId producer = graph.value(gradient).producer;
+  if (producer == kNoNode) return kNoNode;
+  const Node& node = graph.node(producer);
+  if (node.op() != "GatherGrad" || node.inputs.size() != 3 || node.inputs[2] != parameter) return kNoNode;
+  const int rank = graph.value(parameter).type.rank();
+  return normalize_axis(node.def.has_axis() ? node.def.axis() : 0, rank) == 0 ? producer : kNoNode;
 }
 
 }  // namespace
@@ -141,6 +153,10 @@ TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& 
   gradients = add_gradients(*graph, builtin_ops());
   for (size_t i = 0; i < graph->parameters.size(); ++i)
     if (gradients.gradients.count(graph->parameters[i].value)) trainable.push_back(i);
+  for (size_t i : trainable) {
+    const ValueId parameter = graph->parameters[i].value;
+    table_gradients_.push_back(table_gradient(*graph, parameter, gradients.gradients.at(parameter)));
+  }
   for (const ParameterDef& p : graph->parameters)
     params.push_back(initialize_parameter(p.def, graph->seed, data.directory));
   if (!dataset.embedding_parameter.empty()) set_parameter(dataset.embedding_parameter, dataset.embedding);
@@ -160,6 +176,33 @@ void TrainingSetup::set_parameter(const std::string& name, const Tensor& value) 
     return;
   }
   throw Error(fmt::format("train.data.word_vectors.parameter '{}' is not a parameter of the model", name));
+}
+
+std::vector<ValueId> TrainingSetup::gradient_fetches() const {
+  std::vector<ValueId> fetches;
+  for (size_t k = 0; k < trainable.size(); ++k) {
+    if (table_gradients_[k] != kNoNode) {
+      const Node& gather_grad = graph->node(table_gradients_[k]);
+      fetches.push_back(gather_grad.inputs[1]);  // indices
+      fetches.push_back(gather_grad.inputs[0]);  // output_grad: the gathered rows' gradients
+    } else {
+      fetches.push_back(gradients.gradients.at(graph->parameters[trainable[k]].value));
+    }
+  }
+  return fetches;
+}
+
+std::vector<Gradient> TrainingSetup::gradients_of(const std::vector<Tensor>& out, size_t first) const {
+  std::vector<Gradient> grads;
+  for (size_t k = 0; k < trainable.size(); ++k) {
+    if (table_gradients_[k] != kNoNode) {
+      grads.push_back(Gradient::of_rows(out.at(first), out.at(first + 1)));
+      first += 2;
+    } else {
+      grads.emplace_back(out.at(first++));
+    }
+  }
+  return grads;
 }
 
 std::vector<Tensor> TrainingSetup::feeds(const Split& batch) const {

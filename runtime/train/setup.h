@@ -18,6 +18,7 @@
 namespace graphrun {
 
 class Optimizer;
+struct Gradient;
 struct TrainingState;
 
 // The train {} block, checked against the graph without reading data: values in
@@ -51,6 +52,15 @@ class TrainingSetup {
   bool has_accuracy() const { return predictions != kNoValue; }
   std::string accuracy_name() const { return dataset.binary_labels ? "binary_accuracy" : "accuracy"; }
 
+  // What a training step fetches for the gradients, in `trainable` order: a
+  // parameter's dense gradient, or, when that is a GatherGrad on axis 0 of the
+  // parameter itself (an embedding table only a Gather reads), the GatherGrad's
+  // indices and output_grad: the step then never builds the table of zeros and
+  // the optimizer gets the gathered rows.
+  std::vector<ValueId> gradient_fetches() const;
+  // The gradients from a step's fetched values, gradient_fetches() at out[first...].
+  std::vector<Gradient> gradients_of(const std::vector<Tensor>& out, size_t first) const;
+
   // A checkpoint of the trainable parameters, the optimizer and the loop's state.
   pb::Checkpoint checkpoint(const Optimizer& optimizer, const TrainingState& state) const;
   void restore_parameters(const pb::Checkpoint& checkpoint, const std::string& source);
@@ -67,7 +77,8 @@ class TrainingSetup {
   std::unique_ptr<GraphRunner> runner;
 
  private:
-  std::vector<ValueId> input_ids_;  // the graph input of each dataset column
+  std::vector<ValueId> input_ids_;       // the graph input of each dataset column
+  std::vector<NodeId> table_gradients_;  // by trainable: its gradient's GatherGrad when fetched as rows, else kNoNode
 };
 
 }  // namespace graphrun

@@ -77,18 +77,6 @@ DatasetScope split_scope(const detail::ModelData& data, const RunDirectory& run,
   return scope;
 }
 
-// "the loss is nan" or "the gradient of 'w' is not finite" when a step's result is
-// not finite (the optimizer must not apply it), else "".
-std::string non_finite_result(const TrainingSetup& setup, const std::vector<Tensor>& out, size_t first_grad) {
-  const float loss = out[0].data<float>()[0];
-  if (!std::isfinite(loss)) return fmt::format("the loss is {}", loss);
-  for (size_t k = 0; k < setup.trainable.size(); ++k)
-    if (!all_finite(out[first_grad + k]))
-      return fmt::format("the gradient of '{}' is not finite",
-                         setup.graph->value(setup.graph->parameters[setup.trainable[k]].value).name);
-  return "";
-}
-
 // What a run stopped by an error can do next: resume from its last checkpoint, if one was written.
 std::string resume_hint(const RunDirectory& run) {
   if (!fs::exists(run.last_checkpoint()))
@@ -124,7 +112,7 @@ struct Trainer::Impl {
     }
     fetches = setup.metric_fetches();
     first_gradient = fetches.size();
-    for (size_t i : setup.trainable) fetches.push_back(setup.gradients.gradients.at(setup.graph->parameters[i].value));
+    for (ValueId gradient : setup.gradient_fetches()) fetches.push_back(gradient);
   }
 
   static std::vector<Dims> trainable_shapes(const TrainingSetup& setup) {
@@ -135,21 +123,29 @@ struct Trainer::Impl {
 
   // One optimizer step: the training graph (dropout on) on `feeds`, then the
   // update of the trainable parameters in place. Returns the fetched values.
+  // A loss or gradient that is not finite stops training before the update.
   std::vector<Tensor> step(const std::vector<Tensor>& feeds) {
-    const int epoch = state.epoch + 1;
     const RunContext context{true, step_seed(setup.config, state.step)};
     std::vector<Tensor> out = setup.runner->run(feeds, setup.params, fetches, context);
-    if (const std::string bad = non_finite_result(setup, out, first_gradient); !bad.empty())
-      throw Error(fmt::format("epoch {} step {}: {}; the first NaN or infinity: {}; {}", epoch, state.step, bad,
-                              first_non_finite(setup, feeds, context), resume_hint(run)));
-    std::vector<Tensor> params, grads;
-    for (size_t k = 0; k < setup.trainable.size(); ++k) {
-      params.push_back(setup.params[setup.trainable[k]]);  // shares storage: updated in place
-      grads.push_back(out[first_gradient + k]);
-    }
-    optimizer.apply(params, grads);
+    if (const float loss = out[0].data<float>()[0]; !std::isfinite(loss))
+      stop_non_finite(fmt::format("the loss is {}", loss), feeds, context);
+    std::vector<Tensor> params;
+    for (size_t i : setup.trainable) params.push_back(setup.params[i]);  // shares storage: updated in place
+    // The optimizer checks the gradients as it reads them and writes nothing when one is not finite.
+    if (const std::optional<size_t> k = optimizer.apply(params, setup.gradients_of(out, first_gradient)))
+      stop_non_finite(fmt::format("the gradient of '{}' is not finite",
+                                  setup.graph->value(setup.graph->parameters[setup.trainable[*k]].value).name),
+                      feeds, context);
     ++state.step;
     return out;
+  }
+
+  // Throws the Error that ends training at a step whose `result` is not finite:
+  // where the first NaN or infinity came from, and the checkpoint to resume from.
+  [[noreturn]] void stop_non_finite(const std::string& result, const std::vector<Tensor>& feeds,
+                                    const RunContext& context) const {
+    throw Error(fmt::format("epoch {} step {}: {}; the first NaN or infinity: {}; {}", state.epoch + 1, state.step,
+                            result, first_non_finite(setup, feeds, context), resume_hint(run)));
   }
 
   // The next epoch over the training split (the rest of it, when the run was
@@ -190,7 +186,7 @@ struct Trainer::Impl {
   const RunDirectoryLock lock;
   Optimizer optimizer;
   TrainingState state;
-  std::vector<ValueId> fetches;  // the metrics, then one gradient per trainable parameter
+  std::vector<ValueId> fetches;  // the metrics, then the gradients (TrainingSetup::gradient_fetches)
   size_t first_gradient = 0;
   std::string data_note;                              // what --resume found of the data, for the log
   std::optional<pb::PartialEpoch> interrupted_epoch;  // resuming mid-epoch: how far it got

@@ -45,6 +45,8 @@ std::vector<Tensor> to_tensors(const std::vector<Dims>& shapes, const Values& v)
   return out;
 }
 
+std::vector<Gradient> as_gradients(const std::vector<Tensor>& dense) { return {dense.begin(), dense.end()}; }
+
 // Effective gradients after the L2 term and clipping, as optimizer.h documents.
 Values effective(const OptimizerConfig& c, const Values& p, const Values& g, double* global_norm) {
   Values e = g;
@@ -75,7 +77,7 @@ void expect_matches_reference(const OptimizerConfig& c, int steps, double tolera
 
   for (int step = 1; step <= steps; ++step) {
     const Values g = gradients(kShapes, step);
-    opt.apply(params, to_tensors(kShapes, g));
+    opt.apply(params, as_gradients(to_tensors(kShapes, g)));
 
     double norm = 0;
     const Values e = effective(c, p, g, &norm);
@@ -240,20 +242,22 @@ TEST(Optimizer, ClippedAdamMatchesReference) {
 void expect_resume_is_bit_exact(const OptimizerConfig& c) {
   std::vector<Tensor> straight = to_tensors(kShapes, initial_values(kShapes));
   Optimizer a(c, kShapes);
-  for (int step = 1; step <= 5; ++step) a.apply(straight, to_tensors(kShapes, gradients(kShapes, step)));
+  for (int step = 1; step <= 5; ++step) a.apply(straight, as_gradients(to_tensors(kShapes, gradients(kShapes, step))));
 
   std::vector<Tensor> resumed = to_tensors(kShapes, initial_values(kShapes));
   Optimizer first(c, kShapes);
-  for (int step = 1; step <= 3; ++step) first.apply(resumed, to_tensors(kShapes, gradients(kShapes, step)));
+  for (int step = 1; step <= 3; ++step)
+    first.apply(resumed, as_gradients(to_tensors(kShapes, gradients(kShapes, step))));
   const std::vector<std::pair<std::string, Tensor>> saved = first.state();
   std::vector<Tensor> checkpoint;
   for (const Tensor& t : resumed) checkpoint.push_back(t.clone());
-  first.apply(resumed, to_tensors(kShapes, gradients(kShapes, 99)));  // must not reach `saved`
+  first.apply(resumed, as_gradients(to_tensors(kShapes, gradients(kShapes, 99))));  // must not reach `saved`
 
   Optimizer second(c, kShapes);
   second.load_state(saved);
   EXPECT_EQ(second.iterations(), 3);
-  for (int step = 4; step <= 5; ++step) second.apply(checkpoint, to_tensors(kShapes, gradients(kShapes, step)));
+  for (int step = 4; step <= 5; ++step)
+    second.apply(checkpoint, as_gradients(to_tensors(kShapes, gradients(kShapes, step))));
   EXPECT_EQ(second.iterations(), 5);
   for (size_t t = 0; t < kShapes.size(); ++t)
     EXPECT_EQ(std::memcmp(straight[t].raw_data(), checkpoint[t].raw_data(), straight[t].num_bytes()), 0) << t;
@@ -345,7 +349,7 @@ TEST(Optimizer, BadConfigsNameTheValue) {
 TEST(Optimizer, MismatchedParametersAndGradients) {
   Optimizer opt(OptimizerConfig{}, {{2, 3}, {3}});
   std::vector<Tensor> params = {Tensor(DType::f32, {2, 3}), Tensor(DType::f32, {3})};
-  const auto apply = [&](std::vector<Tensor> grads) { return [&, grads] { opt.apply(params, grads); }; };
+  const auto apply = [&](std::vector<Gradient> grads) { return [&, grads] { opt.apply(params, grads); }; };
   expect_error(apply({Tensor(DType::f32, {2, 3})}), "expected 2 parameters and gradients, got 2 and 1");
   expect_error(apply({Tensor(DType::f32, {2, 3}), Tensor(DType::f32, {4})}),
                "gradient 1 is float32[4], expected float32[3]");
@@ -365,8 +369,8 @@ TEST(Optimizer, MillionElementAdam) {
   float* g = grads[0].data<float>();
   for (int64_t i = 0; i < 1000000; ++i) g[i] = (i % 3 == 0) ? 0.f : ((i % 2) ? 1.f : -2.f);
   Optimizer opt(OptimizerConfig{}, shapes);
-  opt.apply(params, grads);
-  opt.apply(params, grads);
+  opt.apply(params, as_gradients(grads));
+  opt.apply(params, as_gradients(grads));
   // Constant g: every step moves lr * g / (|g| + eps / sqrt(1 - b2^t)) against the sign.
   const double eps1 = 1e-7 / std::sqrt(1 - 0.999), eps2 = 1e-7 / std::sqrt(1 - 0.999 * 0.999);
   const float* p = params[0].data<float>();
@@ -379,6 +383,130 @@ TEST(Optimizer, MillionElementAdam) {
   EXPECT_EQ(moved_wrongly, 0);
   EXPECT_EQ(opt.iterations(), 2);
   EXPECT_EQ(params[1].data<float>()[0], 0.f);  // zero gradient, zero update
+}
+
+// A table's gradient given as rows against the same gradient made dense the way
+// GatherGrad makes it (zeros, then each slice added in index order).
+struct RowStep {
+  std::vector<int64_t> indices;
+  Tensor rows;
+};
+
+Tensor dense_table_gradient(const Dims& table, const RowStep& step) {
+  Tensor dense(DType::f32, table);  // zero-filled
+  const int64_t row_elements = dense.num_elements() / table[0];
+  const float* slice = step.rows.data<float>();
+  for (int64_t index : step.indices) {
+    float* row = dense.data<float>() + (index < 0 ? index + table[0] : index) * row_elements;
+    for (int64_t k = 0; k < row_elements; ++k) row[k] += *slice++;
+  }
+  return dense;
+}
+
+// Steps over a [10007, 7] table: two chunks, rows across block and chunk
+// boundaries (row 9362 holds elements 65534..65540), an odd tail; repeated and
+// negative indices; rows left untouched for several steps (row 5: steps 1 and 6
+// only) and rows never touched.
+std::vector<RowStep> row_steps(int64_t row_elements) {
+  const std::vector<std::vector<int64_t>> indices = {{5, 3, 3, 9362, -1, 3}, {292, 9362, 9362, 0},
+                                                     {10006, 17, 292},       {7000, 7001, 7000, -10007},
+                                                     {9361, 9363, 1, 1, 1},  {5, 10005, 2, 9362}};
+  std::vector<RowStep> steps;
+  for (size_t s = 0; s < indices.size(); ++s) {
+    const auto n = static_cast<int64_t>(indices[s].size());
+    Tensor rows(DType::f32, {n, row_elements});
+    float* r = rows.data<float>();
+    for (int64_t i = 0; i < n * row_elements; ++i)
+      r[i] = static_cast<float>(std::sin(0.37 * double(i) + 1.1 * double(s)) * (i % 5 == 0 ? 1e-3 : 1.0));
+    // Indices [n / 2, 2] when n is even, to have rows of rank 3 as well.
+    steps.push_back({indices[s], n % 2 ? rows : rows.reshaped({n / 2, 2, row_elements})});
+  }
+  return steps;
+}
+
+void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_EQ(a.num_bytes(), b.num_bytes()) << what;
+  EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.num_bytes()), 0) << what;
+}
+
+void expect_rows_match_dense(const OptimizerConfig& c, const std::string& name) {
+  SCOPED_TRACE(name);
+  const std::vector<Dims> shapes = {{3, 5}, {10007, 7}};
+  const Values start = initial_values(shapes);
+  std::vector<Tensor> dense_params = to_tensors(shapes, start), row_params = to_tensors(shapes, start);
+  Optimizer dense(c, shapes), rows(c, shapes);
+  const std::vector<RowStep> steps = row_steps(7);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const Tensor small = to_tensors(shapes, gradients(shapes, static_cast<int>(s)))[0];
+    const RowStep& step = steps[s];
+    const Tensor indices = Tensor::from_ints(
+        step.rows.rank() == 3 ? Dims{step.rows.dims()[0], 2} : Dims{step.rows.dims()[0]}, step.indices);
+    EXPECT_FALSE(dense.apply(dense_params, {small, dense_table_gradient(shapes[1], step)}).has_value());
+    EXPECT_FALSE(rows.apply(row_params, {small, Gradient::of_rows(indices, step.rows)}).has_value());
+    EXPECT_EQ(dense.last_global_norm(), rows.last_global_norm()) << "step " << s;
+  }
+  for (size_t t = 0; t < shapes.size(); ++t) expect_same_bits(dense_params[t], row_params[t], "parameter");
+  const auto dense_state = dense.state(), row_state = rows.state();
+  ASSERT_EQ(dense_state.size(), row_state.size());
+  for (size_t k = 0; k < dense_state.size(); ++k)
+    expect_same_bits(dense_state[k].second, row_state[k].second, dense_state[k].first);
+}
+
+TEST(Optimizer, TableRowsGiveTheDenseGradientsBits) {
+  OptimizerConfig adam;
+  adam.learning_rate = 0.01f;
+  expect_rows_match_dense(adam, "adam");
+  OptimizerConfig clipped = adam;
+  clipped.clip = Clip::global_norm;
+  clipped.clip_norm = 0.5f;
+  expect_rows_match_dense(clipped, "adam, clip_global_norm");
+  clipped.clip = Clip::per_tensor_norm;
+  clipped.weight_decay = 0.01f;
+  expect_rows_match_dense(clipped, "adam, clip_norm_per_tensor, weight_decay");
+  expect_rows_match_dense(sgd(0.1f), "sgd");
+  expect_rows_match_dense(sgd(0.1f, 0.9f), "sgd momentum");
+  OptimizerConfig nesterov = sgd(0.1f, 0.9f, true);
+  nesterov.weight_decay = 0.05f;
+  expect_rows_match_dense(nesterov, "sgd nesterov, weight_decay");
+}
+
+TEST(Optimizer, RowsThatAddUpToInfinityWriteNothing) {
+  // Two finite slices of row 1 overflow when added: the gradient is not finite.
+  Optimizer opt(OptimizerConfig{}, {{2}, {3, 2}});
+  std::vector<Tensor> params = {Tensor(DType::f32, {2}), Tensor::from_floats({3, 2}, std::vector<float>(6, 0.5f))};
+  const Tensor rows = Tensor::from_floats({3, 2}, std::vector<float>{1, 1, 3e38f, 1, 3e38f, 1});
+  const Tensor indices = Tensor::from_ints({3}, std::vector<int64_t>{0, 1, -2});
+  EXPECT_EQ(opt.apply(params, {Tensor(DType::f32, {2}), Gradient::of_rows(indices, rows)}).value_or(99), 1u);
+  EXPECT_EQ(opt.iterations(), 0);
+  for (float p : params[1].values<float>()) EXPECT_EQ(p, 0.5f);
+  for (const auto& [name, slot] : opt.state()) {
+    if (name == "iterations") continue;
+    for (float x : slot.values<float>()) EXPECT_EQ(x, 0.f) << name;
+  }
+  // A dense one alike, found by the clipping norm's pass.
+  OptimizerConfig clipped;
+  clipped.clip = Clip::global_norm;
+  clipped.clip_norm = 1.f;
+  Optimizer clipping(clipped, {{2}, {3, 2}});
+  EXPECT_EQ(clipping.apply(params, {Tensor::from_floats({2}, std::vector<float>{1, NAN}), Tensor(DType::f32, {3, 2})})
+                .value_or(99),
+            0u);
+  EXPECT_EQ(clipping.iterations(), 0);
+}
+
+TEST(Optimizer, RowsOutsideTheTableAreAnError) {
+  Optimizer opt(OptimizerConfig{}, {{3, 2}});
+  std::vector<Tensor> params = {Tensor(DType::f32, {3, 2})};
+  const auto apply = [&](std::vector<int64_t> indices, Dims rows) {
+    return [&, indices, rows] {
+      opt.apply(params, {Gradient::of_rows(Tensor::from_ints({static_cast<int64_t>(indices.size())}, indices),
+                                           Tensor(DType::f32, rows))});
+    };
+  };
+  expect_error(apply({0, 3}, {2, 2}), "optimizer: gradient 0 has index 3, outside a table of 3 rows");
+  expect_error(apply({-4}, {1, 2}), "index -4");
+  expect_error(apply({0}, {1, 3}), "gradient rows 0 is float32[1,3], expected float32[1,2]");
+  EXPECT_EQ(opt.iterations(), 0);
 }
 
 }  // namespace
