@@ -2,11 +2,12 @@
 // step profiled), optionally inference latency, printed as one line of
 // key=value pairs for the script. The PyTorch side is bench/torch_models.py.
 //
-//   train_steps MODEL.pbtxt [--steps N] [--warmup N] [--infer] [--dump DIR]
+//   train_steps MODEL.pbtxt [--steps N] [--warmup N] [--infer] [--dump DIR] [--limit N]
 //
 // --dump DIR writes the first training batch's inputs as DIR/<input>.npy, so the
 // PyTorch side trains on the same token ids (the same padding) and labels.
 // --infer adds the median latency of forward passes at batch 1 and 256.
+// --limit N reads only the first N examples of each split (bench/run.sh --quick).
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -40,7 +41,7 @@ double inference_seconds(const graphrun::StepDriver& driver, int64_t n, int runs
 }
 
 int usage() {
-  fmt::print(stderr, "usage: train_steps MODEL.pbtxt [--steps N] [--warmup N] [--infer] [--dump DIR]\n");
+  fmt::print(stderr, "usage: train_steps MODEL.pbtxt [--steps N] [--warmup N] [--infer] [--dump DIR] [--limit N]\n");
   return 2;
 }
 
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
   options.profiled_steps = 1;
   bool infer = false;
   std::string dump_dir;
+  graphrun::TrainOptions train_options;
+  train_options.quiet = true;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -62,14 +65,14 @@ int main(int argc, char** argv) {
       options.warmup_steps = std::atoi(argv[++i]);
     else if (arg == "--dump" && has_value)
       dump_dir = argv[++i];
+    else if (arg == "--limit" && has_value)
+      train_options.limit_examples = std::atoll(argv[++i]);
     else if (arg == "--infer")
       infer = true;
     else
       return usage();
   }
   try {
-    graphrun::TrainOptions train_options;
-    train_options.quiet = true;
     graphrun::StepDriver driver(model, train_options);
     if (!dump_dir.empty()) {
       std::filesystem::create_directories(dump_dir);
