@@ -103,41 +103,47 @@ def main():
         torch_env["LD_LIBRARY_PATH"] = a.torch_blas + (":" + os.environ["LD_LIBRARY_PATH"]
                                                        if os.environ.get("LD_LIBRARY_PATH") else "")
     runs = 1 if a.quick else a.runs
-    results = {name: ([], []) for name, *_ in workloads}
+    results = {}
     started = time.time()
     load_before = os.getloadavg()[0]
-    for r in range(runs):
-        for name, model, steps, torch_steps, infer in workloads:
-            inputs = os.path.join(a.work, name)
+    print(f"Machine: {machine()}; commit {commit()}; "
+          f"{'quick check, graphrun only: no figure is meaningful' if a.quick else f'median of {runs} runs'}; "
+          f"load average {load_before:.1f} at the start\n")
+    print("| workload | batch | graphrun samples/s | PyTorch samples/s | ratio | graphrun peak RSS | PyTorch peak RSS "
+          "| step ms | oneDNN primitives ms | step / primitives | faults, allocations per step |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    # Workload by workload, each run a graphrun process then a PyTorch one: the two sides
+    # of a row see the same machine, and each row prints as soon as it is measured.
+    for name, model, steps, torch_steps, infer in workloads:
+        ours, theirs = results.setdefault(name, ([], []))
+        inputs = os.path.join(a.work, name)
+        for r in range(runs):
             command = [train_steps, model, "--dump", inputs]
             if a.quick:
                 command += ["--steps", "1", "--warmup", "0", "--limit", str(QUICK_EXAMPLES)]
             else:
                 command += ["--steps", str(steps), "--warmup", "2"] + (["--infer"] if infer else [])
-            results[name][0].append(run(command, f"graphrun {name}"))
+            ours.append(run(command, f"graphrun {name}"))
             if not a.quick:
                 command = [sys.executable, "bench/torch_models.py", name, "--inputs", inputs, "--steps",
                            str(torch_steps), "--warmup", "1"] + (["--infer"] if infer else [])
-                results[name][1].append(run(command, f"PyTorch {name}", torch_env))
+                theirs.append(run(command, f"PyTorch {name}", torch_env))
             print(f"run {r + 1}/{runs} {name}: done ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
-
-    print(f"Machine: {machine()}; commit {commit()}; "
-          f"{'quick check, graphrun only: no figure is meaningful' if a.quick else f'median of {runs} runs'}; "
-          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {time.time() - started:.0f} s\n")
-    if not a.quick:
-        blas = {r.get("blas") for _, torch_runs in results.values() for r in torch_runs}
-        print(f"PyTorch: Debian's python3-torch, 2 threads, BLAS {', '.join(sorted(map(str, blas)))}\n")
-    print("| workload | batch | graphrun samples/s | PyTorch samples/s | ratio | graphrun peak RSS | PyTorch peak RSS "
-          "| step ms | oneDNN primitives ms | step / primitives | faults, allocations per step |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, *_ in workloads:
-        ours, theirs = results[name]
         g, t = median(ours, "samples_per_s"), median(theirs, "samples_per_s")
         step, primitives = median(ours, "step_ms"), median(ours, "primitive_ms")
         print(f"| {name} | {int(ours[0]['batch'])} | {fmt(g)} | {fmt(t)} | {fmt(ratio(g, t), 2, 'x')} "
               f"| {fmt(median(ours, 'peak_rss_mb'), 0, ' MB')} | {fmt(median(theirs, 'peak_rss_mb'), 0, ' MB')} "
               f"| {fmt(step, 2)} | {fmt(primitives, 2)} | {fmt(ratio(step, primitives), 2, 'x')} "
-              f"| {fmt(median(ours, 'faults_per_step'))}, {fmt(median(ours, 'allocations_per_step'))} |")
+              f"| {fmt(median(ours, 'faults_per_step'))}, {fmt(median(ours, 'allocations_per_step'))} |", flush=True)
+        if infer and theirs:  # the inference table comes last; a cut-short suite still leaves these
+            print(f"{name} inference ms: batch 1 graphrun {fmt(median(ours, 'infer1_ms'), 3)} PyTorch "
+                  f"{fmt(median(theirs, 'infer1_ms'), 3)}; batch 256 graphrun {fmt(median(ours, 'infer256_ms'), 2)} "
+                  f"PyTorch {fmt(median(theirs, 'infer256_ms'), 2)}", file=sys.stderr, flush=True)
+
+    print(f"\n{time.time() - started:.0f} s; load average {os.getloadavg()[0]:.1f} at the end")
+    if not a.quick:
+        blas = {r.get("blas") for _, torch_runs in results.values() for r in torch_runs}
+        print(f"PyTorch: Debian's python3-torch, 2 threads, BLAS {', '.join(sorted(map(str, blas)))}")
     inferred = [name for name, *rest in workloads if rest[-1] and results[name][1]]
     if inferred:
         print("\nInference latency (forward pass, median; ms):\n")
