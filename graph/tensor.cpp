@@ -2,19 +2,32 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 #include "graph/shape.h"
 
 namespace graphrun {
+namespace {
+
+std::atomic<uint64_t> allocated_buffers{0};
+std::atomic<uint64_t> allocated_bytes{0};
+
+}  // namespace
 
 std::shared_ptr<std::byte> allocate_aligned(size_t bytes, bool zeroed) {
   const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  allocated_buffers.fetch_add(1, std::memory_order_relaxed);
+  allocated_bytes.fetch_add(rounded, std::memory_order_relaxed);
   void* p = std::aligned_alloc(64, rounded);
   if (!p) throw Error(fmt::format("out of memory allocating {} bytes", rounded));
   if (zeroed) std::memset(p, 0, rounded);
   return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+}
+
+AllocationCount buffer_allocations() {
+  return {allocated_buffers.load(std::memory_order_relaxed), allocated_bytes.load(std::memory_order_relaxed)};
 }
 
 Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {

@@ -39,8 +39,14 @@ dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides);
 dnnl::memory wrap(const dnnl::memory::desc& md, const void* data);
 
 // Executes a primitive on the thread's stream with the given args and scratchpad.
+// While a profiler has set a sink on this thread (set_primitive_time_sink), the
+// primitive's wall time in nanoseconds is added to it; unset, nothing is timed.
 void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args,
              const dnnl::memory::desc& scratchpad_md, void* scratchpad);
+
+// Profiling (runtime/exec/profile.h): where this thread's execute() adds primitive
+// time, nullptr for none (the default). Returns the previous sink.
+int64_t* set_primitive_time_sink(int64_t* sink);
 
 // A reorder between two layouts of the same tensor (a user's plain weights and the
 // layout a primitive chose), created once; needed() is false when they are equal.

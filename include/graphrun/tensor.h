@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -65,6 +66,15 @@ class Tensor {
 // 64-byte aligned allocation shared by tensors and plan arenas; zero-filled
 // unless `zeroed` is false (arenas are always written before they are read).
 std::shared_ptr<std::byte> allocate_aligned(size_t bytes, bool zeroed = true);
+
+// How many buffers allocate_aligned has handed out in this process, and their bytes
+// (counted always: one relaxed atomic add beside a heap allocation). `graphrun
+// profile` reports the difference per training step.
+struct AllocationCount {
+  uint64_t buffers = 0;
+  uint64_t bytes = 0;
+};
+AllocationCount buffer_allocations();
 
 template <>
 float* Tensor::data<float>();

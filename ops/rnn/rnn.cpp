@@ -351,6 +351,9 @@ void register_rnn_ops(OpRegistry& registry) {
           if (choose_recurrent_path(c).path == RecurrentPath::stepwise) return make_stepwise_grad_kernel(c, inputs);
           return make_fused_grad_kernel(c, inputs);
         })
+        .note([&spec](const Node& node, const std::vector<TensorType>& inputs) {  // the forward node's path
+          return recurrent_note(spec, node, inputs);
+        })
         .doc(std::string(spec.grad_doc) +
              " With token_ids or (recurrent) dropout: backpropagation through time over the step-wise "
              "workspace (dropout masks saved there), masked steps passing gradients through.");

@@ -10,6 +10,7 @@
 //   graphrun montage A.npy [B.npy|DIR ...] -o grid.png         images as one PNG grid (B's under A's)
 //   graphrun latent-grid --layout A|B|C --dims 16 -o z.npy     latent codes of a 2-D grid, for a decoder
 //   graphrun ops                                              the op reference, from the registry
+//   graphrun profile MODEL.pbtxt [--steps N] [--trace t.json]   where a training step's time goes, per node
 //   graphrun train MODEL.pbtxt [--run-dir DIR] [--resume] [--epochs N] [--batch-size N]   train with the model's train
 //   block graphrun eval MODEL.pbtxt --checkpoint RUN_DIR [--split test]        score a run's checkpoint graphrun
 //   predict MODEL.pbtxt --checkpoint RUN_DIR [--text "..."] [--html FILE]   (stdin lines without --text) graphrun grad
@@ -33,6 +34,7 @@
 #include "graphrun/convert.h"
 #include "graphrun/graphrun.h"
 #include "graphrun/image_grid.h"
+#include "graphrun/profile.h"
 #include "graphrun/train.h"
 
 namespace {
@@ -393,6 +395,26 @@ int main(int argc, char** argv) {
   gradcheck->add_option("model", gradcheck_model, "Model .pbtxt with loss terms")->required();
   gradcheck->add_option("--batch", gradcheck_batch, "Examples in the checked batch")->check(kPositiveCount);
 
+  std::string profile_model;
+  graphrun::ProfileOptions profile_options;
+  int profile_batch = 0;
+  CLI::App* profile = app.add_subcommand(
+      "profile", "Time training steps: per node (forward, backward, update), oneDNN vs the rest, faults, allocations");
+  profile->add_option("model", profile_model, "Model .pbtxt with a train block")->required();
+  profile->add_option("--steps", profile_options.steps, "Timed steps, without per-node timing (default 10)")
+      ->check(kPositiveCount);
+  profile->add_option("--warmup", profile_options.warmup_steps, "Untimed steps first (default 2)")
+      ->check(CLI::NonNegativeNumber);
+  profile->add_option("--profiled-steps", profile_options.profiled_steps, "Steps timed per node (default 3)")
+      ->check(CLI::NonNegativeNumber);
+  profile->add_option("--batch-size", profile_batch, "Examples per step (overrides the config)")->check(kPositiveCount);
+  profile->add_option("--trace", profile_options.trace_path,
+                      "Write the profiled steps as a Chrome trace (JSON for chrome://tracing or Perfetto)");
+  profile->add_option("--threads", profile_options.threads, "Nodes run concurrently (0 = all cores, 1 = serial)")
+      ->check(kThreadCount);
+  profile->add_option("--intra-threads", profile_options.intra_threads, "OpenMP threads per oneDNN call (0 = default)")
+      ->check(kThreadCount);
+
   MontageArgs montage_args;
   CLI::App* montage =
       app.add_subcommand("montage", "Lay out images as one PNG grid; several inputs give one row each per band");
@@ -489,6 +511,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*convert) return convert_weights_command(convert_args);
+    if (*profile) {
+      if (profile_batch > 0) profile_options.batch_size = profile_batch;
+      std::cout << graphrun::format_profile(graphrun::profile_training(profile_model, profile_options));
+      return 0;
+    }
     if (*montage) return montage_command(montage_args);
     if (*latent) return latent_grid_command(latent_args);
     if (*gradcheck) {

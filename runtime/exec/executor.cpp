@@ -8,6 +8,9 @@
 #include <memory>
 #include <thread>
 
+#include "ops/dnnl_util.h"
+#include "runtime/exec/profile.h"
+
 namespace graphrun {
 namespace {
 
@@ -37,7 +40,12 @@ class OmpTeam {
 class PlanRun {
  public:
   PlanRun(const Plan& plan, const RunBuffers& buffers, const RunContext& run, const ExecutionPolicy& policy)
-      : plan_(plan), buffers_(buffers), run_(run), policy_(policy), arena_(plan.acquire_arena()) {
+      : plan_(plan),
+        buffers_(buffers),
+        run_(run),
+        policy_(policy),
+        profile_(execution_profile()),
+        arena_(plan.acquire_arena()) {
     // Every kernel writes all of its outputs: fetched buffers need no zero fill.
     for (const TensorType& t : plan.fetch_types()) fetched_.push_back(Tensor::uninitialized(t.dtype, t.dims));
   }
@@ -108,8 +116,26 @@ class PlanRun {
     std::vector<void*> outputs;
     outputs.reserve(step.outputs.size());
     for (const Slot& slot : step.outputs) outputs.push_back(const_cast<void*>(address(slot)));
-    step.kernel->run(KernelIO{inputs, outputs, arena_.get() + step.scratchpad_offset, &run_});
+    const KernelIO io{inputs, outputs, arena_.get() + step.scratchpad_offset, &run_};
+    if (profile_ == nullptr)
+      step.kernel->run(io);
+    else
+      run_profiled(step, io);
     running_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+
+  void run_profiled(const PlanStep& step, const KernelIO& io) {
+    StepTiming timing{step.node, profile_->now_ns(), 0, 0, profile_thread_id()};
+    int64_t* previous_sink = set_primitive_time_sink(&timing.primitive_ns);
+    try {
+      step.kernel->run(io);
+    } catch (...) {
+      set_primitive_time_sink(previous_sink);
+      throw;
+    }
+    set_primitive_time_sink(previous_sink);
+    timing.end_ns = profile_->now_ns();
+    profile_->record(timing);
   }
 
   const void* address(const Slot& slot) {
@@ -145,6 +171,7 @@ class PlanRun {
   const RunBuffers& buffers_;
   const RunContext& run_;
   const ExecutionPolicy& policy_;
+  ExecutionProfile* const profile_;  // nullptr: not profiling
   std::shared_ptr<std::byte> arena_;
   std::vector<Tensor> fetched_;
   std::unique_ptr<std::atomic<int>[]> pending_;
