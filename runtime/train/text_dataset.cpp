@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 
@@ -232,8 +233,13 @@ Vocabulary Vocabulary::load(const std::string& path) {
   v.word_config_.lower = field("lower") == "1";
   const std::string hex = field("filters");
   v.word_config_.filters.clear();
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    v.word_config_.filters += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    unsigned byte = 0;
+    const char* end = hex.data() + std::min(i + 2, hex.size());
+    if (hex.size() % 2 != 0 || std::from_chars(hex.data() + i, end, byte, 16).ptr != end)
+      throw Error(fmt::format("{}:{}: filters '{}' are not hex-encoded bytes", path, line_no, hex));
+    v.word_config_.filters += static_cast<char>(byte);
+  }
   int64_t id = 1;
   while (std::getline(in, line)) v.words_.emplace(line, id++);
   return v;
