@@ -1,0 +1,40 @@
+// Runs a fuzz target over saved inputs, without libFuzzer: the regression tests
+// of every build (a compiler without libFuzzer included). Arguments are files or
+// directories (every regular file below them, in sorted order).
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+
+namespace fs = std::filesystem;
+
+int main(int argc, char** argv) {
+  std::vector<fs::path> inputs;
+  for (int i = 1; i < argc; ++i) {
+    if (fs::is_directory(argv[i])) {
+      for (const fs::directory_entry& e : fs::recursive_directory_iterator(argv[i]))
+        if (e.is_regular_file()) inputs.push_back(e.path());
+    } else {
+      inputs.emplace_back(argv[i]);
+    }
+  }
+  std::sort(inputs.begin(), inputs.end());
+  for (const fs::path& path : inputs) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "%s: cannot open\n", path.c_str());
+      return 1;
+    }
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::fprintf(stderr, "%s\n", path.c_str());  // the input at fault, if the next call crashes
+    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  }
+  std::printf("%zu inputs ran without a finding\n", inputs.size());
+  return 0;
+}
