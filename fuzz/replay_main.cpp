@@ -1,6 +1,10 @@
 // Runs a fuzz target over saved inputs, without libFuzzer: the regression tests
 // of every build (a compiler without libFuzzer included). Arguments are files or
-// directories (every regular file below them, in sorted order).
+// directories (every regular file below them, in sorted order). As libFuzzer's
+// -malloc_limit_mb would, it fails when one input raises the process's peak
+// memory by more than a bound no small input may need.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +17,18 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace fs = std::filesystem;
+
+namespace {
+
+constexpr long kMaxPeakGrowthKb = 128 * 1024;
+
+long peak_rss_kb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<fs::path> inputs;
@@ -33,7 +49,13 @@ int main(int argc, char** argv) {
     }
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::fprintf(stderr, "%s\n", path.c_str());  // the input at fault, if the next call crashes
+    const long peak_before = peak_rss_kb();
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (const long growth = peak_rss_kb() - peak_before; growth > kMaxPeakGrowthKb) {
+      std::fprintf(stderr, "%s: %zu bytes of input raised peak memory by %ld MiB\n", path.c_str(), bytes.size(),
+                   growth / 1024);
+      return 1;
+    }
   }
   std::printf("%zu inputs ran without a finding\n", inputs.size());
   return 0;
