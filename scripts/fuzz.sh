@@ -26,7 +26,7 @@ for target in "${targets[@]}"; do
   scripts/fuzz_seeds.sh "$target" "$seeds"
   saved=()
   for d in fuzz/corpus/"$target" fuzz/regressions/"$target"; do [[ -d "$d" ]] && saved+=("$d"); done
-  options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1
+  options=(-max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1
            -artifact_prefix="$findings/$target-")
   [[ -f "fuzz/$target.dict" ]] && options+=(-dict="fuzz/$target.dict")
   echo "== fuzzing $target for ${seconds}s"
