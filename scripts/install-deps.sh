@@ -16,6 +16,7 @@ packages=(
   zlib1g-dev           # zlib: gzip-compressed datasets
   libpng-dev           # libpng: PNG image inputs and outputs of `graphrun run`
   python3              # examples/emoji_qa/prepare_answers.py (standard library only)
+  clang-14 libclang-rt-14-dev libomp-14-dev  # sanitizer + fuzz build: clang, its ASan/libFuzzer runtimes, OpenMP
 )
 
 missing=()

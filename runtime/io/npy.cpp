@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cctype>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <optional>
+#include <string_view>
 
 #include "graph/shape.h"
 
@@ -23,26 +26,53 @@ struct Header {
   Dims shape;
 };
 
-Header parse_header(const std::string& path, const std::string& text) {
-  // The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
-  static const std::regex descr_re(R"('descr'\s*:\s*'([^']*)')");
-  static const std::regex order_re(R"('fortran_order'\s*:\s*(True|False))");
-  static const std::regex shape_re(R"('shape'\s*:\s*\(([^)]*)\))");
-  std::smatch m;
+std::string_view skip_space(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  return text;
+}
+
+// The header text after `'key'` and a colon (spaces allowed around it), or nullopt.
+std::optional<std::string_view> value_of(std::string_view header, std::string_view key) {
+  const std::string quoted = fmt::format("'{}'", key);
+  for (size_t at = header.find(quoted); at != std::string_view::npos; at = header.find(quoted, at + 1)) {
+    const std::string_view rest = skip_space(header.substr(at + quoted.size()));
+    if (rest.starts_with(':')) return skip_space(rest.substr(1));
+  }
+  return std::nullopt;
+}
+
+// The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
+// Parsed by hand in one pass: std::regex recurses per character and overflows the
+// stack on a long header.
+Header parse_header(const std::string& path, std::string_view text) {
   Header h;
-  if (!std::regex_search(text, m, descr_re)) fail(path, "npy header has no 'descr'");
-  h.descr = m[1];
-  if (!std::regex_search(text, m, order_re)) fail(path, "npy header has no 'fortran_order'");
-  h.fortran_order = m[1] == "True";
-  if (!std::regex_search(text, m, shape_re)) fail(path, "npy header has no 'shape'");
-  const std::string dims = m[1];
-  static const std::regex int_re(R"(-?\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), int_re); it != std::sregex_iterator(); ++it) {
-    try {
-      h.shape.push_back(std::stoll(it->str()));
-    } catch (const std::out_of_range&) {
-      fail(path, fmt::format("npy header dimension {} is out of range", it->str()));
+  const std::optional<std::string_view> descr = value_of(text, "descr");
+  const size_t descr_end = descr && descr->starts_with('\'') ? descr->find('\'', 1) : std::string_view::npos;
+  if (descr_end == std::string_view::npos) fail(path, "npy header has no 'descr'");
+  h.descr = descr->substr(1, descr_end - 1);
+  const std::optional<std::string_view> order = value_of(text, "fortran_order");
+  if (!order || !(order->starts_with("True") || order->starts_with("False")))
+    fail(path, "npy header has no 'fortran_order'");
+  h.fortran_order = order->starts_with("True");
+  const std::optional<std::string_view> shape = value_of(text, "shape");
+  const size_t shape_end = shape && shape->starts_with('(') ? shape->find(')') : std::string_view::npos;
+  if (shape_end == std::string_view::npos) fail(path, "npy header has no 'shape'");
+  // Every integer between the parentheses, as Python's tuple syntax has them: "()", "(3,)", "(3, 4)".
+  const std::string_view dims = shape->substr(1, shape_end - 1);
+  for (size_t i = 0; i < dims.size();) {
+    const size_t start = i;
+    if (dims[i] == '-') ++i;
+    const size_t digits = i;
+    while (i < dims.size() && std::isdigit(static_cast<unsigned char>(dims[i]))) ++i;
+    if (i == digits) {  // not a number: a separator
+      i = start + 1;
+      continue;
     }
+    const std::string_view number = dims.substr(start, i - start);
+    int64_t d = 0;
+    if (std::from_chars(number.data(), number.data() + number.size(), d).ec != std::errc())
+      fail(path, fmt::format("npy header dimension {} is out of range", number));
+    h.shape.push_back(d);
   }
   return h;
 }

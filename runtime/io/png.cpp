@@ -30,6 +30,12 @@ struct ImageGuard {
 // float tensor: beyond any image a model here is fed, far below what wraps.
 constexpr int64_t kMaxPngSamples = int64_t{1} << 28;
 
+// The most output bytes one byte of a PNG file can decode to: deflate expands at
+// most 1032:1, and one stored byte becomes at most 32 output bytes (8 pixels of a
+// 1-bit palette image, as RGBA). A header claiming more than file size x this is
+// rejected before its buffer is allocated.
+constexpr int64_t kMaxPngExpansion = 1032 * 32;
+
 uint32_t format_for_channels(int64_t channels) {
   switch (channels) {
     case 1:
@@ -70,6 +76,11 @@ Tensor read_png(const std::string& path) {
   if (checked_num_elements(dims, path) > kMaxPngSamples)
     fail(path, fmt::format("image of {}x{} pixels with {} channels has more than the {} samples graphrun reads",
                            image.width, image.height, channels, kMaxPngSamples));
+  std::error_code size_error;
+  const auto file_size = static_cast<int64_t>(std::filesystem::file_size(path, size_error));
+  if (!size_error && num_elements(dims) / kMaxPngExpansion > file_size)
+    fail(path, fmt::format("image of {}x{} pixels with {} channels cannot be stored in a file of {} bytes", image.width,
+                           image.height, channels, file_size));
   std::vector<png_byte> bytes(static_cast<size_t>(num_elements(dims)));
   if (!png_image_finish_read(&image, nullptr, bytes.data(), 0, nullptr))
     fail(path, fmt::format("corrupt PNG file ({})", image.message));

@@ -235,11 +235,11 @@ Vocabulary Vocabulary::parse(const std::string& text, const std::string& source)
   v.word_config_.lower = field("lower") == "1";
   const std::string hex = field("filters");
   v.word_config_.filters.clear();
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+  for (size_t i = 0; i < hex.size(); i += 2) {
     unsigned byte = 0;
-    const char* digits = hex.data() + i;
-    if (std::from_chars(digits, digits + 2, byte, 16).ptr != digits + 2)
-      throw Error(fmt::format("{}:3: filters '{}' are not hex digits", source, hex));
+    const char* end = hex.data() + std::min(i + 2, hex.size());
+    if (hex.size() % 2 != 0 || std::from_chars(hex.data() + i, end, byte, 16).ptr != end)
+      throw Error(fmt::format("{}:{}: filters '{}' are not hex-encoded bytes", source, line_no, hex));
     v.word_config_.filters += static_cast<char>(byte);
   }
   int64_t id = 1;

@@ -102,6 +102,22 @@ TEST(Npy, DataSizeIsCheckedAgainstTheFileBeforeAllocating) {
   EXPECT_EQ(npy_error(path), path + ": truncated .npy header");
 }
 
+TEST(Npy, LongHeadersParseWithoutDeepRecursion) {
+  // A 60000-character descr once overflowed the stack (the header was parsed with std::regex).
+  const std::string path = temp_path("long_header.npy");
+  const std::string descr(60000, 'f');
+  testing::write_raw_npy(path, "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (3,), }", 12);
+  EXPECT_EQ(npy_error(path),
+            path + ": unsupported element type '" + descr + "' (use float32, float64, int32 or int64)");
+  // Spaces around the colons, a 1-tuple and a 0-d shape parse as NumPy writes them.
+  testing::write_raw_npy(path, "{'descr' : '<i4',  'fortran_order':False, 'shape':  (3,) }", 12);
+  EXPECT_EQ(read_npy(path).dims(), Dims{3});
+  testing::write_raw_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 8);
+  EXPECT_EQ(read_npy(path).dims(), Dims{});
+  testing::write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': [3], }", 12);
+  EXPECT_EQ(npy_error(path), path + ": npy header has no 'shape'");
+}
+
 pb::Parameter param(const std::string& text) {
   pb::Parameter p;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &p));

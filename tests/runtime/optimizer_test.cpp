@@ -191,7 +191,7 @@ std::vector<Tensor> clipped_step(Clip clip, float clip_norm, double* global_norm
   c.clip = clip;
   c.clip_norm = clip_norm;
   Optimizer opt(c, {{2}, {2}});
-  std::vector<Tensor> params = {Tensor({DType::f32}, {2}), Tensor({DType::f32}, {2})};
+  std::vector<Tensor> params = {Tensor(DType::f32, {2}), Tensor(DType::f32, {2})};
   opt.apply(params,
             {Tensor::from_floats({2}, std::vector<float>{3, 4}), Tensor::from_floats({2}, std::vector<float>{6, 8})});
   *global_norm = opt.last_global_norm();

@@ -178,6 +178,10 @@ TEST(Png, HeaderClaimingAHugeImageIsAnErrorBeforeAllocating) {
   EXPECT_EQ(
       error_of([&] { read_png(path); }),
       path + ": image of 100000x100000 pixels with 3 channels has more than the 268435456 samples graphrun reads");
+  // Within that bound, but more than its 45 bytes can decode to (1032:1 deflate, 32 bytes per stored byte at most).
+  write_png_header(path, 8000, 8000);
+  EXPECT_EQ(error_of([&] { read_png(path); }),
+            path + ": image of 8000x8000 pixels with 3 channels cannot be stored in a file of 45 bytes");
   // A small header with the same empty data gets past the size check to libpng's own error.
   write_png_header(path, 4, 4);
   EXPECT_EQ(error_of([&] { read_png(path); }).rfind(path + ": corrupt PNG file (", 0), 0u);
