@@ -91,7 +91,8 @@ TEST(Bundle, EmojifierV1CarriesItsFrozenGloveTable) {
   EXPECT_EQ(summary.values, 30016 * 100 + 100 * 5 + 5 + 1);
   const Session bundle = load_bundle(dir + "/v1.grb");
   int64_t nonzero = 0;
-  for (float v : bundle.parameter("glove").values<float>()) nonzero += v != 0;
+  const Tensor glove = bundle.parameter("glove");  // a copy: the loop must not outlive it
+  for (float v : glove.values<float>()) nonzero += v != 0;
   EXPECT_GT(nonzero, 30000 * 90);
   expect_same_model(load_trained(model, dir + "/run"), bundle, TextClassifier(model, dir + "/run"),
                     TextClassifier::from_bundle(dir + "/v1.grb"));
