@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -46,6 +47,10 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual size_t scratchpad_bytes() const { return 0; }
   virtual void run(const KernelIO& io) const = 0;
+  // The elements an OpenMP team shares between two of its barriers, when that is less
+  // than the node's inputs and outputs (the executor's default estimate): a recurrent
+  // kernel synchronises at every time step, so only one step's work can be split.
+  virtual std::optional<int64_t> parallel_work() const { return std::nullopt; }
 };
 
 // What a kernel factory sees: the node and its concrete input/output types.

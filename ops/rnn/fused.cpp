@@ -177,6 +177,7 @@ class RecurrentKernelBase : public Kernel {
   }
 
   size_t scratchpad_bytes() const override { return plan_.total(); }
+  std::optional<int64_t> parallel_work() const override { return c_.step_gate_elements(); }
 
   // Adds the weight and bias arguments, reordering/converting into the scratchpad as needed.
   void add_weights(std::unordered_map<int, memory>& args, const KernelIO& io) const {

@@ -33,6 +33,9 @@ struct RnnConfig {
   int64_t bias_gates() const { return cell == Cell::gru_reset_after ? 4 : gates(); }          // oneDNN's bias
   int64_t keras_bias() const { return cell == Cell::gru_reset_after ? 6 * H : gates() * H; }  // per direction
   int64_t DH() const { return D * H; }
+  // The gate pre-activations of one time step, all directions: what a team splits
+  // between the step's barriers (Kernel::parallel_work).
+  int64_t step_gate_elements() const { return N * D * gates() * H; }
   bool concrete() const { return N >= 0 && T >= 0; }
 };
 

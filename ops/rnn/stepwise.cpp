@@ -93,6 +93,7 @@ class StepwiseBase : public Kernel {
         parallel_(c.N * c.H >= 16 * 1024) {}
 
   size_t scratchpad_bytes() const override { return plan_.total(); }
+  std::optional<int64_t> parallel_work() const override { return c_.step_gate_elements(); }
 
   // Reserves the matmuls' shared scratchpad region (call after creating them all).
   void plan_matmul_pad(std::initializer_list<const std::optional<Matmul>*> matmuls) {

@@ -190,9 +190,9 @@ std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const Run
   default_omp_threads();  // capture the default before any step changes it
   PlanRun state(plan, buffers, run, policy);
   const int threads = policy.inter_op_threads > 0    ? policy.inter_op_threads
-                      : plan.has_independent_steps() ? resolve_threads(0)
+                      : plan.has_independent_large_steps() ? resolve_threads(0)
                                                      : 1;
-  if (policy.caller_arena && plan.has_independent_steps() && plan.steps().size() > 1) {
+  if (policy.caller_arena && plan.has_independent_large_steps() && plan.steps().size() > 1) {
     state.run_parallel(nullptr);  // the host's arena bounds the concurrency
   } else if (threads == 1 || plan.steps().size() <= 1) {
     state.run_serial();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "graph/graph_algo.h"
 #include "graphrun/tensor.h"
@@ -27,6 +28,36 @@ void Plan::release_arena(std::shared_ptr<std::byte> arena) const {
   std::lock_guard lock(arenas_mutex_);
   free_arenas_.push_back(std::move(arena));
 }
+
+namespace {
+
+// Whether two large steps (kLargeStepElements or more) are independent: neither is an
+// ancestor of the other, so they may overlap. Large steps are few, so a walk over the
+// successors from each is cheap.
+bool independent_large_steps(const std::vector<PlanStep>& steps) {
+  std::vector<size_t> large;
+  for (size_t s = 0; s < steps.size(); ++s)
+    if (steps[s].work_elements >= kLargeStepElements) large.push_back(s);
+  std::vector<int> reached(steps.size(), -1);  // the last large step whose descendants were marked
+  for (size_t from : large) {
+    const int mark = static_cast<int>(from);
+    std::vector<int> stack(steps[from].successors);
+    while (!stack.empty()) {
+      const auto s = static_cast<size_t>(stack.back());
+      stack.pop_back();
+      if (reached[s] == mark) continue;
+      reached[s] = mark;
+      stack.insert(stack.end(), steps[s].successors.begin(), steps[s].successors.end());
+    }
+    // Steps are in topological order, so a step reaches only later ones: each pair is
+    // checked from its earlier step.
+    for (size_t other : large)
+      if (other > from && reached[other] != mark) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& ops,
                                           const std::vector<TensorType>& feed_types,
@@ -82,6 +113,8 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
     } catch (const std::exception& e) {  // e.g. oneDNN rejecting a primitive
       throw node_error("kernel creation failed", node, e.what());
     }
+    if (const std::optional<int64_t> work = step.kernel->parallel_work())
+      step.work_elements = std::min(step.work_elements, *work);
     for (ValueId in : node.inputs) {
       const NodeId producer = graph.value(in).producer;
       if (producer != kNoNode) predecessors[s].push_back(step_of.at(producer));
@@ -93,11 +126,7 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
   }
   for (size_t s = 0; s < order.size(); ++s)
     for (int p : predecessors[s]) plan->steps_[static_cast<size_t>(p)].successors.push_back(static_cast<int>(s));
-  // Independent steps exist unless the plan is a chain: in topological order,
-  // every step then depends on the one just before it.
-  for (size_t s = 1; s < order.size() && !plan->has_independent_steps_; ++s)
-    plan->has_independent_steps_ =
-        std::find(predecessors[s].begin(), predecessors[s].end(), static_cast<int>(s - 1)) == predecessors[s].end();
+  plan->has_independent_large_steps_ = independent_large_steps(plan->steps_);
 
   // Memory: every non-fetched node output and every scratchpad is an arena request.
   std::vector<MemoryRequest> requests;

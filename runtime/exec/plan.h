@@ -23,6 +23,10 @@ struct Slot {
   size_t index = 0;  // arena: byte offset; feed/parameter/fetch: position in the run's lists
 };
 
+// A step this large (inputs + outputs, or its kernel's parallel_work()) is worth an
+// OpenMP team of its own or a TBB worker beside another such step (executor.h).
+constexpr int64_t kLargeStepElements = 64 * 1024;
+
 struct PlanStep {
   NodeId node = kNoNode;
   std::unique_ptr<Kernel> kernel;
@@ -31,7 +35,8 @@ struct PlanStep {
   size_t scratchpad_offset = 0;  // in the arena
   std::vector<int> successors;   // steps that read this step's outputs
   int num_predecessors = 0;      // distinct steps this one waits for
-  int64_t work_elements = 0;     // non-parameter input + output elements: the executor's size estimate
+  int64_t work_elements = 0;     // the executor's size estimate: non-parameter input + output elements,
+                                 // or the kernel's parallel_work() when smaller
 };
 
 class Plan {
@@ -44,9 +49,9 @@ class Plan {
 
   const std::vector<PlanStep>& steps() const { return steps_; }
   size_t arena_bytes() const { return arena_bytes_; }
-  // Whether two steps can ever run at once (some step is neither an ancestor
-  // nor a descendant of another); a chain gains nothing from TBB.
-  bool has_independent_steps() const { return has_independent_steps_; }
+  // Whether two large steps can ever run at once (neither is an ancestor of the
+  // other). Only then does running steps as TBB tasks pay (see executor.h).
+  bool has_independent_large_steps() const { return has_independent_large_steps_; }
   const std::vector<TensorType>& fetch_types() const { return fetch_types_; }
   const std::vector<ValueId>& fetches() const { return fetches_; }
   const TensorType& value_type(ValueId v) const { return value_types_[static_cast<size_t>(v)]; }
@@ -59,7 +64,7 @@ class Plan {
  private:
   std::vector<PlanStep> steps_;
   size_t arena_bytes_ = 0;
-  bool has_independent_steps_ = false;
+  bool has_independent_large_steps_ = false;
   std::vector<ValueId> fetches_;
   std::vector<TensorType> fetch_types_;
   std::vector<TensorType> value_types_;  // concrete, by ValueId
