@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string_view>
 #include <utility>
 
+#include "ops/dnnl_util.h"
 #include "tests/ops/op_test_util.h"
 
 namespace graphrun::testing {
@@ -79,6 +82,44 @@ TEST(Reduction, MatchesReference) {
                        (keepdims ? " keepdims" : ""));
           expect_matches_reference(op, reduce_attrs(axes, keepdims), {random_floats(dims, rng)}, 1e-5f);
         }
+}
+
+// Where oneDNN has no JIT kernel for a sum or mean, the kernel runs its own loop in
+// place of oneDNN's reference one: the results must be the very same bits.
+TEST(Reduction, PlainLoopIsBitEqualToOneDnnsReferenceLoop) {
+  const std::pair<Dims, std::vector<int64_t>> cases[] = {
+      {{1, 20, 100}, {1}},  // Emojifier V1's word-vector sum
+      {{64, 40, 100}, {1}}, {{3, 5, 7, 11}, {1, 3}}, {{2, 1000, 3}, {1}}, {{300, 7}, {0}},
+      {{4, 6, 8}, {0, 2}},  {{9, 31}, {1}},
+  };
+  std::mt19937 rng(11);
+  int reference_shapes = 0;
+  for (const auto& [dims, axes] : cases) {
+    Dims dst_dims = dims;
+    for (int64_t axis : axes) dst_dims[static_cast<size_t>(axis)] = 1;
+    // Values of mixed magnitudes, so a different summation order would show.
+    Tensor x = random_floats(dims, rng, -1.f, 1.f);
+    float* values = x.data<float>();
+    for (int64_t i = 0; i < x.num_elements(); i += 3) values[i] *= 1000.f;
+    for (const auto& [op, algorithm] : {std::pair{"ReduceSum", dnnl::algorithm::reduction_sum},
+                                        std::pair{"ReduceMean", dnnl::algorithm::reduction_mean}}) {
+      SCOPED_TRACE(fmt::format("{} on {} axes {}", op, dims_str(dims), dims_str(axes)));
+      const dnnl::reduction::primitive_desc pd(
+          dnnl::reduction::desc(algorithm, plain_desc(dims), plain_desc(dst_dims), 0.f, 0.f), cpu_engine());
+      reference_shapes += std::string_view(pd.impl_info_str()).starts_with("ref");
+      Tensor expected = Tensor::uninitialized(DType::f32, dst_dims);
+      dnnl::stream stream(cpu_engine());
+      dnnl::reduction(pd).execute(stream, {{DNNL_ARG_SRC, wrap(plain_desc(dims), x.raw_data())},
+                                           {DNNL_ARG_DST, wrap(plain_desc(dst_dims), expected.raw_data())}});
+      stream.wait();
+      const Tensor got = run_kernel(op, reduce_attrs(axes), {x})[0];
+      ASSERT_EQ(got.num_elements(), expected.num_elements());
+      for (int64_t i = 0; i < got.num_elements(); ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(got.data<float>()[i]), std::bit_cast<uint32_t>(expected.data<float>()[i]))
+            << "element " << i;
+    }
+  }
+  EXPECT_GT(reference_shapes, 0) << "no case reaches oneDNN's reference loop: the test checks nothing";
 }
 
 TEST(Reduction, EmptyInput) {
