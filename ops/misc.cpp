@@ -99,6 +99,9 @@ class DropoutKernel final : public Kernel {
       return;
     }
     const DropoutMask drop(io.run->step_seed, node_seed_, ratio_);
+    // Each element's draw depends only on its index, so the split over the team the
+    // executor gave this step changes no bit; small inputs skip the fork/join.
+#pragma omp parallel for if (size_ >= 64 * 1024)
     for (int64_t i = 0; i < size_; ++i) {
       mask[i] = drop.value(static_cast<uint64_t>(i));
       y[i] = x[i] * mask[i];
