@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "ops/gradient.h"
+#include "ops/parallel_for.h"
 #include "ops/random.h"
 #include "ops/registry.h"
 
@@ -101,11 +102,10 @@ class DropoutKernel final : public Kernel {
     const DropoutMask drop(io.run->step_seed, node_seed_, ratio_);
     // Each element's draw depends only on its index, so the split over the team the
     // executor gave this step changes no bit; small inputs skip the fork/join.
-#pragma omp parallel for if (size_ >= 64 * 1024)
-    for (int64_t i = 0; i < size_; ++i) {
+    for_each_index(size_ >= 64 * 1024, size_, [&](int64_t i) {
       mask[i] = drop.value(static_cast<uint64_t>(i));
       y[i] = x[i] * mask[i];
-    }
+    });
   }
 
  private:

@@ -20,6 +20,7 @@
 
 #include "graphrun/error.h"
 #include "ops/dnnl_util.h"
+#include "ops/parallel_for.h"
 #include "ops/random.h"
 #include "ops/rnn/rnn_config.h"
 #include "ops/rnn/step_cell.h"
@@ -185,23 +186,23 @@ class StepwiseKernel final : public StepwiseBase {
         if (c_.dropout > 0) {
           const DropoutMask m =
               rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.dropout, d, 0, g, G_);
-#pragma omp parallel for if (parallel_)
-          for (int64_t i = 0; i < N * C; ++i) dm[g * N * C + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f;
+          for_each_index(parallel_, N * C,
+                         [&](int64_t i) { dm[g * N * C + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f; });
         }
         if (c_.recurrent_dropout > 0) {
           const DropoutMask m =
               rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.recurrent_dropout, d, 1, g, G_);
-#pragma omp parallel for if (parallel_)
-          for (int64_t i = 0; i < N * H; ++i) rm[g * N * H + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f;
+          for_each_index(parallel_, N * H,
+                         [&](int64_t i) { rm[g * N * H + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f; });
         }
       }
       // 1. The input projection of every step: XP = X W (per gate on X * dm_g with dropout).
       if (c_.dropout > 0) {
         float* xd = at(pad, xd_);
         for (int64_t g = 0; g < G_; ++g) {
-#pragma omp parallel for if (parallel_)
-          for (int64_t row = 0; row < NT_; ++row)
+          for_each_index(parallel_, NT_, [&](int64_t row) {
             for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
+          });
           x_proj_->run(xd, W + g * H, xp + g * H, mm_pad);
         }
       } else {
@@ -235,23 +236,19 @@ class StepwiseKernel final : public StepwiseBase {
         // HR = h R for the first Gz gates ((h * rm_g) R_g with recurrent dropout).
         if (c_.recurrent_dropout > 0) {
           for (int64_t g = 0; g < Gz_; ++g) {
-#pragma omp parallel for if (parallel_)
-            for (int64_t i = 0; i < N * H; ++i) h_src[i] = h[i] * rm[g * N * H + i];
+            for_each_index(parallel_, N * H, [&](int64_t i) { h_src[i] = h[i] * rm[g * N * H + i]; });
             h_gate_proj_->run(h_src, R + g * H, hr + g * H, mm_pad);
           }
         } else {
           h_proj_->run(h, R, hr, mm_pad);
         }
-#pragma omp parallel for if (parallel_)
-        for (int64_t n = 0; n < N; ++n) cell_.forward(step_row(n, t));
+        for_each_index(parallel_, N, [&](int64_t n) { cell_.forward(step_row(n, t)); });
         if (cell_.reset_before()) {  // the candidate's HR from r * h * rm_h (in h_src)
           h_gate_proj_->run(h_src, R + Gz_ * H, hr + Gz_ * H, mm_pad);
-#pragma omp parallel for if (parallel_)
-          for (int64_t n = 0; n < N; ++n) cell_.forward_candidate(step_row(n, t));
+          for_each_index(parallel_, N, [&](int64_t n) { cell_.forward_candidate(step_row(n, t)); });
         }
         // Commit real steps (a masked step keeps h and c), save the states, write outputs.
-#pragma omp parallel for if (parallel_)
-        for (int64_t n = 0; n < N; ++n) {
+        for_each_index(parallel_, N, [&](int64_t n) {
           const int64_t row = n * T + t;
           if (step_mask[row] != 0.f) {
             seen[n] = 1.f;
@@ -262,7 +259,7 @@ class StepwiseKernel final : public StepwiseBase {
           if (has_c_) std::copy_n(cs + n * H, H, ws + layout_.cs + (d * NT_ + row) * H);
           if (c_.return_sequences)
             for (int64_t j = 0; j < H; ++j) y[row * DH + d * H + j] = seen[n] != 0.f ? h[n * H + j] : 0.f;
-        }
+        });
       }
       for (int64_t n = 0; n < N; ++n)
         for (int64_t j = 0; j < H; ++j) {
@@ -369,57 +366,54 @@ class StepwiseGradKernel final : public StepwiseBase {
                            .rec_masks = masks};
       };
       // first[n]: the first real step (T when none): Y_t = h_t exactly from there on.
-#pragma omp parallel for if (parallel_)
-      for (int64_t n = 0; n < N; ++n) {
+      for_each_index(parallel_, N, [&](int64_t n) {
         first[n] = static_cast<float>(T);
         for (int64_t s = T - 1; s >= 0; --s)
           if (step_mask[n * T + time_of(d, s)] != 0.f) first[n] = static_cast<float>(s);
-      }
+      });
       // Gradients of the final states (and, without return_sequences, of the last output).
       const float* dY_h = io.in<float>(static_cast<size_t>(at_.dy_h));
       const float* dY_c = has_c_ ? io.in<float>(static_cast<size_t>(at_.dy_c)) : nullptr;
-#pragma omp parallel for if (parallel_)
-      for (int64_t n = 0; n < N; ++n)
+      for_each_index(parallel_, N, [&](int64_t n) {
         for (int64_t j = 0; j < H; ++j) {
           const int64_t k = n * DH + d * H + j;
           dh[n * H + j] = dY_h[k] + (!c_.return_sequences && first[n] < static_cast<float>(T) ? dY[k] : 0.f);
           dc[n * H + j] = dY_c ? dY_c[k] : 0.f;
         }
+      });
       std::fill_n(dA, NT_ * GH_, 0.f);
       if (has_rec_bias_) std::fill_n(dAR, NT_ * GH_, 0.f);
 
       for (int64_t s = T - 1; s >= 0; --s) {
         const int64_t t = time_of(d, s);
-#pragma omp parallel for if (parallel_)
-        for (int64_t n = 0; n < N; ++n) {
+        for_each_index(parallel_, N, [&](int64_t n) {
           const int64_t row = n * T + t;
           if (c_.return_sequences && static_cast<float>(s) >= first[n])
             for (int64_t j = 0; j < H; ++j) dh[n * H + j] += dY[row * DH + d * H + j];
-          if (step_mask[row] == 0.f) continue;  // dh, dc pass through a masked step
-          cell_.backward(step_row(n, s));       // dA_t, dc_{t-1} and dh_{t-1} apart from the recurrent matmuls
-        }
+          if (step_mask[row] == 0.f) return;  // dh, dc pass through a masked step
+          cell_.backward(step_row(n, s));     // dA_t, dc_{t-1} and dh_{t-1} apart from the recurrent matmuls
+        });
         if (cell_.reset_before()) {  // the candidate's da_n R_h^T gives dr and part of dh_{t-1}
           dh_gate_proj_->run(dA + t * GH_ + Gz_ * H, R + Gz_ * H, tmp, mm_pad);
-#pragma omp parallel for if (parallel_)
-          for (int64_t n = 0; n < N; ++n)
+          for_each_index(parallel_, N, [&](int64_t n) {
             if (step_mask[n * T + t] != 0.f) cell_.backward_reset(step_row(n, s));
+          });
         }
         // dh_{t-1} += sum_g (dAR_g R_g^T) * rm_g over the first Gz gates.
         if (c_.recurrent_dropout > 0) {
           for (int64_t g = 0; g < Gz_; ++g) {
             dh_gate_proj_->run(dAR + t * GH_ + g * H, R + g * H, tmp, mm_pad);
-#pragma omp parallel for if (parallel_)
-            for (int64_t n = 0; n < N; ++n)
+            for_each_index(parallel_, N, [&](int64_t n) {
               for (int64_t j = 0; j < H; ++j) dh_new[n * H + j] += tmp[n * H + j] * masks.at(g, n, j);
+            });
           }
         } else {
           dh_proj_->run(dAR + t * GH_, R, tmp, mm_pad);
-#pragma omp parallel for if (parallel_)
-          for (int64_t i = 0; i < N * H; ++i) dh_new[i] += tmp[i];
+          for_each_index(parallel_, N * H, [&](int64_t i) { dh_new[i] += tmp[i]; });
         }
-#pragma omp parallel for if (parallel_)
-        for (int64_t n = 0; n < N; ++n)
+        for_each_index(parallel_, N, [&](int64_t n) {
           if (step_mask[n * T + t] != 0.f) std::copy_n(dh_new + n * H, H, dh + n * H);
+        });
       }
       for (int64_t n = 0; n < N; ++n)
         for (int64_t j = 0; j < H; ++j) {
@@ -429,8 +423,7 @@ class StepwiseGradKernel final : public StepwiseBase {
 
         // dR = sum over steps of (recurrent source)^T dAR: h_{t-1} * rm_g, scaled further by the cell
         // (the classic GRU's candidate: r h_{t-1} rm_h).
-#pragma omp parallel for if (parallel_)
-      for (int64_t n = 0; n < N; ++n)
+      for_each_index(parallel_, N, [&](int64_t n) {
         for (int64_t s = 0; s < T; ++s) {
           const int64_t row = n * T + time_of(d, s);
           const float* hp = prev(hs, h0, n, s);
@@ -440,6 +433,7 @@ class StepwiseGradKernel final : public StepwiseBase {
             cell_.scale_recurrent_source(g, act + row * GH_, src, H);
           }
         }
+      });
       float* dR = io.out<float>(2) + d * H * GH_;
       if (Gs_ == 1)
         dr_->run(hs_src, dAR, dR, mm_pad);
@@ -450,14 +444,14 @@ class StepwiseGradKernel final : public StepwiseBase {
       if (c_.dropout > 0) {
         float *xd = at(pad, xd_), *dxg = at(pad, dxg_);
         for (int64_t g = 0; g < G_; ++g) {
-#pragma omp parallel for if (parallel_)
-          for (int64_t row = 0; row < NT_; ++row)
+          for_each_index(parallel_, NT_, [&](int64_t row) {
             for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
+          });
           dw_->run(xd, dA + g * H, dW + g * H, mm_pad);
           dx_->run(dA + g * H, W + g * H, dxg, mm_pad);
-#pragma omp parallel for if (parallel_)
-          for (int64_t row = 0; row < NT_; ++row)
+          for_each_index(parallel_, NT_, [&](int64_t row) {
             for (int64_t i = 0; i < C; ++i) dX[row * C + i] += dxg[row * C + i] * dm[(g * N + row / T) * C + i];
+          });
         }
       } else {
         dw_->run(X, dA, dW, mm_pad);
