@@ -1,6 +1,8 @@
 #include "ops/dnnl_util.h"
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 
 namespace graphrun {
 namespace {
@@ -40,8 +42,23 @@ dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides) {
 }
 
 dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
-  // oneDNN takes a non-const handle even for inputs it only reads.
-  return dnnl::memory(md, cpu_engine(), const_cast<void*>(data));
+  // Creating a dnnl::memory allocates, which at small shapes costs as much as the
+  // primitive itself (a fifth of a batch-1 step-wise LSTM step). Kernels wrap the same
+  // buffers run after run, so each thread keeps the objects it made last in a small
+  // direct-mapped cache, by buffer and descriptor. An entry only refers to a buffer.
+  struct Entry {
+    const void* data = nullptr;
+    dnnl::memory::desc md;
+    dnnl::memory memory;
+  };
+  constexpr size_t kSlots = 256;
+  thread_local std::array<Entry, kSlots> cache;
+  const auto address = reinterpret_cast<uintptr_t>(data);
+  Entry& entry = cache[(address >> 6 ^ address >> 14 ^ md.get_size()) % kSlots];
+  if (entry.data != data || !entry.memory || entry.md != md)
+    // oneDNN takes a non-const handle even for inputs it only reads.
+    entry = {data, md, dnnl::memory(md, cpu_engine(), const_cast<void*>(data))};
+  return entry.memory;
 }
 
 void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args,
