@@ -51,6 +51,9 @@ class Tensor {
   void* raw_data() { return storage_.get(); }
   const void* raw_data() const { return storage_.get(); }
 
+  // Whether no other Tensor shares this one's storage (a reshaped view or a copy does).
+  bool sole_owner() const { return storage_.use_count() == 1; }
+
   Tensor clone() const;
   // Same storage, new dims with the same element count.
   Tensor reshaped(Dims dims) const;

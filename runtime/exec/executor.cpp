@@ -45,11 +45,13 @@ class PlanRun {
         run_(run),
         policy_(policy),
         profile_(execution_profile()),
-        arena_(plan.acquire_arena()) {
-    // Every kernel writes all of its outputs: fetched buffers need no zero fill.
-    for (const TensorType& t : plan.fetch_types()) fetched_.push_back(Tensor::uninitialized(t.dtype, t.dims));
+        arena_(plan.acquire_arena()),
+        // Every kernel writes all of its outputs: fetched buffers need no zero fill.
+        fetched_(plan.acquire_fetch_buffers()) {}
+  ~PlanRun() {
+    plan_.retire_fetch_buffers(fetched_);
+    plan_.release_arena(std::move(arena_));
   }
-  ~PlanRun() { plan_.release_arena(std::move(arena_)); }
   PlanRun(const PlanRun&) = delete;
   PlanRun& operator=(const PlanRun&) = delete;
 

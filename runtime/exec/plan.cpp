@@ -59,6 +59,30 @@ bool independent_large_steps(const std::vector<PlanStep>& steps) {
 
 }  // namespace
 
+std::vector<Tensor> Plan::acquire_fetch_buffers() const {
+  {
+    std::lock_guard lock(fetches_mutex_);
+    for (auto set = recycled_fetches_.begin(); set != recycled_fetches_.end(); ++set)
+      if (std::all_of(set->begin(), set->end(), [](const Tensor& t) { return t.sole_owner(); })) {
+        std::vector<Tensor> free = std::move(*set);
+        recycled_fetches_.erase(set);
+        return free;
+      }
+  }
+  std::vector<Tensor> fresh;
+  for (const TensorType& t : fetch_types_) fresh.push_back(Tensor::uninitialized(t.dtype, t.dims));
+  return fresh;
+}
+
+void Plan::retire_fetch_buffers(const std::vector<Tensor>& fetched) const {
+  size_t bytes = 0;
+  for (const Tensor& t : fetched) bytes += t.num_bytes();
+  if (bytes > kMaxRecycledFetchBytes) return;
+  std::lock_guard lock(fetches_mutex_);
+  recycled_fetches_.push_back(fetched);
+  if (recycled_fetches_.size() > kRecycledFetchSets) recycled_fetches_.erase(recycled_fetches_.begin());
+}
+
 std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& ops,
                                           const std::vector<TensorType>& feed_types,
                                           const std::vector<ValueId>& fetches) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "graphrun/tensor.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -60,6 +61,15 @@ class Plan {
   // arena on every training step cost more system time than the step itself.
   std::shared_ptr<std::byte> acquire_arena() const;
   void release_arena(std::shared_ptr<std::byte> arena) const;
+  // Fetched outputs are recycled too, so that a training loop's gradients and metrics
+  // stop allocating after its first steps: a run takes a set of output tensors that no
+  // caller holds any more, or new ones. The plan keeps the last kRecycledFetchSets sets
+  // of at most kMaxRecycledFetchBytes each (two cover `outputs = run(...)`, where the
+  // previous outputs live until the new ones are returned).
+  static constexpr size_t kRecycledFetchSets = 2;
+  static constexpr size_t kMaxRecycledFetchBytes = size_t{64} << 20;
+  std::vector<Tensor> acquire_fetch_buffers() const;
+  void retire_fetch_buffers(const std::vector<Tensor>& fetched) const;
 
  private:
   std::vector<PlanStep> steps_;
@@ -70,6 +80,8 @@ class Plan {
   std::vector<TensorType> value_types_;  // concrete, by ValueId
   mutable std::mutex arenas_mutex_;
   mutable std::vector<std::shared_ptr<std::byte>> free_arenas_;
+  mutable std::mutex fetches_mutex_;
+  mutable std::vector<std::vector<Tensor>> recycled_fetches_;  // oldest first
 };
 
 }  // namespace graphrun

@@ -2,10 +2,12 @@
 // large, and whether two large steps can overlap (only then do TBB tasks pay).
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "graph/loader.h"
 #include "ops/registry.h"
+#include "runtime/exec/executor.h"
 #include "runtime/exec/plan.h"
 
 namespace graphrun {
@@ -74,6 +76,45 @@ output: "y"
       EXPECT_EQ(plan->steps()[0].work_elements, batch * 4 * 64) << recurrent << ", batch " << batch;
     }
   }
+}
+
+// A run's outputs reuse the buffers of an earlier run that nobody holds any more,
+// and never those of outputs a caller still has.
+TEST(Plan, RecyclesFetchedBuffersNobodyHolds) {
+  const std::string text = R"(version: 1
+input { name: "x" shape: [-1, 4] }
+node { name: "y" op: "Relu" input: "x" }
+output: "y"
+)";
+  const Graph graph = build_graph(parse_model_text(text, "m.pbtxt"), builtin_ops());
+  const auto plan = Plan::compile(graph, builtin_ops(), {{DType::f32, {2, 4}}}, graph.outputs);
+  const std::vector<Tensor> params;
+  std::vector<std::vector<Tensor>> feeds;  // made up front: the allocation count below is the run's alone
+  for (float value : {0.f, 1.f, 2.f, 3.f, 4.f}) feeds.push_back({Tensor::from_floats({2, 4}, std::vector<float>(8, value))});
+  auto run = [&](float value) {
+    return execute_plan(*plan, graph, RunBuffers{&feeds[static_cast<size_t>(value)], &params}, RunContext{},
+                        ExecutionPolicy{})[0];
+  };
+  const void* first_buffer = nullptr;
+  {
+    const Tensor first = run(1.f);
+    first_buffer = first.raw_data();
+    // `first` is held: the next run must write elsewhere.
+    const Tensor second = run(2.f);
+    EXPECT_NE(second.raw_data(), first_buffer);
+    EXPECT_EQ(first.data<float>()[0], 1.f);
+    EXPECT_EQ(second.data<float>()[0], 2.f);
+  }
+  // Both released: a run takes one of their buffers instead of allocating.
+  const AllocationCount before = buffer_allocations();
+  const Tensor third = run(3.f);
+  EXPECT_EQ(buffer_allocations().buffers, before.buffers);
+  EXPECT_EQ(third.data<float>()[0], 3.f);
+  // A view shares the storage, so it counts as holding it.
+  const Tensor view = third.reshaped({8});
+  const Tensor fourth = run(4.f);
+  EXPECT_NE(fourth.raw_data(), third.raw_data());
+  EXPECT_EQ(view.data<float>()[0], 3.f);
 }
 
 }  // namespace
