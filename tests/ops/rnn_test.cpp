@@ -406,6 +406,31 @@ TEST(RecurrentStepwise, ParallelRowsEqualOneThread) {
   omp_set_num_threads(threads);
 }
 
+// Outside training recurrent dropout is the identity: a masked layer configured with it
+// gives the very bits of the same layer without it (the kernel then multiplies h by R for
+// all gates at once instead of gate by gate), at batch 1 and at a parallel batch.
+TEST(RecurrentStepwise, RecurrentDropoutIsTheIdentityOutsideTraining) {
+  const int64_t T = 6, C = 7, H = 100;
+  std::mt19937 rng(44);
+  for (int64_t N : {1, 256})
+    for (const Variant& v : kVariants) {
+      SCOPED_TRACE(v.name() + " batch " + std::to_string(N));
+      std::vector<Tensor> in = make_inputs(v, N, T, C, H, /*bidirectional=*/true, false, rng);
+      std::vector<int64_t> lengths;
+      for (int64_t n = 0; n < N; ++n) lengths.push_back(1 + n % T);
+      in.push_back(token_ids(T, lengths, /*pre=*/false));
+      const std::vector<Tensor> plain =
+          run_kernel(v.op, dropout_attrs(H, "BIDIRECTIONAL", true, v.reset_after, 0.f, 0.f), in);
+      const std::vector<Tensor> with_dropout =
+          run_kernel(v.op, dropout_attrs(H, "BIDIRECTIONAL", true, v.reset_after, 0.f, 0.5f), in);
+      for (size_t k = 0; k + 1 < plain.size(); ++k) {  // the workspace's layout differs
+        ASSERT_EQ(plain[k].num_bytes(), with_dropout[k].num_bytes());
+        EXPECT_EQ(std::memcmp(plain[k].raw_data(), with_dropout[k].raw_data(), plain[k].num_bytes()), 0)
+            << "output " << k;
+      }
+    }
+}
+
 // Keras mask_zero: a pre-padded masked run equals the unpadded run in both directions
 // (on the real steps, and the final states); post-padding likewise.
 TEST(RecurrentStepwise, PaddedMaskedRunEqualsUnpadded) {
