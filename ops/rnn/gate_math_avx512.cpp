@@ -26,7 +26,9 @@ constexpr int kLanes = 16;
 
 __m512 splat(float v) { return _mm512_set1_ps(v); }
 __m512i splat_bits(int32_t v) { return _mm512_set1_epi32(v); }
-__m512 flip_sign(__m512 v) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), splat_bits(INT32_MIN))); }
+__m512 flip_sign(__m512 v) {
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), splat_bits(INT32_MIN)));
+}
 
 // Recomputes the lanes in `lanes` with the scalar function f.
 __m512 scalar_lanes(__m512 x, __m512 y, __mmask16 lanes, float (*f)(float)) {
@@ -93,11 +95,11 @@ __m512 exp16(__m512 x) {
 
 // ---- tanhf: fdlibm's s_tanhf.c over s_expm1f.c (glibc's generic float code, no FMA) ----
 // expm1f's constants.
-constexpr float kLn2Hi = 6.9313812256e-01f;  // 0x3f317180
-constexpr float kLn2Lo = 9.0580006145e-06f;  // 0x3717f7d1
+constexpr float kLn2Hi = 6.9313812256e-01f;   // 0x3f317180
+constexpr float kLn2Lo = 9.0580006145e-06f;   // 0x3717f7d1
 constexpr float kInvLn2 = 1.4426950216e+00f;  // 0x3fb8aa3b
-constexpr float kQ1 = -3.3333335072e-02f, kQ2 = 1.5873016091e-03f, kQ3 = -7.9365076090e-05f,
-                kQ4 = 4.0082177293e-06f, kQ5 = -2.0109921195e-07f;
+constexpr float kQ1 = -3.3333335072e-02f, kQ2 = 1.5873016091e-03f, kQ3 = -7.9365076090e-05f, kQ4 = 4.0082177293e-06f,
+                kQ5 = -2.0109921195e-07f;
 constexpr float kHuge = 1.0e+30f, kTiny = 1.0e-30f;
 
 __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }

@@ -4,14 +4,11 @@
 // row (one sequence at one step), forward and backward (cell_*.cpp).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 
 #include "ops/rnn/rnn_config.h"
 
 namespace graphrun::rnn {
-
-inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
 // This direction's recurrent dropout masks [G, N, H] (nullptr without recurrent dropout).
 struct RecurrentMasks {
