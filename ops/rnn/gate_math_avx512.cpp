@@ -44,7 +44,7 @@ __m512 scalar_lanes(__m512 x, __m512 y, __mmask16 lanes, float (*f)(float)) {
 // exp(x) = 2^(k/32) * 2^(r/32) with x * 32/ln2 = k + r, in double: a 32-entry table of
 // 2^(i/32) and a cubic polynomial. Its data (exp2f_data.c: tab, invln2_scaled, shift,
 // poly_scaled):
-constexpr uint64_t kExp2Table[32] = {
+alignas(64) constexpr uint64_t kExp2Table[32] = {
     0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51, 0x3fef72b83c7d517b,
     0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1, 0x3fef06fe0a31b715, 0x3feef1a7373aa9cb,
     0x3feedea64c123422, 0x3feece086061892d, 0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429,
@@ -62,8 +62,8 @@ constexpr int32_t kExpSpecialTop12 = 0x42b;
 // tab[k % 32] of the ki lanes: two 16-entry permutes, chosen by bit 4.
 __m512i exp2_table(__m512i ki) {
   const __m512i* tab = reinterpret_cast<const __m512i*>(kExp2Table);
-  const __m512i low = _mm512_permutex2var_epi64(_mm512_loadu_si512(tab), ki, _mm512_loadu_si512(tab + 1));
-  const __m512i high = _mm512_permutex2var_epi64(_mm512_loadu_si512(tab + 2), ki, _mm512_loadu_si512(tab + 3));
+  const __m512i low = _mm512_permutex2var_epi64(_mm512_load_si512(tab), ki, _mm512_load_si512(tab + 1));
+  const __m512i high = _mm512_permutex2var_epi64(_mm512_load_si512(tab + 2), ki, _mm512_load_si512(tab + 3));
   return _mm512_mask_blend_epi64(_mm512_test_epi64_mask(ki, _mm512_set1_epi64(16)), low, high);
 }
 
@@ -122,7 +122,7 @@ __m512 expm1_16(__m512 x) {
   // k = (int)(x / ln2 +- 0.5); none below 0.5 ln2. k = +-1 makes t * ln2_hi, t * ln2_lo exact,
   // as fdlibm's explicit +-ln2_hi, +-ln2_lo.
   const __mmask16 reduced = _mm512_cmpgt_epi32_mask(hx, splat_bits(0x3eb17218));
-  const __mmask16 near = _mm512_cmplt_epi32_mask(hx, splat_bits(0x3F851592));
+  const __mmask16 near = _mm512_cmplt_epi32_mask(hx, splat_bits(0x3f851592));
   const __m512i k_rounded = _mm512_cvttps_epi32(add(mul(splat(kInvLn2), x), blend(negative, half, splat(-0.5f))));
   const __m512i k_near = _mm512_mask_blend_epi32(negative, splat_bits(1), splat_bits(-1));
   const __m512i k = _mm512_maskz_mov_epi32(reduced, _mm512_mask_blend_epi32(near, k_rounded, k_near));
@@ -184,11 +184,11 @@ __m512 tanh16(__m512 x) {
   const __mmask16 uses_expm1 = static_cast<__mmask16>(~(at_least_22 | below_2_to_minus_55));
   const __m512 arg = blend(uses_expm1, one, blend(at_least_one, mul(ax, splat(-2.f)), add(ax, ax)));
   const __m512 t = expm1_16(arg);
-  const __m512 t_plus_2 = add(t, two);
-  __m512 z = blend(at_least_one, _mm512_div_ps(flip_sign(t), t_plus_2), sub(one, _mm512_div_ps(two, t_plus_2)));
+  const __m512 quotient = _mm512_div_ps(blend(at_least_one, flip_sign(t), two), add(t, two));  // one division
+  __m512 z = blend(at_least_one, quotient, sub(one, quotient));
   z = blend(at_least_22, z, sub(one, splat(kTiny)));  // |x| >= 22: 1 (raising inexact)
   const __mmask16 negative = _mm512_cmplt_epi32_mask(jx, _mm512_setzero_si512());
-  __m512 y = _mm512_mask_blend_ps(negative, z, flip_sign(z));
+  __m512 y = blend(negative, z, flip_sign(z));
   // |x| < 2^-55: x * (1 + x); +-0: x.
   y = blend(below_2_to_minus_55, y, mul(add(one, x), x));
   y = blend(equal(ix, 0), y, x);
