@@ -16,6 +16,9 @@ struct RecurrentMasks {
   int64_t N, H;
   // rm_g of row n, element j; 1 without recurrent dropout.
   float at(int64_t g, int64_t n, int64_t j) const { return masks ? masks[(g * N + n) * H + j] : 1.f; }
+  // rm_g of row n, [H]; nullptr without recurrent dropout. (A loop over a row takes the
+  // branch once: the compiler vectorises it.)
+  const float* row(int64_t g, int64_t n) const { return masks ? masks + (g * N + n) * H : nullptr; }
 };
 
 // One row of a forward step: sequence n at step t. Arrays hold H floats unless noted;
