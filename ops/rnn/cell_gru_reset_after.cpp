@@ -3,6 +3,9 @@
 //   z = sigma(x W_z + b_z + h R_z + rb_z)   r likewise   q = h R_h + rb_h
 //   n = tanh(x W_h + b_h + r * q)           h' = z h + (1 - z) n
 // q is saved: backward needs it for dr, and r for the recurrent side dq = da_n * r.
+// The transcendental functions run over whole gates (gate_math.h), the rest per element in
+// the order above.
+#include "ops/rnn/gate_math.h"
 #include "ops/rnn/step_cell.h"
 
 namespace graphrun::rnn {
@@ -14,11 +17,15 @@ class GruResetAfterCell final : public StepCell {
     const int64_t H = row.H;
     const float *x = row.x_proj, *hr = row.h_proj, *b = row.bias, *rb = row.bias + 3 * H;
     float *a = row.act, *q = row.q;
+    for (int64_t k = 0; k < 2 * H; ++k) a[k] = x[k] + b[k] + hr[k] + rb[k];
+    sigmoid_in_place(a, 2 * H);  // z, r
     for (int64_t j = 0; j < H; ++j) {
-      const float z = a[j] = sigmoid(x[j] + b[j] + hr[j] + rb[j]);
-      const float r = a[H + j] = sigmoid(x[H + j] + b[H + j] + hr[H + j] + rb[H + j]);
       q[j] = hr[2 * H + j] + rb[2 * H + j];
-      const float cand = a[2 * H + j] = std::tanh(x[2 * H + j] + b[2 * H + j] + r * q[j]);
+      a[2 * H + j] = x[2 * H + j] + b[2 * H + j] + a[H + j] * q[j];  // x W_h + b_h + r q
+    }
+    tanh_in_place(a + 2 * H, H);
+    for (int64_t j = 0; j < H; ++j) {
+      const float z = a[j], cand = a[2 * H + j];
       row.h_new[j] = z * row.h[j] + (1 - z) * cand;  // h' = z h + (1 - z) n
     }
   }

@@ -3,6 +3,9 @@
 // the candidate's recurrent matmul, so the step has two parts around that matmul:
 //   z = sigma(x W_z + h R_z + b_z)   r = sigma(x W_r + h R_r + b_r)        (forward)
 //   n = tanh(x W_h + (r * h * rm_h) R_h + b_h)   h' = z h + (1 - z) n      (forward_candidate)
+// The transcendental functions run over whole gates (gate_math.h), the rest per element in
+// the order above.
+#include "ops/rnn/gate_math.h"
 #include "ops/rnn/step_cell.h"
 
 namespace graphrun::rnn {
@@ -18,21 +21,18 @@ class GruResetBeforeCell final : public StepCell {
     const int64_t H = row.H;
     const float *x = row.x_proj, *hr = row.h_proj, *b = row.bias;
     float* a = row.act;
-    for (int64_t j = 0; j < H; ++j) {
-      a[j] = sigmoid(x[j] + hr[j] + b[j]);
-      const float r = a[H + j] = sigmoid(x[H + j] + hr[H + j] + b[H + j]);
-      row.reset_h[j] = r * row.h[j] * row.rec_masks.at(kCandidate, row.n, j);
-    }
+    for (int64_t k = 0; k < 2 * H; ++k) a[k] = x[k] + hr[k] + b[k];
+    sigmoid_in_place(a, 2 * H);  // z, r
+    for (int64_t j = 0; j < H; ++j) row.reset_h[j] = a[H + j] * row.h[j] * row.rec_masks.at(kCandidate, row.n, j);
   }
 
   // h_proj's candidate gate now holds (r * h * rm_h) R_h.
   void forward_candidate(const ForwardRow& row) const override {
     const int64_t H = row.H;
     float* a = row.act;
-    for (int64_t j = 0; j < H; ++j) {
-      const float cand = a[2 * H + j] = std::tanh(row.x_proj[2 * H + j] + row.h_proj[2 * H + j] + row.bias[2 * H + j]);
-      row.h_new[j] = a[j] * row.h[j] + (1 - a[j]) * cand;
-    }
+    for (int64_t j = 0; j < H; ++j) a[2 * H + j] = row.x_proj[2 * H + j] + row.h_proj[2 * H + j] + row.bias[2 * H + j];
+    tanh_in_place(a + 2 * H, H);
+    for (int64_t j = 0; j < H; ++j) row.h_new[j] = a[j] * row.h[j] + (1 - a[j]) * a[2 * H + j];
   }
 
   // z and the candidate; r needs the candidate's gradient through R_h (backward_reset).

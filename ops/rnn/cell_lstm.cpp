@@ -1,5 +1,10 @@
 // Keras LSTM's step, gates i, f, c, o (= oneDNN's order):
 //   i, f, o = sigma(x W + h R + b)   g = tanh(x W_c + h R_c + b_c)   c' = f c + i g   h' = o tanh(c')
+// The transcendental functions run over whole gates (gate_math.h); every other operation is
+// per element in the order above, so the results equal the one-element-at-a-time loop's.
+#include <algorithm>
+
+#include "ops/rnn/gate_math.h"
 #include "ops/rnn/step_cell.h"
 
 namespace graphrun::rnn {
@@ -11,23 +16,26 @@ class LstmCell final : public StepCell {
     const int64_t H = row.H;
     const float *x = row.x_proj, *hr = row.h_proj, *b = row.bias;
     float* a = row.act;
-    for (int64_t j = 0; j < H; ++j) {
-      const float i = a[j] = sigmoid(x[j] + hr[j] + b[j]);
-      const float f = a[H + j] = sigmoid(x[H + j] + hr[H + j] + b[H + j]);
-      const float g = a[2 * H + j] = std::tanh(x[2 * H + j] + hr[2 * H + j] + b[2 * H + j]);
-      const float o = a[3 * H + j] = sigmoid(x[3 * H + j] + hr[3 * H + j] + b[3 * H + j]);
-      row.c_new[j] = f * row.c[j] + i * g;
-      row.h_new[j] = o * std::tanh(row.c_new[j]);
-    }
+    for (int64_t k = 0; k < 4 * H; ++k) a[k] = x[k] + hr[k] + b[k];
+    sigmoid_in_place(a, 2 * H);                                                                // i, f
+    tanh_in_place(a + 2 * H, H);                                                               // g
+    sigmoid_in_place(a + 3 * H, H);                                                            // o
+    for (int64_t j = 0; j < H; ++j) row.c_new[j] = a[H + j] * row.c[j] + a[j] * a[2 * H + j];  // f c + i g
+    std::copy_n(row.c_new, H, row.h_new);
+    tanh_in_place(row.h_new, H);
+    for (int64_t j = 0; j < H; ++j) row.h_new[j] = a[3 * H + j] * row.h_new[j];  // o tanh(c')
   }
 
+  // da_o's slot holds tanh(c_t) until da_o replaces it.
   void backward(const BackwardRow& row) const override {
     const int64_t H = row.H;
     const float* a = row.act;
     float* da = row.da;
+    std::copy_n(row.c_t, H, da + 3 * H);
+    tanh_in_place(da + 3 * H, H);
     for (int64_t j = 0; j < H; ++j) {
       const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-      const float tc = std::tanh(row.c_t[j]);
+      const float tc = da[3 * H + j];
       const float dct = row.dc[j] + row.dh[j] * o * (1 - tc * tc);  // dc_t, h' = o tanh(c')
       da[j] = dct * g * i * (1 - i);
       da[H + j] = dct * row.c[j] * f * (1 - f);

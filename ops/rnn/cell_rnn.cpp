@@ -1,4 +1,7 @@
 // Keras SimpleRNN's step (oneDNN vanilla_rnn with tanh): h' = tanh(x W + h R + b).
+#include <algorithm>
+
+#include "ops/rnn/gate_math.h"
 #include "ops/rnn/step_cell.h"
 
 namespace graphrun::rnn {
@@ -7,8 +10,9 @@ namespace {
 class RnnCell final : public StepCell {
  public:
   void forward(const ForwardRow& row) const override {
-    for (int64_t j = 0; j < row.H; ++j)
-      row.h_new[j] = row.act[j] = std::tanh(row.x_proj[j] + row.h_proj[j] + row.bias[j]);
+    for (int64_t j = 0; j < row.H; ++j) row.act[j] = row.x_proj[j] + row.h_proj[j] + row.bias[j];
+    tanh_in_place(row.act, row.H);  // over the row at once (gate_math.h)
+    std::copy_n(row.act, row.H, row.h_new);
   }
 
   void backward(const BackwardRow& row) const override {

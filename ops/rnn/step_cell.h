@@ -4,14 +4,11 @@
 // row (one sequence at one step), forward and backward (cell_*.cpp).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 
 #include "ops/rnn/rnn_config.h"
 
 namespace graphrun::rnn {
-
-inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
 // This direction's recurrent dropout masks [G, N, H] (nullptr without recurrent dropout).
 struct RecurrentMasks {
@@ -19,6 +16,9 @@ struct RecurrentMasks {
   int64_t N, H;
   // rm_g of row n, element j; 1 without recurrent dropout.
   float at(int64_t g, int64_t n, int64_t j) const { return masks ? masks[(g * N + n) * H + j] : 1.f; }
+  // rm_g of row n, [H]; nullptr without recurrent dropout. (A loop over a row takes the
+  // branch once: the compiler vectorises it.)
+  const float* row(int64_t g, int64_t n) const { return masks ? masks + (g * N + n) * H : nullptr; }
 };
 
 // One row of a forward step: sequence n at step t. Arrays hold H floats unless noted;

@@ -406,7 +406,8 @@ class StepwiseGradKernel final : public StepwiseBase {
           for (int64_t g = 0; g < Gz_; ++g) {
             dh_gate_proj_->run(dAR + t * GH_ + g * H, R + g * H, tmp, mm_pad);
             for_each_index(parallel_, N, [&](int64_t n) {
-              for (int64_t j = 0; j < H; ++j) dh_new[n * H + j] += tmp[n * H + j] * masks.at(g, n, j);
+              const float* rm_g = masks.row(g, n);
+              for (int64_t j = 0; j < H; ++j) dh_new[n * H + j] += tmp[n * H + j] * rm_g[j];
             });
           }
         } else {
@@ -431,7 +432,10 @@ class StepwiseGradKernel final : public StepwiseBase {
           const float* hp = prev(hs, h0, n, s);
           for (int64_t g = 0; g < Gs_; ++g) {
             float* src = hs_src + (g * NT_ + row) * H;
-            for (int64_t j = 0; j < H; ++j) src[j] = hp[j] * masks.at(g, n, j);
+            if (const float* rm_g = masks.row(g, n))
+              for (int64_t j = 0; j < H; ++j) src[j] = hp[j] * rm_g[j];
+            else
+              std::copy_n(hp, H, src);
             cell_.scale_recurrent_source(g, act + row * GH_, src, H);
           }
         }
