@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
 #include "graph/shape.h"
 #include "ops/registry.h"
 #include "runtime/initializers.h"
+#include "runtime/train/batches.h"
 #include "runtime/train/callbacks.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/optimizer.h"
@@ -161,6 +164,9 @@ TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& 
     params.push_back(initialize_parameter(p.def, graph->seed, data.directory));
   if (!dataset.embedding_parameter.empty()) set_parameter(dataset.embedding_parameter, dataset.embedding);
   for (const std::string& input : dataset.inputs) input_ids_.push_back(*graph->find_value(input));
+  step_fetches_ = metric_fetches();  // the loss and the predictions are computed in every step, for the epoch's metrics
+  first_gradient_ = step_fetches_.size();
+  for (ValueId gradient : gradient_fetches()) step_fetches_.push_back(gradient);
 
   runner = std::make_unique<GraphRunner>(graph, ExecutionPolicy{options.threads, options.intra_threads});
 }
@@ -203,6 +209,32 @@ std::vector<Gradient> TrainingSetup::gradients_of(const std::vector<Tensor>& out
     }
   }
   return grads;
+}
+
+Optimizer TrainingSetup::new_optimizer() const {
+  std::vector<Dims> shapes;
+  for (size_t i : trainable) shapes.push_back(params[i].dims());
+  return Optimizer(optimizer_config(config.optimizer()), std::move(shapes));
+}
+
+RunContext TrainingSetup::step_context(int64_t step) const { return RunContext{true, step_seed(config, step)}; }
+
+TrainingSetup::StepResult TrainingSetup::train_step(Optimizer& optimizer, const std::vector<Tensor>& feeds,
+                                                    int64_t step) {
+  StepResult result;
+  result.out = runner->run(feeds, params, step_fetches_, step_context(step));
+  if (const float loss = result.out[0].data<float>()[0]; !std::isfinite(loss)) {
+    result.non_finite = fmt::format("the loss is {}", loss);
+    return result;
+  }
+  const auto update_start = std::chrono::steady_clock::now();
+  std::vector<Tensor> trainable_params;
+  for (size_t i : trainable) trainable_params.push_back(params[i]);  // shares storage: updated in place
+  if (const std::optional<size_t> k = optimizer.apply(trainable_params, gradients_of(result.out, first_gradient_)))
+    result.non_finite =
+        fmt::format("the gradient of '{}' is not finite", graph->value(graph->parameters[trainable[*k]].value).name);
+  result.update_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
+  return result;
 }
 
 std::vector<Tensor> TrainingSetup::feeds(const Split& batch) const {

@@ -37,10 +37,7 @@ TEST(TableGradient, RowsUpdateTheTableAsTheDenseGradientDoes) {
   ASSERT_EQ(row_fetches.size(), dense_fetches.size() + 1);  // the table's gradient is two values: indices, rows
 
   std::vector<Tensor> dense_params = clones(setup.params), row_params = clones(setup.params);
-  std::vector<Dims> shapes;
-  for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
-  Optimizer dense(optimizer_config(setup.config.optimizer()), shapes),
-      rows(optimizer_config(setup.config.optimizer()), shapes);
+  Optimizer dense = setup.new_optimizer(), rows = setup.new_optimizer();
   const auto trainable = [&](std::vector<Tensor>& params) {
     std::vector<Tensor> out;
     for (size_t i : setup.trainable) out.push_back(params[i]);
