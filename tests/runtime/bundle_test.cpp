@@ -29,8 +29,7 @@ const std::vector<std::string> kTexts = {"I love you",
                                          ""};
 
 std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_bundle_" + name);
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("bundle_" + name);
   fs::create_directories(dir);
   return dir.string();
 }
@@ -107,7 +106,7 @@ TEST(Bundle, LoadsWithTheRunDataWordVectorsAndNpyFilesGone) {
   write_npy(dir + "/bias.npy", Tensor::from_floats({5}, std::vector<float>{0.1f, -0.2f, 0.3f, 0.f, 0.5f}));
   fs::copy_file(kSource + "/tests/runtime/models/word_vector_bag.pbtxt", dir + "/model.pbtxt");
   train(dir + "/model.pbtxt", quiet(dir + "/run"));
-  const std::string bundle = (fs::temp_directory_path() / "graphrun_bundle_self_contained.grb").string();
+  const std::string bundle = testing::fresh_temp_path("bundle_self_contained.grb");
   EXPECT_NE(testing::cli("export " + dir + "/run -o " + bundle).output.find(" parameters ("), std::string::npos);
   std::vector<Prediction> want;
   const TextClassifier from_run(dir + "/model.pbtxt", dir + "/run");

@@ -15,8 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_callbacks_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("callbacks_" + name);
   fs::create_directories(dir);
   return dir.string();
 }

@@ -42,9 +42,8 @@ train {
 class NonFinite : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("graphrun_non_finite_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = testing::fresh_temp_path(std::string("non_finite_") +
+                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     std::ofstream(dir_ / "data.csv") << "x,y\n1,2\n2,1\n3,5\n";
   }

@@ -29,10 +29,8 @@ namespace fs = std::filesystem;
 const std::string kSource = GRAPHRUN_SOURCE_DIR;
 const std::string kEmoji = kSource + "/tests/runtime/fixtures/png/1f600.png";
 
-// A fresh directory per process and test: ctest runs test cases in parallel processes.
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_png_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("png_" + name);
   fs::create_directories(dir);
   return dir;
 }

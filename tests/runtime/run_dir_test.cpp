@@ -25,11 +25,7 @@ namespace fs = std::filesystem;
 const std::string kTinyModel = std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/tiny_text.pbtxt";
 constexpr size_t kHeaderSize = 20;  // checkpoint.h: magic, version, length, CRC
 
-std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_run_dir_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string fresh_dir(const std::string& name) { return testing::fresh_temp_path("run_dir_" + name); }
 
 TrainOptions quiet(const std::string& dir, int epochs) {
   TrainOptions o;

@@ -10,6 +10,7 @@
 
 #include "runtime/train/optimizer.h"
 #include "runtime/train/setup.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun {
 namespace {
@@ -71,7 +72,7 @@ TEST(TableGradient, RowsUpdateTheTableAsTheDenseGradientDoes) {
 
 // A table that is not only gathered on axis 0 keeps its dense gradient.
 TEST(TableGradient, OtherUsesOfTheTableKeepTheDenseGradient) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_table_gradient_" + std::to_string(::getpid()));
+  const fs::path dir = testing::fresh_temp_path("table_gradient");
   fs::create_directories(dir);
   std::ofstream(dir / "model.pbtxt") << R"(version: 1
 name: "tables"

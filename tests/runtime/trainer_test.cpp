@@ -23,11 +23,7 @@ namespace fs = std::filesystem;
 const std::string kSource = GRAPHRUN_SOURCE_DIR;
 const std::string kTinyModel = kSource + "/tests/runtime/models/tiny_text.pbtxt";
 
-std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_trainer_" + name);
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string fresh_dir(const std::string& name) { return testing::fresh_temp_path("trainer_" + name); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
