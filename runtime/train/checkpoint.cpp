@@ -1,6 +1,7 @@
 #include "runtime/train/checkpoint.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <cstring>
 #include <limits>
@@ -14,6 +15,18 @@ namespace {
 // Checkpoints written before the header existed (the bare protobuf) still load.
 constexpr FrameFormat kCheckpointFormat{
     .magic = "GRCK", .version = 1, .what = "checkpoint", .accept_bare_payload = true};
+
+// What protobuf serializes, handed on to a framed file's sink.
+class SinkStream : public google::protobuf::io::CopyingOutputStream {
+ public:
+  explicit SinkStream(const PayloadSink& sink) : sink_(sink) {}
+  bool Write(const void* buffer, int size) override {
+    return sink_(std::string_view(static_cast<const char*>(buffer), static_cast<size_t>(size)));
+  }
+
+ private:
+  const PayloadSink& sink_;
+};
 
 }  // namespace
 
@@ -40,9 +53,14 @@ Tensor from_named_tensor(const pb::NamedTensor& named, const std::string& source
 }
 
 void write_checkpoint(const std::string& path, const pb::Checkpoint& checkpoint) {
-  std::string payload;
-  if (!checkpoint.SerializeToString(&payload)) throw Error(fmt::format("{}: cannot serialize checkpoint", path));
-  write_framed_file(path, kCheckpointFormat, payload);
+  if (checkpoint.ByteSizeLong() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw Error(fmt::format("{}: cannot serialize checkpoint", path));  // protobuf's limit: 2 GB
+  // Serialized straight into the file, a block at a time: a large model's checkpoint is never held whole in memory.
+  write_framed_file(path, kCheckpointFormat, [&](const PayloadSink& sink) {
+    SinkStream stream(sink);
+    google::protobuf::io::CopyingOutputStreamAdaptor blocks(&stream, 1 << 20);
+    return checkpoint.SerializeToZeroCopyStream(&blocks) && blocks.Flush();
+  });
 }
 
 pb::Checkpoint read_checkpoint(const std::string& path) {

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,14 @@ struct FrameFormat {
 };
 
 void write_framed_file(const std::string& path, const FrameFormat& format, std::string_view payload);
+
+// Takes the next piece of a payload; false when it could not be written.
+using PayloadSink = std::function<bool(std::string_view piece)>;
+// The framed file whose payload `write_payload` gives, in pieces, to the sink it is
+// passed (returning false on a failure): for payloads too large to hold twice. The
+// header goes in last, over a placeholder, when the length and CRC are known.
+void write_framed_file(const std::string& path, const FrameFormat& format,
+                       const std::function<bool(const PayloadSink&)>& write_payload);
 
 // The payload of the framed file at `path`. The header is checked before the
 // payload is allocated (magic, version, the length against the file's size), then
