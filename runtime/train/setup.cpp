@@ -279,7 +279,8 @@ pb::Checkpoint TrainingSetup::checkpoint(const Optimizer& optimizer, const Train
   // (initialisers, word vectors), which keeps checkpoints of frozen embeddings small.
   for (size_t i : trainable)
     *ck.add_parameter() = to_named_tensor(graph->value(graph->parameters[i].value).name, params[i]);
-  for (const auto& [name, t] : optimizer.state()) *ck.add_optimizer_state() = to_named_tensor(name, t);
+  // The slots are copied once, into the message.
+  for (const auto& [name, t] : optimizer.shared_state()) *ck.add_optimizer_state() = to_named_tensor(name, t);
   return ck;
 }
 
