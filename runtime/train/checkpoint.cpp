@@ -66,8 +66,7 @@ void write_checkpoint(const std::string& path, const pb::Checkpoint& checkpoint)
 pb::Checkpoint read_checkpoint(const std::string& path) {
   const std::string payload = read_framed_file(path, kCheckpointFormat);
   pb::Checkpoint checkpoint;
-  if (payload.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      !checkpoint.ParseFromArray(payload.data(), static_cast<int>(payload.size())) || checkpoint.version() != 1)
+  if (!parse_payload(payload, checkpoint) || checkpoint.version() != 1)
     throw Error(fmt::format("{}: not a graphrun checkpoint (corrupt or wrong version)", path));
   return checkpoint;
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <google/protobuf/stubs/logging.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -114,6 +115,12 @@ void write_framed_file(const std::string& path, const FrameFormat& format,
   std::filesystem::rename(temp, path, ec);
   if (ec) throw Error(fmt::format("{}: cannot replace {}: {}", path, format.what, ec.message()));
   sync_directory_of(path);
+}
+
+bool parse_payload(std::string_view payload, google::protobuf::MessageLite& message) {
+  if (payload.size() > static_cast<size_t>(std::numeric_limits<int>::max())) return false;
+  const google::protobuf::LogSilencer quiet;
+  return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
 }
 
 std::string read_framed_file(const std::string& path, const FrameFormat& format) {

@@ -325,6 +325,17 @@ TEST(Checkpoint, ATensorShapeThatLiesIsAnErrorNamingIt) {
   }
 }
 
+// Protobuf refuses a string that is not UTF-8 and would say so on stderr itself: the
+// user sees graphrun's line alone.
+TEST(Checkpoint, AnOldFormatCheckpointWithANonUtf8NameFailsEvalWithOneLine) {
+  const std::string dir = trained_run("not_utf8");
+  // Field 5 (a parameter) holding field 1 (its name): the one byte 0xff.
+  write_file(dir + "/best.ckpt", std::string("\x2a\x03\x0a\x01\xff", 5));
+  const testing::CliResult r = testing::cli(eval_command(dir));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: " + dir + "/best.ckpt: not a graphrun checkpoint (corrupt or wrong version)\n");
+}
+
 TEST(Checkpoint, OneWrittenBeforeTheHeaderStillLoads) {
   const std::string dir = trained_run("old_format");
   TrainOptions eval_options;
