@@ -131,7 +131,11 @@ void check_train_config(const Model& model) {
 
 TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope,
                              DataNeed need)
-    : model(Model::load(model_path)), data(detail::data_of(model)) {
+    : TrainingSetup(Model::load(model_path), options, scope, need) {}
+
+TrainingSetup::TrainingSetup(const Model& loaded, const TrainOptions& options, const DatasetScope& scope, DataNeed need)
+    : model(loaded), data(detail::data_of(model)) {
+  const std::string& model_path = data.path;
   const bool has_data = data.proto.has_train();
   if (!has_data && need == DataNeed::required)
     throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));

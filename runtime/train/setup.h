@@ -36,6 +36,9 @@ class TrainingSetup {
   // `scope` limits what data is read (evaluation reads one split with the run's vocabulary).
   TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope = {},
                 DataNeed need = DataNeed::required);
+  // The same for a model loaded already.
+  TrainingSetup(const Model& model, const TrainOptions& options, const DatasetScope& scope = {},
+                DataNeed need = DataNeed::required);
 
   // Copies `value` into the parameter `name` (shape and dtype must match).
   void set_parameter(const std::string& name, const Tensor& value);

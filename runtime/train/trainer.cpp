@@ -293,9 +293,8 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
                     const TrainOptions& options) {
   const RunDirectory run(run_dir);
   const Model model = Model::load(model_path);
-  const detail::ModelData& data = detail::data_of(model);
   std::optional<Vocabulary> vocabulary;
-  TrainingSetup setup(model_path, options, split_scope(data, run, split, vocabulary));
+  TrainingSetup setup(model, options, split_scope(detail::data_of(model), run, split, vocabulary));
   setup.restore_parameters(read_checkpoint(run.kept_checkpoint()), run.kept_checkpoint());
   const Split& scored = setup.dataset.split(split);
   if (scored.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
@@ -314,13 +313,16 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
 
 std::map<std::string, Tensor> split_inputs(const std::string& model_path, const std::string& run_dir,
                                            const std::string& split) {
-  const Model model = Model::load(model_path);
+  return split_inputs(Model::load(model_path), run_dir, split);
+}
+
+std::map<std::string, Tensor> split_inputs(const Model& model, const std::string& run_dir, const std::string& split) {
   const detail::ModelData& data = detail::data_of(model);
   std::optional<Vocabulary> vocabulary;
-  const Dataset dataset = load_dataset(data.proto.train(), data.graph, model_path, data.directory,
+  const Dataset dataset = load_dataset(data.proto.train(), data.graph, data.path, data.directory,
                                        split_scope(data, RunDirectory(run_dir), split, vocabulary));
   const Split& examples = dataset.split(split);
-  if (examples.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
+  if (examples.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", data.path, split));
   std::map<std::string, Tensor> feeds;
   for (size_t i = 0; i < dataset.inputs.size(); ++i) feeds.emplace(dataset.inputs[i], examples.columns[i]);
   return feeds;
