@@ -274,17 +274,15 @@ MetricTracker TrainingSetup::evaluate(const Split& split) const {
   return t;
 }
 
-pb::Checkpoint TrainingSetup::checkpoint(const Optimizer& optimizer, const TrainingState& state) const {
-  pb::Checkpoint ck;
-  ck.set_version(1);
-  ck.set_seed(config.seed());
-  state.save_to(ck);
+CheckpointToWrite TrainingSetup::checkpoint(const Optimizer& optimizer, const TrainingState& state) const {
+  CheckpointToWrite ck;
+  ck.message.set_version(1);
+  ck.message.set_seed(config.seed());
+  state.save_to(ck.message);
   // Only trainable parameters: the others are rebuilt from the model and its data
   // (initialisers, word vectors), which keeps checkpoints of frozen embeddings small.
-  for (size_t i : trainable)
-    *ck.add_parameter() = to_named_tensor(graph->value(graph->parameters[i].value).name, params[i]);
-  // The slots are copied once, into the message.
-  for (const auto& [name, t] : optimizer.shared_state()) *ck.add_optimizer_state() = to_named_tensor(name, t);
+  for (size_t i : trainable) ck.add_parameter(graph->value(graph->parameters[i].value).name, params[i]);
+  for (const auto& [name, t] : optimizer.shared_state()) ck.add_optimizer_state(name, t);
   return ck;
 }
 

@@ -12,6 +12,7 @@
 #include "graphrun/train.h"
 #include "runtime/exec/graph_runner.h"
 #include "runtime/model_data.h"
+#include "runtime/train/checkpoint.h"
 #include "runtime/train/dataset.h"
 #include "runtime/train/metrics.h"
 
@@ -81,8 +82,9 @@ class TrainingSetup {
   // reads them and writes nothing when one is not finite).
   [[nodiscard]] StepResult train_step(Optimizer& optimizer, const std::vector<Tensor>& feeds, int64_t step);
 
-  // A checkpoint of the trainable parameters, the optimizer and the loop's state.
-  pb::Checkpoint checkpoint(const Optimizer& optimizer, const TrainingState& state) const;
+  // A checkpoint of the trainable parameters, the optimizer and the loop's state,
+  // its tensors sharing their storage: write it before the next step.
+  CheckpointToWrite checkpoint(const Optimizer& optimizer, const TrainingState& state) const;
   void restore_parameters(const pb::Checkpoint& checkpoint, const std::string& source);
 
   const Model model;

@@ -248,8 +248,8 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   const auto stopped_by_signal = [&](int epoch, const MetricTracker* unfinished) {
     const int signal = stop_signals ? stop_signals->received() : 0;
     if (!signal) return false;
-    pb::Checkpoint checkpoint = setup.checkpoint(t.optimizer, t.state);
-    if (unfinished) unfinished->save_to(*checkpoint.mutable_partial_epoch());
+    CheckpointToWrite checkpoint = setup.checkpoint(t.optimizer, t.state);
+    if (unfinished) unfinished->save_to(*checkpoint.message.mutable_partial_epoch());
     write_checkpoint(run.last_checkpoint(), checkpoint);
     const std::string where = unfinished
                                   ? fmt::format("in epoch {} after {} of {} examples", epoch, unfinished->examples(), n)
