@@ -123,6 +123,8 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
 // validation images, to run the trained model on (`graphrun run --split`).
 std::map<std::string, Tensor> split_inputs(const std::string& model_path, const std::string& run_dir,
                                            const std::string& split);
+// The same for a model loaded already (a session's).
+std::map<std::string, Tensor> split_inputs(const Model& model, const std::string& run_dir, const std::string& split);
 
 // A trained model, ready to run: a session whose parameters come from the run's
 // best checkpoint (else its last), by name: each parameter the model declares takes

@@ -101,7 +101,7 @@ int run_command(const RunArgs& args) {
                                         : graphrun::load_trained(args.model, args.checkpoint, options);
   const graphrun::Model& model = session.model();
   std::map<std::string, graphrun::Tensor> feeds;
-  if (!args.split.empty()) feeds = graphrun::split_inputs(args.model, args.checkpoint, args.split);
+  if (!args.split.empty()) feeds = graphrun::split_inputs(model, args.checkpoint, args.split);  // never a bundle
   for (const std::string& spec : args.inputs) {
     auto [name, value] = read_input_spec(spec);
     if (feeds.count(name))

@@ -72,15 +72,15 @@ Tensor read_png(const std::string& path) {
   image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
   const int64_t channels = PNG_IMAGE_SAMPLE_CHANNELS(image.format);
   const Dims dims{image.height, image.width, channels};
+  const std::string image_size =
+      fmt::format("{}x{} pixels with {} channel{}", image.width, image.height, channels, channels == 1 ? "" : "s");
   // The header alone sets the size: check it before allocating (PNG_IMAGE_SIZE wraps in 32 bits).
   if (checked_num_elements(dims, path) > kMaxPngSamples)
-    fail(path, fmt::format("image of {}x{} pixels with {} channels has more than the {} samples graphrun reads",
-                           image.width, image.height, channels, kMaxPngSamples));
+    fail(path, fmt::format("image of {} has more than the {} samples graphrun reads", image_size, kMaxPngSamples));
   std::error_code size_error;
   const auto file_size = static_cast<int64_t>(std::filesystem::file_size(path, size_error));
   if (!size_error && num_elements(dims) / kMaxPngExpansion > file_size)
-    fail(path, fmt::format("image of {}x{} pixels with {} channels cannot be stored in a file of {} bytes", image.width,
-                           image.height, channels, file_size));
+    fail(path, fmt::format("image of {} cannot be stored in a file of {} bytes", image_size, file_size));
   std::vector<png_byte> bytes(static_cast<size_t>(num_elements(dims)));
   if (!png_image_finish_read(&image, nullptr, bytes.data(), 0, nullptr))
     fail(path, fmt::format("corrupt PNG file ({})", image.message));

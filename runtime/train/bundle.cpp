@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <limits>
 #include <set>
 
 #include "graph/shape.h"
@@ -51,8 +50,7 @@ void write_bundle(const std::string& path, const pb::Bundle& bundle) {
 TrainedModel read_bundle(const std::string& path) {
   const std::string payload = read_framed_file(path, kBundleFormat);
   pb::Bundle bundle;
-  if (payload.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      !bundle.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+  if (!parse_payload(payload, bundle))
     throw Error(fmt::format("{}: not a graphrun bundle (its contents do not parse)", path));
   TrainedModel trained{Model::parse(bundle.model(), path), path, {}, std::nullopt};
   const Graph& graph = detail::data_of(trained.model).graph;

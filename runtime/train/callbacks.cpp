@@ -102,7 +102,7 @@ void MetricMonitor::on_epoch_end(const EpochRecord& record, TrainingState& state
 }
 
 void ModelCheckpoint::on_epoch_end(const EpochRecord&, TrainingState& state) {
-  const pb::Checkpoint checkpoint = assemble_(state);
+  const CheckpointToWrite checkpoint = assemble_(state);
   if (keep_best_ && state.improved) write_checkpoint(best_path_, checkpoint);
   write_checkpoint(last_path_, checkpoint);
 }

@@ -15,6 +15,7 @@
 
 #include "graphrun.pb.h"
 #include "graphrun/train.h"
+#include "runtime/train/checkpoint.h"
 #include "runtime/train/metrics.h"
 
 namespace graphrun {
@@ -104,7 +105,7 @@ class MetricMonitor : public Callback {
 // set and the monitored metric improved.
 class ModelCheckpoint : public Callback {
  public:
-  using Assemble = std::function<pb::Checkpoint(const TrainingState&)>;
+  using Assemble = std::function<CheckpointToWrite(const TrainingState&)>;
   ModelCheckpoint(std::string last_path, std::string best_path, bool keep_best, Assemble assemble)
       : last_path_(std::move(last_path)),
         best_path_(std::move(best_path)),

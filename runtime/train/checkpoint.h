@@ -20,7 +20,21 @@ namespace graphrun {
 pb::NamedTensor to_named_tensor(const std::string& name, const Tensor& tensor);
 Tensor from_named_tensor(const pb::NamedTensor& named, const std::string& source);
 
-void write_checkpoint(const std::string& path, const pb::Checkpoint& checkpoint);
+// A checkpoint to write: its message, whose tensors have their names, types and
+// shapes but not their bytes, and the tensors those bytes come from (in the order
+// of message.parameter(), then message.optimizer_state()), sharing the training's
+// storage. write_checkpoint writes the bytes from them: a large model's parameters
+// and optimizer slots are never copied into memory on their way to the file.
+struct CheckpointToWrite {
+  pb::Checkpoint message;
+  std::vector<Tensor> tensors;
+
+  void add_parameter(const std::string& name, const Tensor& tensor);
+  void add_optimizer_state(const std::string& name, const Tensor& tensor);
+};
+
+// The file is the framed, serialized pb::Checkpoint with every tensor's bytes in place.
+void write_checkpoint(const std::string& path, const CheckpointToWrite& checkpoint);
 // Error naming the file when it is missing, truncated or corrupt.
 pb::Checkpoint read_checkpoint(const std::string& path);
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <google/protobuf/stubs/logging.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,16 +28,19 @@ uint64_t read_le(std::string_view in, size_t at, int bytes) {
   return value;
 }
 
-uint32_t crc32_of(std::string_view bytes) {
-  return static_cast<uint32_t>(
-      ::crc32_z(::crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+uint32_t crc32_update(uint32_t crc, std::string_view bytes) {
+  return static_cast<uint32_t>(::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
-std::string frame_header(const FrameFormat& format, std::string_view payload) {
+uint32_t crc32_of(std::string_view bytes) {
+  return crc32_update(static_cast<uint32_t>(::crc32_z(0, nullptr, 0)), bytes);
+}
+
+std::string frame_header(const FrameFormat& format, uint64_t payload_size, uint32_t payload_crc) {
   std::string header(format.magic);
   append_le(header, format.version, 4);
-  append_le(header, payload.size(), 8);
-  append_le(header, crc32_of(payload), 4);
+  append_le(header, payload_size, 8);
+  append_le(header, payload_crc, 4);
   return header;
 }
 
@@ -46,6 +50,17 @@ bool write_all(int fd, std::string_view bytes) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool write_all_at(int fd, std::string_view bytes, off_t offset) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+    offset += n;
   }
   return true;
 }
@@ -70,18 +85,42 @@ std::string read_bytes(std::ifstream& in, uint64_t bytes, const std::string& pat
 }  // namespace
 
 void write_framed_file(const std::string& path, const FrameFormat& format, std::string_view payload) {
+  write_framed_file(path, format, [&](const PayloadSink& sink) { return sink(payload); });
+}
+
+void write_framed_file(const std::string& path, const FrameFormat& format,
+                       const std::function<bool(const PayloadSink&)>& write_payload) {
   const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(fmt::format("{}: cannot write {}: {}", temp, format.what, std::strerror(errno)));
+  struct File {
+    int fd;
+    ~File() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  const File file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+  if (file.fd < 0) throw Error(fmt::format("{}: cannot write {}: {}", temp, format.what, std::strerror(errno)));
+  uint64_t size = 0;
+  auto crc = static_cast<uint32_t>(::crc32_z(0, nullptr, 0));
+  const PayloadSink sink = [&](std::string_view piece) {
+    size += piece.size();
+    crc = crc32_update(crc, piece);
+    return write_all(file.fd, piece);
+  };
   // Flushed to disk before the rename makes it the file.
-  const bool written = write_all(fd, frame_header(format, payload)) && write_all(fd, payload) && ::fsync(fd) == 0;
-  const int write_errno = errno;
-  ::close(fd);
-  if (!written) throw Error(fmt::format("{}: cannot write {}: {}", temp, format.what, std::strerror(write_errno)));
+  errno = 0;
+  const bool written = write_all(file.fd, std::string(kFrameHeaderSize, '\0')) && write_payload(sink) &&
+                       write_all_at(file.fd, frame_header(format, size, crc), 0) && ::fsync(file.fd) == 0;
+  if (!written) throw Error(fmt::format("{}: cannot write {}: {}", temp, format.what, std::strerror(errno)));
   std::error_code ec;
   std::filesystem::rename(temp, path, ec);
   if (ec) throw Error(fmt::format("{}: cannot replace {}: {}", path, format.what, ec.message()));
   sync_directory_of(path);
+}
+
+bool parse_payload(std::string_view payload, google::protobuf::MessageLite& message) {
+  if (payload.size() > static_cast<size_t>(std::numeric_limits<int>::max())) return false;
+  const google::protobuf::LogSilencer quiet;
+  return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
 }
 
 std::string read_framed_file(const std::string& path, const FrameFormat& format) {

@@ -13,8 +13,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+
+#include <google/protobuf/message_lite.h>
 
 namespace graphrun {
 
@@ -29,6 +32,19 @@ struct FrameFormat {
 };
 
 void write_framed_file(const std::string& path, const FrameFormat& format, std::string_view payload);
+
+// Takes the next piece of a payload; false when it could not be written.
+using PayloadSink = std::function<bool(std::string_view piece)>;
+// The framed file whose payload `write_payload` gives, in pieces, to the sink it is
+// passed (returning false on a failure): for payloads too large to hold twice. The
+// header goes in last, over a placeholder, when the length and CRC are known.
+void write_framed_file(const std::string& path, const FrameFormat& format,
+                       const std::function<bool(const PayloadSink&)>& write_payload);
+
+// Parses a framed file's payload into `message`; false when it does not parse.
+// Protobuf's own log line about the fault (a string that is not UTF-8, say) is
+// silenced: the caller's Error is the one line the user sees.
+bool parse_payload(std::string_view payload, google::protobuf::MessageLite& message);
 
 // The payload of the framed file at `path`. The header is checked before the
 // payload is allocated (magic, version, the length against the file's size), then

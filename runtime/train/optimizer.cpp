@@ -266,10 +266,16 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::slots() const {
   return out;
 }
 
-std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
+std::vector<std::pair<std::string, Tensor>> Optimizer::shared_state() const {
   std::vector<std::pair<std::string, Tensor>> out;
   out.emplace_back("iterations", Tensor::from_ints({}, std::span<const int64_t>(&iterations_, 1)));
-  for (const auto& [name, slot] : slots()) out.emplace_back(name, slot.clone());
+  for (auto& slot : slots()) out.push_back(std::move(slot));
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
+  std::vector<std::pair<std::string, Tensor>> out = shared_state();
+  for (auto& [name, tensor] : out) tensor = tensor.clone();
   return out;
 }
 

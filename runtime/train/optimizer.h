@@ -129,6 +129,9 @@ class Optimizer {
   // Deep copies of the slots and the step count, named as above; loading them
   // into an optimizer with the same config and shapes continues bit for bit.
   std::vector<std::pair<std::string, Tensor>> state() const;
+  // state() without the copies: the slots share the optimizer's storage, so they
+  // hold its values only until the next apply(). For writing them out at once.
+  std::vector<std::pair<std::string, Tensor>> shared_state() const;
   // Expects exactly the names state() produces; throws Error naming the slot on
   // a missing, unknown or mis-shaped entry, and then leaves the state unchanged.
   void load_state(const std::vector<std::pair<std::string, Tensor>>& state);

@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
 #include "graph/shape.h"
 #include "ops/registry.h"
 #include "runtime/initializers.h"
+#include "runtime/train/batches.h"
 #include "runtime/train/callbacks.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/optimizer.h"
@@ -128,7 +131,11 @@ void check_train_config(const Model& model) {
 
 TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope,
                              DataNeed need)
-    : model(Model::load(model_path)), data(detail::data_of(model)) {
+    : TrainingSetup(Model::load(model_path), options, scope, need) {}
+
+TrainingSetup::TrainingSetup(const Model& loaded, const TrainOptions& options, const DatasetScope& scope, DataNeed need)
+    : model(loaded), data(detail::data_of(model)) {
+  const std::string& model_path = data.path;
   const bool has_data = data.proto.has_train();
   if (!has_data && need == DataNeed::required)
     throw Error(fmt::format("{}: the model has no `train {{ ... }}` block", model_path));
@@ -161,6 +168,9 @@ TrainingSetup::TrainingSetup(const std::string& model_path, const TrainOptions& 
     params.push_back(initialize_parameter(p.def, graph->seed, data.directory));
   if (!dataset.embedding_parameter.empty()) set_parameter(dataset.embedding_parameter, dataset.embedding);
   for (const std::string& input : dataset.inputs) input_ids_.push_back(*graph->find_value(input));
+  step_fetches_ = metric_fetches();  // the loss and the predictions are computed in every step, for the epoch's metrics
+  first_gradient_ = step_fetches_.size();
+  for (ValueId gradient : gradient_fetches()) step_fetches_.push_back(gradient);
 
   runner = std::make_unique<GraphRunner>(graph, ExecutionPolicy{options.threads, options.intra_threads});
 }
@@ -205,6 +215,32 @@ std::vector<Gradient> TrainingSetup::gradients_of(const std::vector<Tensor>& out
   return grads;
 }
 
+Optimizer TrainingSetup::new_optimizer() const {
+  std::vector<Dims> shapes;
+  for (size_t i : trainable) shapes.push_back(params[i].dims());
+  return Optimizer(optimizer_config(config.optimizer()), std::move(shapes));
+}
+
+RunContext TrainingSetup::step_context(int64_t step) const { return RunContext{true, step_seed(config, step)}; }
+
+TrainingSetup::StepResult TrainingSetup::train_step(Optimizer& optimizer, const std::vector<Tensor>& feeds,
+                                                    int64_t step) {
+  StepResult result;
+  result.out = runner->run(feeds, params, step_fetches_, step_context(step));
+  if (const float loss = result.out[0].data<float>()[0]; !std::isfinite(loss)) {
+    result.non_finite = fmt::format("the loss is {}", loss);
+    return result;
+  }
+  const auto update_start = std::chrono::steady_clock::now();
+  std::vector<Tensor> trainable_params;
+  for (size_t i : trainable) trainable_params.push_back(params[i]);  // shares storage: updated in place
+  if (const std::optional<size_t> k = optimizer.apply(trainable_params, gradients_of(result.out, first_gradient_)))
+    result.non_finite =
+        fmt::format("the gradient of '{}' is not finite", graph->value(graph->parameters[trainable[*k]].value).name);
+  result.update_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();
+  return result;
+}
+
 std::vector<Tensor> TrainingSetup::feeds(const Split& batch) const {
   std::vector<Tensor> feeds(graph->inputs.size());
   for (size_t i = 0; i < graph->inputs.size(); ++i)
@@ -238,16 +274,15 @@ MetricTracker TrainingSetup::evaluate(const Split& split) const {
   return t;
 }
 
-pb::Checkpoint TrainingSetup::checkpoint(const Optimizer& optimizer, const TrainingState& state) const {
-  pb::Checkpoint ck;
-  ck.set_version(1);
-  ck.set_seed(config.seed());
-  state.save_to(ck);
+CheckpointToWrite TrainingSetup::checkpoint(const Optimizer& optimizer, const TrainingState& state) const {
+  CheckpointToWrite ck;
+  ck.message.set_version(1);
+  ck.message.set_seed(config.seed());
+  state.save_to(ck.message);
   // Only trainable parameters: the others are rebuilt from the model and its data
   // (initialisers, word vectors), which keeps checkpoints of frozen embeddings small.
-  for (size_t i : trainable)
-    *ck.add_parameter() = to_named_tensor(graph->value(graph->parameters[i].value).name, params[i]);
-  for (const auto& [name, t] : optimizer.state()) *ck.add_optimizer_state() = to_named_tensor(name, t);
+  for (size_t i : trainable) ck.add_parameter(graph->value(graph->parameters[i].value).name, params[i]);
+  for (const auto& [name, t] : optimizer.shared_state()) ck.add_optimizer_state(name, t);
   return ck;
 }
 

@@ -12,6 +12,7 @@
 #include "graphrun/train.h"
 #include "runtime/exec/graph_runner.h"
 #include "runtime/model_data.h"
+#include "runtime/train/checkpoint.h"
 #include "runtime/train/dataset.h"
 #include "runtime/train/metrics.h"
 
@@ -35,6 +36,9 @@ class TrainingSetup {
   };
   // `scope` limits what data is read (evaluation reads one split with the run's vocabulary).
   TrainingSetup(const std::string& model_path, const TrainOptions& options, const DatasetScope& scope = {},
+                DataNeed need = DataNeed::required);
+  // The same for a model loaded already.
+  TrainingSetup(const Model& model, const TrainOptions& options, const DatasetScope& scope = {},
                 DataNeed need = DataNeed::required);
 
   // Copies `value` into the parameter `name` (shape and dtype must match).
@@ -61,8 +65,26 @@ class TrainingSetup {
   // The gradients from a step's fetched values, gradient_fetches() at out[first...].
   std::vector<Gradient> gradients_of(const std::vector<Tensor>& out, size_t first) const;
 
-  // A checkpoint of the trainable parameters, the optimizer and the loop's state.
-  pb::Checkpoint checkpoint(const Optimizer& optimizer, const TrainingState& state) const;
+  // The run's optimizer (train.optimizer) for the trainable parameters, its slots zeroed.
+  Optimizer new_optimizer() const;
+  // What a training step fetches: metric_fetches(), then gradient_fetches().
+  const std::vector<ValueId>& step_fetches() const { return step_fetches_; }
+  // How step `step` (counted from 0 over the whole run) runs the graph: dropout on, with that step's seed.
+  RunContext step_context(int64_t step) const;
+  struct StepResult {
+    std::vector<Tensor> out;    // the step_fetches() values
+    std::string non_finite;     // what was not finite ("the loss is nan"), when the parameters were left as they were
+    double update_seconds = 0;  // the optimizer's share of the step
+  };
+  // One training step, the same for `graphrun train` and the timed steps of profile
+  // and bench: the training graph on `feeds`, then, when the loss is finite,
+  // `optimizer` on the trainable parameters in place (it checks the gradients as it
+  // reads them and writes nothing when one is not finite).
+  [[nodiscard]] StepResult train_step(Optimizer& optimizer, const std::vector<Tensor>& feeds, int64_t step);
+
+  // A checkpoint of the trainable parameters, the optimizer and the loop's state,
+  // its tensors sharing their storage: write it before the next step.
+  CheckpointToWrite checkpoint(const Optimizer& optimizer, const TrainingState& state) const;
   void restore_parameters(const pb::Checkpoint& checkpoint, const std::string& source);
 
   const Model model;
@@ -79,6 +101,8 @@ class TrainingSetup {
  private:
   std::vector<ValueId> input_ids_;       // the graph input of each dataset column
   std::vector<NodeId> table_gradients_;  // by trainable: its gradient's GatherGrad when fetched as rows, else kNoNode
+  std::vector<ValueId> step_fetches_;
+  size_t first_gradient_ = 0;  // where the gradients start in step_fetches_
 };
 
 }  // namespace graphrun

@@ -20,7 +20,7 @@ class StepDriver {
   // `max_batches` bounds how many distinct batches are gathered.
   StepDriver(const std::string& model_path, const TrainOptions& options, size_t max_batches = 16);
 
-  // One step: the training graph on the next batch, then the optimizer.
+  // One training step (TrainingSetup::train_step) on the next batch.
   // Returns the seconds the optimizer took.
   double step();
 
@@ -35,8 +35,6 @@ class StepDriver {
   TrainingSetup setup_;
   Optimizer optimizer_;
   std::vector<Split> batches_;
-  std::vector<ValueId> fetches_;  // the trainer's metrics (loss, predictions), then one gradient per trainable parameter
-  size_t first_gradient_ = 0;
   int64_t steps_done_ = 0;
 };
 

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -95,7 +94,7 @@ struct Trainer::Impl {
         run(options.run_dir.empty() ? RunDirectory::default_path(setup.data.graph.name) : options.run_dir),
         // Held while training: a second process on this directory is refused before it writes anything.
         lock(run.lock(options.resume ? RunDirectory::Missing::refuse : RunDirectory::Missing::create)),
-        optimizer(optimizer_config(setup.config.optimizer()), trainable_shapes(setup)) {
+        optimizer(setup.new_optimizer()) {
     if (!options.resume) {
       run.create(lock, setup.data, setup.dataset.vocabulary ? &*setup.dataset.vocabulary : nullptr);
     } else {
@@ -110,34 +109,15 @@ struct Trainer::Impl {
       state = TrainingState::from(ck);
       if (ck.has_partial_epoch()) interrupted_epoch = ck.partial_epoch();
     }
-    fetches = setup.metric_fetches();
-    first_gradient = fetches.size();
-    for (ValueId gradient : setup.gradient_fetches()) fetches.push_back(gradient);
   }
 
-  static std::vector<Dims> trainable_shapes(const TrainingSetup& setup) {
-    std::vector<Dims> shapes;
-    for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
-    return shapes;
-  }
-
-  // One optimizer step: the training graph (dropout on) on `feeds`, then the
-  // update of the trainable parameters in place. Returns the fetched values.
-  // A loss or gradient that is not finite stops training before the update.
+  // One optimizer step (TrainingSetup::train_step) on `feeds`. Returns the fetched
+  // values. A loss or gradient that is not finite stops training before the update.
   std::vector<Tensor> step(const std::vector<Tensor>& feeds) {
-    const RunContext context{true, step_seed(setup.config, state.step)};
-    std::vector<Tensor> out = setup.runner->run(feeds, setup.params, fetches, context);
-    if (const float loss = out[0].data<float>()[0]; !std::isfinite(loss))
-      stop_non_finite(fmt::format("the loss is {}", loss), feeds, context);
-    std::vector<Tensor> params;
-    for (size_t i : setup.trainable) params.push_back(setup.params[i]);  // shares storage: updated in place
-    // The optimizer checks the gradients as it reads them and writes nothing when one is not finite.
-    if (const std::optional<size_t> k = optimizer.apply(params, setup.gradients_of(out, first_gradient)))
-      stop_non_finite(fmt::format("the gradient of '{}' is not finite",
-                                  setup.graph->value(setup.graph->parameters[setup.trainable[*k]].value).name),
-                      feeds, context);
+    TrainingSetup::StepResult result = setup.train_step(optimizer, feeds, state.step);
+    if (!result.non_finite.empty()) stop_non_finite(result.non_finite, feeds, setup.step_context(state.step));
     ++state.step;
-    return out;
+    return std::move(result.out);
   }
 
   // Throws the Error that ends training at a step whose `result` is not finite:
@@ -186,8 +166,6 @@ struct Trainer::Impl {
   const RunDirectoryLock lock;
   Optimizer optimizer;
   TrainingState state;
-  std::vector<ValueId> fetches;  // the metrics, then the gradients (TrainingSetup::gradient_fetches)
-  size_t first_gradient = 0;
   std::string data_note;                              // what --resume found of the data, for the log
   std::optional<pb::PartialEpoch> interrupted_epoch;  // resuming mid-epoch: how far it got
 };
@@ -201,7 +179,8 @@ Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 EpochRecord Trainer::train_epoch() { return *impl_->epoch({}, nullptr); }
 
 double Trainer::step(const std::map<std::string, Tensor>& feeds) {
-  const std::vector<Tensor> out = impl_->step(impl_->setup.runner->feeds_in_graph_order(feeds, impl_->fetches));
+  const std::vector<Tensor> out =
+      impl_->step(impl_->setup.runner->feeds_in_graph_order(feeds, impl_->setup.step_fetches()));
   return out[0].data<float>()[0];
 }
 
@@ -269,8 +248,8 @@ TrainResult train(const std::string& model_path, const TrainOptions& options) {
   const auto stopped_by_signal = [&](int epoch, const MetricTracker* unfinished) {
     const int signal = stop_signals ? stop_signals->received() : 0;
     if (!signal) return false;
-    pb::Checkpoint checkpoint = setup.checkpoint(t.optimizer, t.state);
-    if (unfinished) unfinished->save_to(*checkpoint.mutable_partial_epoch());
+    CheckpointToWrite checkpoint = setup.checkpoint(t.optimizer, t.state);
+    if (unfinished) unfinished->save_to(*checkpoint.message.mutable_partial_epoch());
     write_checkpoint(run.last_checkpoint(), checkpoint);
     const std::string where = unfinished
                                   ? fmt::format("in epoch {} after {} of {} examples", epoch, unfinished->examples(), n)
@@ -314,9 +293,8 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
                     const TrainOptions& options) {
   const RunDirectory run(run_dir);
   const Model model = Model::load(model_path);
-  const detail::ModelData& data = detail::data_of(model);
   std::optional<Vocabulary> vocabulary;
-  TrainingSetup setup(model_path, options, split_scope(data, run, split, vocabulary));
+  TrainingSetup setup(model, options, split_scope(detail::data_of(model), run, split, vocabulary));
   setup.restore_parameters(read_checkpoint(run.kept_checkpoint()), run.kept_checkpoint());
   const Split& scored = setup.dataset.split(split);
   if (scored.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
@@ -335,13 +313,16 @@ EvalResult evaluate(const std::string& model_path, const std::string& run_dir, c
 
 std::map<std::string, Tensor> split_inputs(const std::string& model_path, const std::string& run_dir,
                                            const std::string& split) {
-  const Model model = Model::load(model_path);
+  return split_inputs(Model::load(model_path), run_dir, split);
+}
+
+std::map<std::string, Tensor> split_inputs(const Model& model, const std::string& run_dir, const std::string& split) {
   const detail::ModelData& data = detail::data_of(model);
   std::optional<Vocabulary> vocabulary;
-  const Dataset dataset = load_dataset(data.proto.train(), data.graph, model_path, data.directory,
+  const Dataset dataset = load_dataset(data.proto.train(), data.graph, data.path, data.directory,
                                        split_scope(data, RunDirectory(run_dir), split, vocabulary));
   const Split& examples = dataset.split(split);
-  if (examples.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", model_path, split));
+  if (examples.size() == 0) throw Error(fmt::format("{}: the model's data has no {} split", data.path, split));
   std::map<std::string, Tensor> feeds;
   for (size_t i = 0; i < dataset.inputs.size(); ++i) feeds.emplace(dataset.inputs[i], examples.columns[i]);
   return feeds;

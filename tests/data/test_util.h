@@ -12,6 +12,7 @@
 #include <string>
 
 #include "graphrun/error.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun::data::testing {
 
@@ -20,13 +21,11 @@ class ScratchDir {
  public:
   ScratchDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name =
-        std::string("graphrun_data_") + info->test_suite_name() + "_" + info->name() + "_" + std::to_string(::getpid());
+    std::string name = std::string("data_") + info->test_suite_name() + "_" + info->name();
     for (char& c : name) {
       if (c == '/') c = '_';
     }
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::remove_all(path_);
+    path_ = graphrun::testing::fresh_temp_path(name);
     std::filesystem::create_directories(path_);
   }
   ~ScratchDir() {

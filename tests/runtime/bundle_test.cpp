@@ -29,8 +29,7 @@ const std::vector<std::string> kTexts = {"I love you",
                                          ""};
 
 std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_bundle_" + name);
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("bundle_" + name);
   fs::create_directories(dir);
   return dir.string();
 }
@@ -105,31 +104,9 @@ TEST(Bundle, LoadsWithTheRunDataWordVectorsAndNpyFilesGone) {
   fs::copy_file(kSource + "/examples/emojify/data/train_emoji.csv", dir + "/train.csv");
   std::ofstream(dir + "/vectors.txt") << "i 0.5 0.5 0.5\nyou -0.5 0.25 1\nlove 1 -1 0.5\nfood 0 2 0\n";
   write_npy(dir + "/bias.npy", Tensor::from_floats({5}, std::vector<float>{0.1f, -0.2f, 0.3f, 0.f, 0.5f}));
-  std::ofstream(dir + "/model.pbtxt") << R"(version: 1
-seed: 5
-input { name: "tokens" dtype: INT64 shape: [-1, 12] }
-input { name: "labels" dtype: INT64 shape: [-1] }
-parameter { name: "emb" shape: [261, 3] trainable: false }
-parameter { name: "w" shape: [3, 5] init { glorot_uniform {} } }
-parameter { name: "b" shape: [5] trainable: false init { npy { file: "bias.npy" } } }
-node { name: "vectors" op: "Gather" input: ["emb", "tokens"] }
-node { name: "pooled" op: "ReduceMean" input: "vectors" axes: [1] keepdims: false }
-node { name: "logits" op: "Gemm" input: ["pooled", "w", "b"] }
-node { name: "probs" op: "Softmax" input: "logits" }
-node { name: "xent" op: "SoftmaxCrossEntropyLoss" input: ["logits", "labels"] }
-output: "probs"
-loss { value: "xent" }
-train {
-  data {
-    format: CSV  header: false  train: "train.csv"
-    num_words: 400  max_length: 12  word_vectors { file: "vectors.txt" parameter: "emb" }
-  }
-  predictions: "probs"  batch_size: 16  epochs: 2  seed: 3
-  optimizer { adam { learning_rate: 0.05 } }
-}
-)";
+  fs::copy_file(kSource + "/tests/runtime/models/word_vector_bag.pbtxt", dir + "/model.pbtxt");
   train(dir + "/model.pbtxt", quiet(dir + "/run"));
-  const std::string bundle = (fs::temp_directory_path() / "graphrun_bundle_self_contained.grb").string();
+  const std::string bundle = testing::fresh_temp_path("bundle_self_contained.grb");
   EXPECT_NE(testing::cli("export " + dir + "/run -o " + bundle).output.find(" parameters ("), std::string::npos);
   std::vector<Prediction> want;
   const TextClassifier from_run(dir + "/model.pbtxt", dir + "/run");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "graphrun/train.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun {
 namespace {
@@ -24,8 +25,7 @@ const std::string kTinyModel = kSource + "/tests/runtime/models/tiny_text.pbtxt"
 // process (ctest runs each test in its own, in parallel).
 const std::string& trained_run() {
   static const std::string dir = [] {
-    const std::string d = (fs::temp_directory_path() / ("graphrun_c_api_run_" + std::to_string(::getpid()))).string();
-    fs::remove_all(d);
+    const std::string d = graphrun::testing::fresh_temp_path("c_api_run");
     TrainOptions o;
     o.run_dir = d;
     o.quiet = true;
@@ -155,9 +155,7 @@ TEST(CApi, ABundleLoadsAndClassifiesInOneCall) {
 }
 
 TEST(CApi, TrainerStepsAndCheckpoints) {
-  const std::string dir =
-      (fs::temp_directory_path() / ("graphrun_c_api_trainer_" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
+  const std::string dir = graphrun::testing::fresh_temp_path("c_api_trainer");
   graphrun_train_options options{};
   options.run_dir = dir.c_str();
   graphrun_trainer* t = nullptr;

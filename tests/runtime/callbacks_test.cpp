@@ -15,8 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_callbacks_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("callbacks_" + name);
   fs::create_directories(dir);
   return dir.string();
 }
@@ -65,16 +64,21 @@ TEST(Callbacks, MonitorOfAnAccuracyWantsItHigherAndNamesAMissingMetric) {
   EXPECT_TRUE(state.improved);
 }
 
+// A checkpoint of the loop's state alone.
+CheckpointToWrite state_only(const TrainingState& state) {
+  CheckpointToWrite checkpoint;
+  checkpoint.message.set_version(1);
+  state.save_to(checkpoint.message);
+  return checkpoint;
+}
+
 TEST(Callbacks, KeepBestWritesBestCheckpointOnImprovementOnly) {
   const std::string dir = fresh_dir("keep_best");
   MetricMonitor monitor("val_loss", 0);
   int assembled = 0;
   ModelCheckpoint checkpoints(dir + "/last.ckpt", dir + "/best.ckpt", true, [&](const TrainingState& s) {
     ++assembled;
-    pb::Checkpoint ck;
-    ck.set_version(1);
-    s.save_to(ck);
-    return ck;
+    return state_only(s);
   });
   TrainingState state;
   run_epochs({0.9, 0.7, 0.8, 0.75}, {&monitor, &checkpoints}, state);
@@ -85,12 +89,7 @@ TEST(Callbacks, KeepBestWritesBestCheckpointOnImprovementOnly) {
 
   // Without keep_best: last.ckpt only.
   const std::string plain = fresh_dir("no_keep_best");
-  ModelCheckpoint last_only(plain + "/last.ckpt", plain + "/best.ckpt", false, [](const TrainingState& s) {
-    pb::Checkpoint ck;
-    ck.set_version(1);
-    s.save_to(ck);
-    return ck;
-  });
+  ModelCheckpoint last_only(plain + "/last.ckpt", plain + "/best.ckpt", false, state_only);
   TrainingState fresh;
   run_epochs({0.9, 0.7}, {&monitor, &last_only}, fresh);
   EXPECT_TRUE(fs::exists(plain + "/last.ckpt"));

@@ -8,16 +8,11 @@
 #include <string>
 
 #include "graphrun/train.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun::testing {
 
-// A fresh temp directory, per process: ctest runs test cases in parallel processes.
-inline std::string fresh_example_dir(const std::string& name) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("graphrun_examples_" + std::to_string(::getpid()) + "_" + name);
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
+inline std::string fresh_example_dir(const std::string& name) { return fresh_temp_path("examples_" + name); }
 
 // Removes a directory when the test ends (some runs write large checkpoints).
 struct RemoveAtEnd {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "graphrun/train.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun {
 namespace {
@@ -14,10 +15,8 @@ namespace fs = std::filesystem;
 const std::string kSource = GRAPHRUN_SOURCE_DIR;
 
 TrainOptions slice(const std::string& name, int epochs, int64_t examples) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_examples_" + name);
-  fs::remove_all(dir);
   TrainOptions o;
-  o.run_dir = dir.string();
+  o.run_dir = testing::fresh_temp_path("examples_" + name);
   o.quiet = true;
   o.epochs = epochs;
   o.limit_examples = examples;

@@ -99,8 +99,7 @@ TEST(LatentGrid, TheNotebooksLayoutsOverALinspace) {
 
 // The command line: codes to .npy, images (.npy, a PNG directory) to one PNG grid.
 TEST(LatentGrid, CliWritesCodesAndMontagesReadBackAsPngsOfTheGridsSize) {
-  const auto dir = std::filesystem::temp_directory_path() / ("graphrun_grid_cli_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir = testing::fresh_temp_path("grid_cli");
   std::filesystem::create_directories(dir / "pngs");
   testing::CliResult r =
       testing::cli("latent-grid --layout B --dims 16 --steps 5 --range=-1,1 -o " + (dir / "z.npy").string());

@@ -47,8 +47,7 @@ void write_images(const fs::path& dir, int n, int64_t h = 8, int64_t w = 8, int6
 // and 4 test images; returns the model's path.
 std::string image_setup(const std::string& name, const std::string& replace_from = "",
                         const std::string& replace_to = "") {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_image_trainer_" + name);
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("image_trainer_" + name);
   write_images(dir / "images", 16);
   write_images(dir / "test_images", 4, 8, 8, 4, 16);
   std::string model = read_file(kModel);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "graphrun/profile.h"
 #include "graphrun/train.h"
 #include "test_util.h"
 
@@ -39,12 +40,24 @@ train {
 )";
 }
 
+// Log of x - 2: NaN for x = 1.
+const std::string kNaNLossModel = regression_model(
+    "node { name: \"shift\" op: \"Sub\" input: [\"linear\", \"two\"] }\n"
+    "node { name: \"two\" op: \"Constant\" value { float_data: 2 } }\n"
+    "node { name: \"pred\" op: \"Log\" input: \"shift\" }",
+    "0.01");
+// sqrt(x - 1) is 0 at x = 1, where its derivative is infinite: a finite loss, an infinite gradient.
+const std::string kInfiniteGradientModel = regression_model(
+    "node { name: \"shift\" op: \"Sub\" input: [\"linear\", \"one\"] }\n"
+    "node { name: \"one\" op: \"Constant\" value { float_data: 1 } }\n"
+    "node { name: \"pred\" op: \"Sqrt\" input: \"shift\" }",
+    "0.01");
+
 class NonFinite : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("graphrun_non_finite_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = testing::fresh_temp_path(std::string("non_finite_") +
+                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     std::ofstream(dir_ / "data.csv") << "x,y\n1,2\n2,1\n3,5\n";
   }
@@ -69,12 +82,7 @@ std::string last_line(const std::string& output) {
 }
 
 TEST_F(NonFinite, ANaNInTheFirstStepNamesItsNodeAndThatNoCheckpointExists) {
-  // Log of x - 2: NaN for x = 1.
-  const std::string model =
-      write_model(regression_model("node { name: \"shift\" op: \"Sub\" input: [\"linear\", \"two\"] }\n"
-                                   "node { name: \"two\" op: \"Constant\" value { float_data: 2 } }\n"
-                                   "node { name: \"pred\" op: \"Log\" input: \"shift\" }",
-                                   "0.01"));
+  const std::string model = write_model(kNaNLossModel);
   const testing::CliResult r = train_cli(model, 2);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(last_line(r.output),
@@ -104,12 +112,7 @@ TEST_F(NonFinite, ADivergingRunNamesTheOverflowingNodeAndTheLastCheckpoint) {
 }
 
 TEST_F(NonFinite, AnInfiniteGradientUnderAFiniteLossNamesTheParameterAndTheGradientNode) {
-  // sqrt(x - 1) is 0 at x = 1, where its derivative is infinite.
-  const std::string model =
-      write_model(regression_model("node { name: \"shift\" op: \"Sub\" input: [\"linear\", \"one\"] }\n"
-                                   "node { name: \"one\" op: \"Constant\" value { float_data: 1 } }\n"
-                                   "node { name: \"pred\" op: \"Sqrt\" input: \"shift\" }",
-                                   "0.01"));
+  const std::string model = write_model(kInfiniteGradientModel);
   const testing::CliResult r = train_cli(model, 1);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(last_line(r.output),
@@ -126,6 +129,21 @@ TEST_F(NonFinite, ANaNInTheDataNamesTheInput) {
   const testing::CliResult r = train_cli(model, 1);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("the first NaN or infinity: input 'x' (the batch's data)"), std::string::npos) << r.output;
+}
+
+// The timed steps of profile and bench are training steps: they stop where training
+// would, before the update, the loss checked first.
+TEST_F(NonFinite, AProfiledStepStopsAtANonFiniteLossOrGradientAsTrainingDoes) {
+  const auto profile_error = [](const std::string& model) -> std::string {
+    try {
+      profile_training(model, ProfileOptions{});
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_EQ(profile_error(write_model(kNaNLossModel)), "step 0: the loss is nan");
+  EXPECT_EQ(profile_error(write_model(kInfiniteGradientModel)), "step 0: the gradient of 'w' is not finite");
 }
 
 }  // namespace

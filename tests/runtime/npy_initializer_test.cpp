@@ -14,9 +14,7 @@
 namespace graphrun {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("graphrun_test_" + name)).string();
-}
+using testing::temp_path;
 
 TEST(Npy, RoundTripsFloatAndIntOfEveryRank) {
   for (const Dims& dims : {Dims{}, Dims{5}, Dims{2, 3}, Dims{2, 1, 3}}) {
@@ -197,11 +195,11 @@ TEST(Initializers, ConstantsNormalAndNpy) {
 
   Tensor t = Tensor::from_floats({2}, std::vector<float>{3.f, 4.f});
   write_npy(temp_path("p.npy"), t);
-  const pb::Parameter from_file = param("name: 'e' shape: [2] init { npy { file: 'graphrun_test_p.npy' } }");
-  EXPECT_EQ(initialize_parameter(from_file, 0, std::filesystem::temp_directory_path().string()).data<float>()[1], 4.f);
-  const pb::Parameter wrong_shape = param("name: 'e' shape: [3] init { npy { file: 'graphrun_test_p.npy' } }");
+  const pb::Parameter from_file = param("name: 'e' shape: [2] init { npy { file: 'p.npy' } }");
+  EXPECT_EQ(initialize_parameter(from_file, 0, testing::process_temp_dir().string()).data<float>()[1], 4.f);
+  const pb::Parameter wrong_shape = param("name: 'e' shape: [3] init { npy { file: 'p.npy' } }");
   try {
-    initialize_parameter(wrong_shape, 0, std::filesystem::temp_directory_path().string());
+    initialize_parameter(wrong_shape, 0, testing::process_temp_dir().string());
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("parameter 'e'"), std::string::npos);

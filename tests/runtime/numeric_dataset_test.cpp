@@ -35,9 +35,8 @@ loss { value: "xent" }
 class NumericData : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("graphrun_numeric_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = testing::fresh_temp_path(std::string("numeric_") +
+                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -251,8 +250,7 @@ TEST_F(NumericData, TextColumnAndNumericFeedsTrainTogether) {
 // run directory's copy) scores the kept checkpoint, resume equals an uninterrupted run.
 TEST(NumericTraining, MlpExampleTrainsEvaluatesAndResumes) {
   const std::string model = kSource + "/examples/mlp/train.pbtxt";
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_numeric_mlp_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("numeric_mlp");
   TrainOptions o;
   o.quiet = true;
   o.run_dir = (dir / "run").string();

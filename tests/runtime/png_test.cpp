@@ -29,10 +29,8 @@ namespace fs = std::filesystem;
 const std::string kSource = GRAPHRUN_SOURCE_DIR;
 const std::string kEmoji = kSource + "/tests/runtime/fixtures/png/1f600.png";
 
-// A fresh directory per process and test: ctest runs test cases in parallel processes.
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_png_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
+  const fs::path dir = testing::fresh_temp_path("png_" + name);
   fs::create_directories(dir);
   return dir;
 }
@@ -50,14 +48,17 @@ std::string big_endian32(uint32_t v) {
 
 // A PNG of a valid 8-bit RGB IHDR declaring `width` x `height` and an empty
 // IDAT: its header claims an image its data cannot hold.
-void write_png_header(const std::string& path, uint32_t width, uint32_t height) {
+// PNG color types (IHDR): one channel, or three.
+constexpr char kGray = 0, kRgb = 2;
+
+void write_png_header(const std::string& path, uint32_t width, uint32_t height, char color_type = kRgb) {
   std::string png("\x89PNG\r\n\x1a\n", 8);
   auto chunk = [&](const std::string& type, const std::string& data) {
     const std::string body = type + data;
     const auto crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
     png += big_endian32(static_cast<uint32_t>(data.size())) + body + big_endian32(static_cast<uint32_t>(crc));
   };
-  chunk("IHDR", big_endian32(width) + big_endian32(height) + std::string("\x08\x02\x00\x00\x00", 5));
+  chunk("IHDR", big_endian32(width) + big_endian32(height) + '\x08' + color_type + std::string(3, '\0'));
   chunk("IDAT", "");
   std::ofstream(path, std::ios::binary) << png;
 }
@@ -182,6 +183,9 @@ TEST(Png, HeaderClaimingAHugeImageIsAnErrorBeforeAllocating) {
   write_png_header(path, 8000, 8000);
   EXPECT_EQ(error_of([&] { read_png(path); }),
             path + ": image of 8000x8000 pixels with 3 channels cannot be stored in a file of 45 bytes");
+  write_png_header(path, 8000, 8000, kGray);
+  EXPECT_EQ(error_of([&] { read_png(path); }),
+            path + ": image of 8000x8000 pixels with 1 channel cannot be stored in a file of 45 bytes");
   // A small header with the same empty data gets past the size check to libpng's own error.
   write_png_header(path, 4, 4);
   EXPECT_EQ(error_of([&] { read_png(path); }).rfind(path + ": corrupt PNG file (", 0), 0u);

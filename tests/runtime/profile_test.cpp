@@ -70,9 +70,7 @@ TEST(Profile, EveryNodeRunsOnceAStepWithItsPathAndTheRowsAddUpToTheStep) {
 }
 
 TEST(Profile, TheTraceHasOneEventPerNodeExecution) {
-  const std::string trace = (std::filesystem::temp_directory_path() /
-                             ("graphrun_profile_trace_" + std::to_string(::getpid()) + ".json"))
-                                .string();
+  const std::string trace = testing::fresh_temp_path("profile_trace.json");
   ProfileOptions options = serial_options(2);
   options.trace_path = trace;
   const TrainingProfile p = profile_training(kModel, options);
@@ -109,7 +107,8 @@ TEST(Profile, TimingChangesNoResult) {
 }
 
 TEST(Profile, TheCommandLinePrintsEveryNodeAndTheStep) {
-  const testing::CliResult r = testing::cli("profile " + kModel + " --steps 1 --warmup 0 --profiled-steps 1 --threads 1");
+  const testing::CliResult r =
+      testing::cli("profile " + kModel + " --steps 1 --warmup 0 --profiled-steps 1 --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* expected : {"tiny_recurrent_paths: batch 8, step", "page faults", "masked", "fused oneDNN LSTM",
                                "LSTMGrad", "update", "(between nodes)", "inside oneDNN primitives"})

@@ -25,11 +25,7 @@ namespace fs = std::filesystem;
 const std::string kTinyModel = std::string(GRAPHRUN_SOURCE_DIR) + "/tests/runtime/models/tiny_text.pbtxt";
 constexpr size_t kHeaderSize = 20;  // checkpoint.h: magic, version, length, CRC
 
-std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_run_dir_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string fresh_dir(const std::string& name) { return testing::fresh_temp_path("run_dir_" + name); }
 
 TrainOptions quiet(const std::string& dir, int epochs) {
   TrainOptions o;
@@ -268,6 +264,36 @@ TEST(Checkpoint, IsAHeaderThenTheProtobufBytes) {
   EXPECT_EQ(file.substr(kHeaderSize), checkpoint.SerializeAsString());
 }
 
+// write_checkpoint takes the tensors' bytes from the tensors themselves: the file
+// holds what protobuf serializes for the whole message, empty tensors and the
+// fields after the tensors included.
+TEST(Checkpoint, WrittenFromTheTensorsItHoldsTheSerializedMessage) {
+  const std::string dir = fresh_dir("from_tensors");
+  fs::create_directories(dir);
+  CheckpointToWrite checkpoint;
+  checkpoint.message.set_version(1);
+  checkpoint.message.set_epoch(3);
+  checkpoint.message.set_step(40);
+  checkpoint.message.set_seed(7);
+  checkpoint.message.set_best_value(0.5);
+  checkpoint.message.add_metrics_csv("epoch,loss");
+  checkpoint.message.mutable_partial_epoch()->set_examples(5);
+  const std::vector<std::pair<std::string, Tensor>> parameters = {
+      {"w", Tensor::from_floats({2, 2}, std::vector<float>{1.f, -2.f, 0.5f, 3.f})},
+      {"empty", Tensor(DType::f32, {0, 3})}};
+  const int64_t iterations = 40;
+  const Tensor optimizer_state = Tensor::from_ints({}, std::span<const int64_t>(&iterations, 1));
+  pb::Checkpoint whole = checkpoint.message;
+  for (const auto& [name, tensor] : parameters) {
+    checkpoint.add_parameter(name, tensor);
+    *whole.add_parameter() = to_named_tensor(name, tensor);
+  }
+  checkpoint.add_optimizer_state("iterations", optimizer_state);
+  *whole.add_optimizer_state() = to_named_tensor("iterations", optimizer_state);
+  write_checkpoint(dir + "/last.ckpt", checkpoint);
+  EXPECT_EQ(testing::file_text(dir + "/last.ckpt").substr(kHeaderSize), whole.SerializeAsString());
+}
+
 TEST(Checkpoint, FlippedBytesFailEvalWithOneLine) {
   const std::string dir = trained_run("flipped");
   std::string bytes = testing::file_text(dir + "/best.ckpt");
@@ -327,6 +353,17 @@ TEST(Checkpoint, ATensorShapeThatLiesIsAnErrorNamingIt) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "run/last.ckpt: tensor 'w' holds 4 bytes, its shape [268435456] needs 1073741824");
   }
+}
+
+// Protobuf refuses a string that is not UTF-8 and would say so on stderr itself: the
+// user sees graphrun's line alone.
+TEST(Checkpoint, AnOldFormatCheckpointWithANonUtf8NameFailsEvalWithOneLine) {
+  const std::string dir = trained_run("not_utf8");
+  // Field 5 (a parameter) holding field 1 (its name): the one byte 0xff.
+  write_file(dir + "/best.ckpt", std::string("\x2a\x03\x0a\x01\xff", 5));
+  const testing::CliResult r = testing::cli(eval_command(dir));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "graphrun: error: " + dir + "/best.ckpt: not a graphrun checkpoint (corrupt or wrong version)\n");
 }
 
 TEST(Checkpoint, OneWrittenBeforeTheHeaderStillLoads) {

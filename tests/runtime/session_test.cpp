@@ -146,8 +146,7 @@ TEST(Session, OnePlanFromFourThreadsEqualsSerial) {
 
 // The CLI: run writes the outputs as .npy; errors are one line with exit code 1.
 TEST(Cli, RunWritesOutputsMatchingTheSession) {
-  const auto dir = std::filesystem::temp_directory_path() / ("graphrun_cli_run_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir = testing::fresh_temp_path("cli_run");
   std::filesystem::create_directories(dir);
   const Tensor x = random_batch(5, 4, 11);
   write_npy((dir / "x.npy").string(), x);
@@ -159,8 +158,7 @@ TEST(Cli, RunWritesOutputsMatchingTheSession) {
 }
 
 TEST(Cli, RunWithACheckpointUsesTheTrainedParameters) {
-  const auto dir = std::filesystem::temp_directory_path() / ("graphrun_cli_ckpt_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir = testing::fresh_temp_path("cli_ckpt");
   const std::string model = kSource + "/tests/runtime/models/tiny_text.pbtxt";
   TrainOptions options;
   options.run_dir = (dir / "run").string();
@@ -190,8 +188,7 @@ TEST(Cli, CheckPrintsParameterTotals) {
 }
 
 TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string bad = (dir / ("graphrun_bad_" + std::to_string(::getpid()) + ".pbtxt")).string();
+  const std::string bad = testing::fresh_temp_path("bad.pbtxt");
   std::ofstream(bad)
       << "version: 1\ninput { name: \"x\" shape: [-1, 4] }\nnode { name: \"h\" op: \"Relu\" input: \"q\" }\n";
   CliResult r = cli("check " + bad);
@@ -238,10 +235,8 @@ TEST(Cli, ThreadAndCountOptionsOutOfRangeAreUsageErrors) {
 }
 
 TEST(Cli, HostileSizesAreOneLineErrors) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string tag = std::to_string(::getpid());
   // A parameter whose element count wraps int64 to 12.
-  const std::string model = (dir / ("graphrun_huge_param_" + tag + ".pbtxt")).string();
+  const std::string model = testing::fresh_temp_path("huge_param.pbtxt");
   std::ofstream(model) << "version: 1\ninput { name: \"x\" shape: [-1, 4] }\n"
                           "parameter { name: \"w\" shape: [4611686018427387907, 4] }\n"
                           "node { name: \"y\" op: \"ReduceSum\" input: \"w\" }\noutput: \"y\"\n";
@@ -252,15 +247,16 @@ TEST(Cli, HostileSizesAreOneLineErrors) {
                             ":3:13: parameter 'w': shape [4611686018427387907,4] has more than 2^40 elements\n");
   }
   // A 176-byte .npy whose header declares the same shape.
-  const std::string npy = (dir / ("graphrun_huge_" + tag + ".npy")).string();
+  const std::string npy = testing::fresh_temp_path("huge.npy");
   testing::write_raw_npy(npy, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387907, 4), }", 48);
   CliResult r = cli("run " + kSource + "/examples/mlp/mlp.pbtxt -i x=" + npy);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output, "graphrun: error: " + npy + ": shape [4611686018427387907,4] has more than 2^40 elements\n");
   // A directory as the model.
-  r = cli("check " + dir.string());
+  const std::string dir = testing::process_temp_dir().string();
+  r = cli("check " + dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.output, "graphrun: error: " + dir.string() + ": is a directory, not a model file\n");
+  EXPECT_EQ(r.output, "graphrun: error: " + dir + ": is a directory, not a model file\n");
   std::filesystem::remove(model);
   std::filesystem::remove(npy);
 }

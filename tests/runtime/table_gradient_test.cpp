@@ -10,6 +10,7 @@
 
 #include "runtime/train/optimizer.h"
 #include "runtime/train/setup.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun {
 namespace {
@@ -37,10 +38,7 @@ TEST(TableGradient, RowsUpdateTheTableAsTheDenseGradientDoes) {
   ASSERT_EQ(row_fetches.size(), dense_fetches.size() + 1);  // the table's gradient is two values: indices, rows
 
   std::vector<Tensor> dense_params = clones(setup.params), row_params = clones(setup.params);
-  std::vector<Dims> shapes;
-  for (size_t i : setup.trainable) shapes.push_back(setup.params[i].dims());
-  Optimizer dense(optimizer_config(setup.config.optimizer()), shapes),
-      rows(optimizer_config(setup.config.optimizer()), shapes);
+  Optimizer dense = setup.new_optimizer(), rows = setup.new_optimizer();
   const auto trainable = [&](std::vector<Tensor>& params) {
     std::vector<Tensor> out;
     for (size_t i : setup.trainable) out.push_back(params[i]);
@@ -74,7 +72,7 @@ TEST(TableGradient, RowsUpdateTheTableAsTheDenseGradientDoes) {
 
 // A table that is not only gathered on axis 0 keeps its dense gradient.
 TEST(TableGradient, OtherUsesOfTheTableKeepTheDenseGradient) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_table_gradient_" + std::to_string(::getpid()));
+  const fs::path dir = testing::fresh_temp_path("table_gradient");
   fs::create_directories(dir);
   std::ofstream(dir / "model.pbtxt") << R"(version: 1
 name: "tables"

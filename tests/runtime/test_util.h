@@ -13,6 +13,7 @@
 
 #include "graphrun/tensor.h"
 #include "graphrun/train.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun::testing {
 
@@ -31,12 +32,8 @@ struct CliResult {
   std::string output;
 };
 inline CliResult cli(const std::string& args) {
-  // One file per process and call: ctest runs test cases in parallel processes.
-  static int calls = 0;
-  const std::string out_file =
-      (std::filesystem::temp_directory_path() /
-       ("graphrun_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(calls++) + ".txt"))
-          .string();
+  static int calls = 0;  // one file per call
+  const std::string out_file = fresh_temp_path("cli_out_" + std::to_string(calls++) + ".txt");
   const int status = std::system((std::string(GRAPHRUN_CLI) + " " + args + " > " + out_file + " 2>&1").c_str());
   std::string text;
   {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "graphrun/npy.h"
 #include "graphrun/train.h"
 #include "runtime/cli/format.h"
 #include "test_util.h"
@@ -22,11 +23,7 @@ namespace fs = std::filesystem;
 const std::string kSource = GRAPHRUN_SOURCE_DIR;
 const std::string kTinyModel = kSource + "/tests/runtime/models/tiny_text.pbtxt";
 
-std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("graphrun_trainer_" + name);
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string fresh_dir(const std::string& name) { return testing::fresh_temp_path("trainer_" + name); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -220,29 +217,11 @@ TEST(Trainer, LoadTrainedKeepsATrainedWordVectorTable) {
     fs::create_directories(dir);
     fs::copy_file(kSource + "/examples/emojify/data/train_emoji.csv", dir + "/train.csv");
     std::ofstream(dir + "/vectors.txt") << "i 0.5 0.5 0.5\nyou -0.5 0.25 1\nlove 1 -1 0.5\n";
-    std::ofstream(dir + "/model.pbtxt") << "version: 1\nseed: 5\n"
-                                        << "input { name: \"tokens\" dtype: INT64 shape: [-1, 12] }\n"
-                                        << "input { name: \"labels\" dtype: INT64 shape: [-1] }\n"
-                                        << "parameter { name: \"emb\" shape: [261, 3] trainable: "
-                                        << (trainable ? "true" : "false") << " }\n"
-                                        << R"(parameter { name: "w" shape: [3, 5] init { glorot_uniform {} } }
-parameter { name: "b" shape: [5] }
-node { name: "vectors" op: "Gather" input: ["emb", "tokens"] }
-node { name: "pooled" op: "ReduceMean" input: "vectors" axes: [1] keepdims: false }
-node { name: "logits" op: "Gemm" input: ["pooled", "w", "b"] }
-node { name: "probs" op: "Softmax" input: "logits" }
-node { name: "xent" op: "SoftmaxCrossEntropyLoss" input: ["logits", "labels"] }
-output: "probs"
-loss { value: "xent" }
-train {
-  data {
-    format: CSV  header: false  train: "train.csv"
-    num_words: 400  max_length: 12  word_vectors { file: "vectors.txt" parameter: "emb" }
-  }
-  batch_size: 16  epochs: 2  seed: 3
-  optimizer { adam { learning_rate: 0.05 } }
-}
-)";
+    write_npy(dir + "/bias.npy", Tensor::from_floats({5}, std::vector<float>{0.1f, -0.2f, 0.3f, 0.f, 0.5f}));
+    std::string model = read_file(kSource + "/tests/runtime/models/word_vector_bag.pbtxt");
+    const std::string frozen_table = R"(name: "emb" shape: [261, 3] trainable: false)";
+    if (trainable) model.replace(model.find(frozen_table), frozen_table.size(), R"(name: "emb" shape: [261, 3])");
+    std::ofstream(dir + "/model.pbtxt") << model;
     train(dir + "/model.pbtxt", quiet(dir + "/run"));
     const Tensor loaded = load_trained(dir + "/model.pbtxt", dir + "/run").parameter("emb");
     int64_t nonzero = 0;

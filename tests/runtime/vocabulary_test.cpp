@@ -5,13 +5,12 @@
 #include <fstream>
 
 #include "runtime/train/text_dataset.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("graphrun_test_" + name)).string();
-}
+using testing::temp_path;
 
 std::string load_error(const std::string& path) {
   try {

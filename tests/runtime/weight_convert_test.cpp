@@ -15,6 +15,7 @@
 
 #include "graphrun/convert.h"
 #include "graphrun/graphrun.h"
+#include "tests/temp_dir.h"
 
 namespace graphrun {
 namespace {
@@ -322,9 +323,8 @@ struct CliResult {
 };
 
 CliResult cli(const std::string& args) {
-  static int calls = 0;  // one file per process and call: ctest runs cases in parallel processes
-  const std::filesystem::path out_file =
-      std::filesystem::temp_directory_path() / fmt::format("graphrun_convert_cli_{}_{}.txt", ::getpid(), calls++);
+  static int calls = 0;  // one file per call
+  const std::filesystem::path out_file = testing::fresh_temp_path(fmt::format("convert_cli_{}.txt", calls++));
   const int status = std::system(fmt::format("{} {} > {} 2>&1", GRAPHRUN_CLI, args, out_file.string()).c_str());
   std::ifstream in(out_file);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -333,8 +333,7 @@ CliResult cli(const std::string& args) {
 }
 
 std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("graphrun_convert_{}_{}", ::getpid(), name);
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir = testing::fresh_temp_path("convert_" + name);
   std::filesystem::create_directories(dir);
   return dir;
 }
