@@ -44,16 +44,7 @@ std::string frame_header(const FrameFormat& format, uint64_t payload_size, uint3
   return header;
 }
 
-bool write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
+// Writes all of `bytes` at `offset`, retrying interrupted and short writes.
 bool write_all_at(int fd, std::string_view bytes, off_t offset) {
   while (!bytes.empty()) {
     const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), offset);
@@ -102,14 +93,16 @@ void write_framed_file(const std::string& path, const FrameFormat& format,
   uint64_t size = 0;
   auto crc = static_cast<uint32_t>(::crc32_z(0, nullptr, 0));
   const PayloadSink sink = [&](std::string_view piece) {
+    const auto at = static_cast<off_t>(kFrameHeaderSize + size);
     size += piece.size();
     crc = crc32_update(crc, piece);
-    return write_all(file.fd, piece);
+    return write_all_at(file.fd, piece, at);
   };
-  // Flushed to disk before the rename makes it the file.
+  // The payload goes after the space left for the header, which goes in last. Flushed
+  // to disk before the rename makes it the file.
   errno = 0;
-  const bool written = write_all(file.fd, std::string(kFrameHeaderSize, '\0')) && write_payload(sink) &&
-                       write_all_at(file.fd, frame_header(format, size, crc), 0) && ::fsync(file.fd) == 0;
+  const bool written =
+      write_payload(sink) && write_all_at(file.fd, frame_header(format, size, crc), 0) && ::fsync(file.fd) == 0;
   if (!written) throw Error(fmt::format("{}: cannot write {}: {}", temp, format.what, std::strerror(errno)));
   std::error_code ec;
   std::filesystem::rename(temp, path, ec);

@@ -37,7 +37,7 @@ void write_framed_file(const std::string& path, const FrameFormat& format, std::
 using PayloadSink = std::function<bool(std::string_view piece)>;
 // The framed file whose payload `write_payload` gives, in pieces, to the sink it is
 // passed (returning false on a failure): for payloads too large to hold twice. The
-// header goes in last, over a placeholder, when the length and CRC are known.
+// header goes in last, into the space left for it, when the length and CRC are known.
 void write_framed_file(const std::string& path, const FrameFormat& format,
                        const std::function<bool(const PayloadSink&)>& write_payload);
 
