@@ -1,12 +1,15 @@
 #include "runtime/train/checkpoint.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/wire_format_lite.h>
 
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "graph/shape.h"
 #include "runtime/train/framed_file.h"
@@ -39,26 +42,38 @@ pb::NamedTensor tensor_description(const std::string& name, const Tensor& tensor
   return named;
 }
 
-// The bytes of NamedTensor.data holding `bytes` bytes, as protobuf writes the field: none when empty.
+// The bytes of a length-delimited field holding `size` bytes, as protobuf writes it.
 // (The tag of a field numbered below 16 is one byte.)
-size_t data_field_size(size_t bytes) {
-  return bytes == 0 ? 0 : 1 + google::protobuf::io::CodedOutputStream::VarintSize64(bytes) + bytes;
+size_t length_delimited_field_size(size_t size) {
+  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(size) + size;
 }
 
-// Writes `named` (a tensor_description) with `tensor`'s bytes as its data field, as
-// field `field` of the enclosing message: the bytes protobuf would write for it.
-void write_tensor_field(google::protobuf::io::CodedOutputStream& out, int field, const pb::NamedTensor& named,
-                        const Tensor& tensor) {
-  using google::protobuf::internal::WireFormatLite;
-  const size_t bytes = tensor.num_bytes();
-  out.WriteTag(WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-  out.WriteVarint64(named.ByteSizeLong() + data_field_size(bytes));
-  named.SerializeWithCachedSizes(&out);
-  if (bytes == 0) return;
-  out.WriteTag(WireFormatLite::MakeTag(pb::NamedTensor::kDataFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-  out.WriteVarint64(bytes);
-  out.WriteRaw(tensor.raw_data(), static_cast<int>(bytes));
-}
+// A tensor of the checkpoint as field `number` of the message: its description (a
+// tensor_description) with the tensor's bytes as the data field, none when empty.
+// The bytes it writes are those protobuf would write for the whole NamedTensor.
+struct TensorField {
+  int number;
+  const pb::NamedTensor& description;
+  const Tensor& tensor;
+
+  size_t message_size() const {
+    const size_t bytes = tensor.num_bytes();
+    return description.ByteSizeLong() + (bytes == 0 ? 0 : length_delimited_field_size(bytes));
+  }
+  size_t size() const { return length_delimited_field_size(message_size()); }
+
+  void write(google::protobuf::io::CodedOutputStream& out) const {
+    using google::protobuf::internal::WireFormatLite;
+    out.WriteTag(WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    out.WriteVarint64(message_size());
+    description.SerializeWithCachedSizes(&out);
+    const size_t bytes = tensor.num_bytes();
+    if (bytes == 0) return;
+    out.WriteTag(WireFormatLite::MakeTag(pb::NamedTensor::kDataFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    out.WriteVarint64(bytes);
+    out.WriteRaw(tensor.raw_data(), static_cast<int>(bytes));
+  }
+};
 
 }  // namespace
 
@@ -92,47 +107,41 @@ Tensor from_named_tensor(const pb::NamedTensor& named, const std::string& source
 }
 
 void write_checkpoint(const std::string& path, const CheckpointToWrite& checkpoint) {
-  // Protobuf writes a message's fields in field-number order. The checkpoint goes
-  // out the same way: fields 1-4, the tensors (5 and 6) with their bytes taken from
-  // the tensors, then the rest.
   const pb::Checkpoint& message = checkpoint.message;
-  pb::Checkpoint head, tail = message;
-  head.set_version(message.version());
-  head.set_epoch(message.epoch());
-  head.set_step(message.step());
-  head.set_seed(message.seed());
-  tail.clear_version();
-  tail.clear_epoch();
-  tail.clear_step();
-  tail.clear_seed();
-  tail.clear_parameter();
-  tail.clear_optimizer_state();
   const auto& tensors = checkpoint.tensors;
   if (tensors.size() != static_cast<size_t>(message.parameter_size() + message.optimizer_state_size()))
     throw Error(fmt::format("{}: cannot serialize checkpoint: {} tensors for {} descriptions", path, tensors.size(),
                             message.parameter_size() + message.optimizer_state_size()));
-  size_t total = head.ByteSizeLong() + tail.ByteSizeLong();
-  for (size_t k = 0; k < tensors.size(); ++k) {
-    const pb::NamedTensor& named = k < static_cast<size_t>(message.parameter_size())
-                                       ? message.parameter(static_cast<int>(k))
-                                       : message.optimizer_state(static_cast<int>(k) - message.parameter_size());
-    const size_t size = named.ByteSizeLong() + data_field_size(tensors[k].num_bytes());
-    total += 1 + google::protobuf::io::CodedOutputStream::VarintSize64(size) + size;  // tag, length, message
-  }
-  if (total > static_cast<size_t>(std::numeric_limits<int>::max()))
-    throw Error(fmt::format("{}: cannot serialize checkpoint", path));  // protobuf's limit: 2 GB
+  std::vector<TensorField> fields;
+  for (const pb::NamedTensor& named : message.parameter())
+    fields.push_back({pb::Checkpoint::kParameterFieldNumber, named, tensors[fields.size()]});
+  for (const pb::NamedTensor& named : message.optimizer_state())
+    fields.push_back({pb::Checkpoint::kOptimizerStateFieldNumber, named, tensors[fields.size()]});
+  // Protobuf writes a message's fields in number order. The checkpoint goes out the
+  // same way: the fields numbered below the tensors', the tensors with their bytes
+  // taken from the tensors, then the rest.
+  pb::Checkpoint before_tensors, after_tensors = message;
+  after_tensors.clear_parameter();
+  after_tensors.clear_optimizer_state();
+  std::vector<const google::protobuf::FieldDescriptor*> leading;
+  const google::protobuf::Descriptor& descriptor = *pb::Checkpoint::descriptor();
+  for (int i = 0; i < descriptor.field_count(); ++i)
+    if (descriptor.field(i)->number() < pb::Checkpoint::kParameterFieldNumber) leading.push_back(descriptor.field(i));
+  after_tensors.GetReflection()->SwapFields(&before_tensors, &after_tensors, leading);
+  size_t total = before_tensors.ByteSizeLong() + after_tensors.ByteSizeLong();
+  for (const TensorField& field : fields) total += field.size();
+  constexpr auto kProtobufLimit = static_cast<size_t>(std::numeric_limits<int>::max());  // 2 GB: it parses no more
+  if (total > kProtobufLimit)
+    throw Error(fmt::format("{}: cannot serialize checkpoint: {} bytes, more than protobuf's limit of {}", path, total,
+                            kProtobufLimit));
   write_framed_file(path, kCheckpointFormat, [&](const PayloadSink& sink) {
     SinkStream stream(sink);
     google::protobuf::io::CopyingOutputStreamAdaptor blocks(&stream, 1 << 20);
     {
       google::protobuf::io::CodedOutputStream out(&blocks);
-      head.SerializeWithCachedSizes(&out);
-      size_t next = 0;
-      for (const pb::NamedTensor& named : message.parameter())
-        write_tensor_field(out, pb::Checkpoint::kParameterFieldNumber, named, tensors[next++]);
-      for (const pb::NamedTensor& named : message.optimizer_state())
-        write_tensor_field(out, pb::Checkpoint::kOptimizerStateFieldNumber, named, tensors[next++]);
-      tail.SerializeWithCachedSizes(&out);
+      before_tensors.SerializeWithCachedSizes(&out);
+      for (const TensorField& field : fields) field.write(out);
+      after_tensors.SerializeWithCachedSizes(&out);
       if (out.HadError()) return false;
     }
     return blocks.Flush();

@@ -294,6 +294,29 @@ TEST(Checkpoint, WrittenFromTheTensorsItHoldsTheSerializedMessage) {
   EXPECT_EQ(testing::file_text(dir + "/last.ckpt").substr(kHeaderSize), whole.SerializeAsString());
 }
 
+// Protobuf parses no message over 2 GB: a checkpoint that large is refused before
+// anything is written. Each tensor alone is below the limit, the two together above.
+// (They are never read, so they are left uninitialised: nothing is paged in.)
+TEST(Checkpoint, OneOverProtobufsLimitIsRefusedBeforeAnythingIsWritten) {
+  const std::string dir = fresh_dir("over_2gb");
+  fs::create_directories(dir);
+  CheckpointToWrite checkpoint;
+  checkpoint.message.set_version(1);
+  const Tensor gigabyte = Tensor::uninitialized(DType::f32, {int64_t{1} << 28});
+  checkpoint.add_parameter("w", gigabyte);
+  checkpoint.add_optimizer_state("w/m", gigabyte);
+  try {
+    write_checkpoint(dir + "/last.ckpt", checkpoint);
+    ADD_FAILURE() << "written";
+  } catch (const Error& e) {
+    // 2 GiB of data and 48 bytes of tags, lengths, names, dims and the version.
+    EXPECT_EQ(std::string(e.what()),
+              dir + "/last.ckpt: cannot serialize checkpoint: 2147483696 bytes, more than protobuf's limit of " +
+                  "2147483647");
+  }
+  EXPECT_TRUE(fs::is_empty(dir));
+}
+
 TEST(Checkpoint, FlippedBytesFailEvalWithOneLine) {
   const std::string dir = trained_run("flipped");
   std::string bytes = testing::file_text(dir + "/best.ckpt");
