@@ -76,16 +76,15 @@ class PlanRun {
       run_all();
   }
 
-  std::vector<Tensor> take_fetches(const Graph& graph) {
+  std::vector<Tensor> take_fetches() const {
     std::vector<Tensor> out;
-    for (size_t i = 0; i < plan_.fetches().size(); ++i) {
-      const Value& v = graph.value(plan_.fetches()[i]);
-      if (v.kind == ValueKind::input)
-        out.push_back(feed_of(v.id, graph));
-      else if (v.kind == ValueKind::parameter)  // a copy: the caller never writes a session's parameter
-        out.push_back(parameter_of(v.id, graph).clone());
+    for (const Slot& slot : plan_.fetch_slots()) {
+      if (slot.source == Slot::Source::feed)
+        out.push_back((*buffers_.feeds)[slot.index]);
+      else if (slot.source == Slot::Source::parameter)  // a copy: the caller never writes a session's parameter
+        out.push_back((*buffers_.parameters)[slot.index].clone());
       else
-        out.push_back(fetched_[first_fetch_index(v.id)]);
+        out.push_back(fetched_[slot.index]);  // a fetched node output is in its fetch buffer
     }
     return out;
   }
@@ -154,21 +153,6 @@ class PlanRun {
     return nullptr;
   }
 
-  size_t first_fetch_index(ValueId v) const {
-    const auto& f = plan_.fetches();
-    return static_cast<size_t>(std::find(f.begin(), f.end(), v) - f.begin());
-  }
-  Tensor feed_of(ValueId v, const Graph& graph) const {
-    for (size_t i = 0; i < graph.inputs.size(); ++i)
-      if (graph.inputs[i] == v) return (*buffers_.feeds)[i];
-    return {};
-  }
-  Tensor parameter_of(ValueId v, const Graph& graph) const {
-    for (size_t i = 0; i < graph.parameters.size(); ++i)
-      if (graph.parameters[i].value == v) return (*buffers_.parameters)[i];
-    return {};
-  }
-
   const Plan& plan_;
   const RunBuffers& buffers_;
   const RunContext& run_;
@@ -187,13 +171,13 @@ int resolve_threads(int requested) {
 
 }  // namespace
 
-std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const RunBuffers& buffers, const RunContext& run,
+std::vector<Tensor> execute_plan(const Plan& plan, const RunBuffers& buffers, const RunContext& run,
                                  const ExecutionPolicy& policy) {
   default_omp_threads();  // capture the default before any step changes it
   PlanRun state(plan, buffers, run, policy);
-  const int threads = policy.inter_op_threads > 0    ? policy.inter_op_threads
+  const int threads = policy.inter_op_threads > 0          ? policy.inter_op_threads
                       : plan.has_independent_large_steps() ? resolve_threads(0)
-                                                     : 1;
+                                                           : 1;
   if (policy.caller_arena && plan.has_independent_large_steps() && plan.steps().size() > 1) {
     state.run_parallel(nullptr);  // the host's arena bounds the concurrency
   } else if (threads == 1 || plan.steps().size() <= 1) {
@@ -204,7 +188,7 @@ std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const Run
     if (!arena || arena->max_concurrency() != threads) arena = std::make_unique<tbb::task_arena>(threads);
     state.run_parallel(arena.get());
   }
-  return state.take_fetches(graph);
+  return state.take_fetches();
 }
 
 }  // namespace graphrun

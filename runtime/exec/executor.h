@@ -44,7 +44,7 @@ struct RunBuffers {
 // Runs the plan once and returns the fetched values (fresh tensors for node
 // outputs and copies of fetched parameters, the fed tensor itself for a fetched input).
 // Thread-safe: any number of calls may run the same plan at once.
-std::vector<Tensor> execute_plan(const Plan& plan, const Graph& graph, const RunBuffers& buffers, const RunContext& run,
+std::vector<Tensor> execute_plan(const Plan& plan, const RunBuffers& buffers, const RunContext& run,
                                  const ExecutionPolicy& policy);
 
 }  // namespace graphrun

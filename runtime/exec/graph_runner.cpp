@@ -99,7 +99,7 @@ std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& feeds, const std
   }
   std::shared_ptr<const Plan> plan = plan_for(feed_types, fetches);
   const RunBuffers buffers{&feeds, &parameters};
-  return execute_plan(*plan, *graph_, buffers, run, policy_);
+  return execute_plan(*plan, buffers, run, policy_);
 }
 
 }  // namespace graphrun

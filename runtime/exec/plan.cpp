@@ -70,7 +70,7 @@ std::vector<Tensor> Plan::acquire_fetch_buffers() const {
       }
   }
   std::vector<Tensor> fresh;
-  for (const TensorType& t : fetch_types_) fresh.push_back(Tensor::uninitialized(t.dtype, t.dims));
+  for (const TensorType& t : fetch_buffer_types_) fresh.push_back(Tensor::uninitialized(t.dtype, t.dims));
   return fresh;
 }
 
@@ -87,7 +87,6 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
                                           const std::vector<TensorType>& feed_types,
                                           const std::vector<ValueId>& fetches) {
   auto plan = std::unique_ptr<Plan>(new Plan());
-  plan->fetches_ = fetches;
 
   // Concrete types: feeds as given, parameters as declared, the rest inferred.
   plan->value_types_.resize(graph.num_values());
@@ -104,8 +103,6 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
   std::map<NodeId, int> step_of;
   for (size_t s = 0; s < order.size(); ++s) step_of[order[s]] = static_cast<int>(s);
 
-  std::map<ValueId, size_t> fetch_index;
-  for (size_t i = 0; i < fetches.size(); ++i) fetch_index.emplace(fetches[i], i);
   std::map<ValueId, size_t> feed_index, param_index;
   for (size_t i = 0; i < graph.inputs.size(); ++i) feed_index[graph.inputs[i]] = i;
   for (size_t i = 0; i < graph.parameters.size(); ++i) param_index[graph.parameters[i].value] = i;
@@ -152,6 +149,14 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
     for (int p : predecessors[s]) plan->steps_[static_cast<size_t>(p)].successors.push_back(static_cast<int>(s));
   plan->has_independent_large_steps_ = independent_large_steps(plan->steps_);
 
+  // A fetched node output is written into a fetch buffer of its own; fetched feeds and
+  // parameters are handed out as they are, so they take none.
+  std::map<ValueId, size_t> fetch_buffer_of;
+  for (ValueId f : fetches)
+    if (graph.value(f).kind == ValueKind::node_output &&
+        fetch_buffer_of.emplace(f, plan->fetch_buffer_types_.size()).second)
+      plan->fetch_buffer_types_.push_back(plan->value_types_[static_cast<size_t>(f)]);
+
   // Memory: every non-fetched node output and every scratchpad is an arena request.
   std::vector<MemoryRequest> requests;
   std::vector<std::pair<int, int>> request_owner;  // (step, output port or -1 for scratchpad)
@@ -159,7 +164,7 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
     const Node& node = graph.node(order[s]);
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       const ValueId out = node.outputs[k];
-      if (fetch_index.count(out)) continue;
+      if (fetch_buffer_of.count(out)) continue;
       MemoryRequest req;
       req.birth_step = static_cast<int>(s);
       req.bytes = plan->value_types_[static_cast<size_t>(out)].num_bytes();
@@ -179,8 +184,7 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
   std::map<ValueId, Slot> slot_of;
   for (const auto& [value, index] : feed_index) slot_of[value] = {Slot::Source::feed, index};
   for (const auto& [value, index] : param_index) slot_of[value] = {Slot::Source::parameter, index};
-  for (const auto& [value, index] : fetch_index)
-    if (graph.value(value).kind == ValueKind::node_output) slot_of[value] = {Slot::Source::fetch, index};
+  for (const auto& [value, buffer] : fetch_buffer_of) slot_of[value] = {Slot::Source::fetch, buffer};
   for (size_t r = 0; r < requests.size(); ++r) {
     const auto [s, port] = request_owner[r];
     if (port < 0)
@@ -194,7 +198,7 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
     for (ValueId in : node.inputs) plan->steps_[s].inputs.push_back(slot_of.at(in));
     for (ValueId out : node.outputs) plan->steps_[s].outputs.push_back(slot_of.at(out));
   }
-  for (ValueId f : fetches) plan->fetch_types_.push_back(plan->value_types_[static_cast<size_t>(f)]);
+  for (ValueId f : fetches) plan->fetch_slots_.push_back(slot_of.at(f));
   return plan;
 }
 

@@ -21,7 +21,7 @@ namespace graphrun {
 struct Slot {
   enum class Source { arena, feed, parameter, fetch };
   Source source = Source::arena;
-  size_t index = 0;  // arena: byte offset; feed/parameter/fetch: position in the run's lists
+  size_t index = 0;  // arena: byte offset; feed/parameter/fetch: position in the run's feeds/parameters/fetch buffers
 };
 
 // A step this large (inputs + outputs, or its kernel's parallel_work()) is worth an
@@ -53,19 +53,20 @@ class Plan {
   // Whether two large steps can ever run at once (neither is an ancestor of the
   // other). Only then does running steps as TBB tasks pay (see executor.h).
   bool has_independent_large_steps() const { return has_independent_large_steps_; }
-  const std::vector<TensorType>& fetch_types() const { return fetch_types_; }
-  const std::vector<ValueId>& fetches() const { return fetches_; }
+  // Where each fetched value is after a run: a feed, a parameter, or one of the run's
+  // fetch buffers (a node output's, one per value however often it is fetched).
+  const std::vector<Slot>& fetch_slots() const { return fetch_slots_; }
   const TensorType& value_type(ValueId v) const { return value_types_[static_cast<size_t>(v)]; }
 
   // Arenas are recycled between runs: allocating (and page-faulting) a large
   // arena on every training step cost more system time than the step itself.
   std::shared_ptr<std::byte> acquire_arena() const;
   void release_arena(std::shared_ptr<std::byte> arena) const;
-  // Fetched outputs are recycled too, so that a training loop's gradients and metrics
-  // stop allocating after its first steps: a run takes a set of output tensors that no
-  // caller holds any more, or new ones. The plan keeps the last kRecycledFetchSets sets
-  // of at most kMaxRecycledFetchBytes each (two cover `outputs = run(...)`, where the
-  // previous outputs live until the new ones are returned).
+  // Fetch buffers (those of fetched node outputs) are recycled too, so that a training
+  // loop's gradients and metrics stop allocating after its first steps: a run takes a
+  // set of them that no caller holds any more, or new ones. The plan keeps the last
+  // kRecycledFetchSets sets of at most kMaxRecycledFetchBytes each (two cover
+  // `outputs = run(...)`, where the previous outputs live until the new ones are returned).
   static constexpr size_t kRecycledFetchSets = 2;
   static constexpr size_t kMaxRecycledFetchBytes = size_t{64} << 20;
   std::vector<Tensor> acquire_fetch_buffers() const;
@@ -75,8 +76,8 @@ class Plan {
   std::vector<PlanStep> steps_;
   size_t arena_bytes_ = 0;
   bool has_independent_large_steps_ = false;
-  std::vector<ValueId> fetches_;
-  std::vector<TensorType> fetch_types_;
+  std::vector<Slot> fetch_slots_;
+  std::vector<TensorType> fetch_buffer_types_;
   std::vector<TensorType> value_types_;  // concrete, by ValueId
   mutable std::mutex arenas_mutex_;
   mutable std::vector<std::shared_ptr<std::byte>> free_arenas_;

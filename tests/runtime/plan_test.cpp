@@ -90,9 +90,10 @@ output: "y"
   const auto plan = Plan::compile(graph, builtin_ops(), {{DType::f32, {2, 4}}}, graph.outputs);
   const std::vector<Tensor> params;
   std::vector<std::vector<Tensor>> feeds;  // made up front: the allocation count below is the run's alone
-  for (float value : {0.f, 1.f, 2.f, 3.f, 4.f}) feeds.push_back({Tensor::from_floats({2, 4}, std::vector<float>(8, value))});
+  for (float value : {0.f, 1.f, 2.f, 3.f, 4.f})
+    feeds.push_back({Tensor::from_floats({2, 4}, std::vector<float>(8, value))});
   auto run = [&](float value) {
-    return execute_plan(*plan, graph, RunBuffers{&feeds[static_cast<size_t>(value)], &params}, RunContext{},
+    return execute_plan(*plan, RunBuffers{&feeds[static_cast<size_t>(value)], &params}, RunContext{},
                         ExecutionPolicy{})[0];
   };
   const void* first_buffer = nullptr;
@@ -115,6 +116,47 @@ output: "y"
   const Tensor fourth = run(4.f);
   EXPECT_NE(fourth.raw_data(), third.raw_data());
   EXPECT_EQ(view.data<float>()[0], 3.f);
+}
+
+// Fetched feeds and parameters take no fetch buffer: a run hands out the feed itself
+// and a copy of the parameter, each run's copy its own. A value fetched twice is one
+// buffer.
+TEST(Plan, OnlyFetchedNodeOutputsTakeFetchBuffers) {
+  const std::string text = R"(version: 1
+input { name: "x" shape: [-1, 4] }
+parameter { name: "w" shape: [4] }
+node { name: "y" op: "Add" input: ["x", "w"] }
+output: "y"
+)";
+  const Graph graph = build_graph(parse_model_text(text, "m.pbtxt"), builtin_ops());
+  const ValueId x = graph.inputs[0], w = graph.parameters[0].value, y = graph.outputs[0];
+  const auto plan = Plan::compile(graph, builtin_ops(), {{DType::f32, {1, 4}}}, {y, w, x, y});
+  const std::vector<Tensor> feeds = {Tensor::from_floats({1, 4}, std::vector<float>(4, 10.f))};
+  std::vector<Tensor> params = {Tensor::from_floats({4}, std::vector<float>{1.f, 2.f, 3.f, 4.f})};
+  auto run = [&] { return execute_plan(*plan, RunBuffers{&feeds, &params}, RunContext{}, ExecutionPolicy{}); };
+  auto values = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.num_elements()); };
+  {
+    const std::vector<Tensor> first = run();  // allocates the arena too
+    // `first` is held: the next run allocates y's buffer and w's copy, and nothing for x.
+    const AllocationCount before = buffer_allocations();
+    const std::vector<Tensor> second = run();
+    EXPECT_EQ(buffer_allocations().buffers - before.buffers, 2u);
+    EXPECT_EQ(values(second[0]), (std::vector<float>{11.f, 12.f, 13.f, 14.f}));
+    EXPECT_EQ(second[3].raw_data(), second[0].raw_data());
+    EXPECT_NE(second[0].raw_data(), first[0].raw_data());
+    EXPECT_EQ(second[2].raw_data(), feeds[0].raw_data());
+    EXPECT_EQ(values(second[1]), values(params[0]));
+    EXPECT_NE(second[1].raw_data(), params[0].raw_data());
+    EXPECT_NE(second[1].raw_data(), first[1].raw_data());
+  }
+  // Released: a run takes the recycled buffer for y and allocates w's copy alone.
+  const AllocationCount before = buffer_allocations();
+  std::vector<Tensor> third = run();
+  EXPECT_EQ(buffer_allocations().buffers - before.buffers, 1u);
+  third[1].data<float>()[0] = -1.f;  // the caller's copy: the parameter stays
+  EXPECT_EQ(params[0].data<float>()[0], 1.f);
+  params[0].data<float>()[0] = 5.f;
+  EXPECT_EQ(values(run()[0]), (std::vector<float>{15.f, 12.f, 13.f, 14.f}));
 }
 
 }  // namespace
