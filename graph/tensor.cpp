@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "graph/alignment.h"
 #include "graph/shape.h"
 
 namespace graphrun {
@@ -17,10 +18,10 @@ std::atomic<uint64_t> allocated_bytes{0};
 }  // namespace
 
 std::shared_ptr<std::byte> allocate_aligned(size_t bytes, bool zeroed) {
-  const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  const size_t rounded = align_up(std::max<size_t>(bytes, 1));
   allocated_buffers.fetch_add(1, std::memory_order_relaxed);
   allocated_bytes.fetch_add(rounded, std::memory_order_relaxed);
-  void* p = std::aligned_alloc(64, rounded);
+  void* p = std::aligned_alloc(kBufferAlignment, rounded);
   if (!p) throw Error(fmt::format("out of memory allocating {} bytes", rounded));
   if (zeroed) std::memset(p, 0, rounded);
   return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });

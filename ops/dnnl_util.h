@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "graph/alignment.h"
 #include "graph/shape.h"
 
 namespace graphrun {
@@ -70,12 +71,7 @@ struct Reorder {
 };
 
 // Byte alignment of the regions a kernel carves from its scratchpad.
-constexpr size_t kScratchAlignment = 64;
-
-// `bytes` rounded up to a multiple of `alignment`.
-constexpr size_t align_up(size_t bytes, size_t alignment = kScratchAlignment) {
-  return (bytes + alignment - 1) / alignment * alignment;
-}
+constexpr size_t kScratchAlignment = kBufferAlignment;
 
 // Carves one kernel's scratchpad into regions (a primitive's own scratchpad,
 // temporaries): add() returns each region's 64-byte aligned byte offset.

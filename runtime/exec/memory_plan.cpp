@@ -4,11 +4,10 @@
 #include <cstdint>
 #include <numeric>
 
+#include "graph/alignment.h"
+
 namespace graphrun {
 namespace {
-
-constexpr size_t kAlignment = 64;
-size_t align_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
 // ancestors[s] as a bitset: every step that must finish before s starts.
 class AncestorSets {

@@ -20,7 +20,7 @@ struct MemoryRequest {
 };
 
 struct MemoryPlan {
-  std::vector<size_t> offsets;  // by request index, 64-byte aligned
+  std::vector<size_t> offsets;  // by request index, multiples of kBufferAlignment (graph/alignment.h)
   size_t arena_bytes = 0;
 };
 
