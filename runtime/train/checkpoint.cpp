@@ -75,6 +75,40 @@ struct TensorField {
   }
 };
 
+// Parses a checkpoint's payload as protobuf would, reading each tensor's field into a
+// string of exactly its size first (protobuf's own parse from a stream grows a string
+// over 50 MB by doubling): the peak is the message and one tensor's bytes, not the
+// payload and the message. A field claiming more bytes than are left fails before
+// anything is allocated.
+bool parse_checkpoint(google::protobuf::io::CodedInputStream& payload, pb::Checkpoint& checkpoint) {
+  using google::protobuf::internal::WireFormatLite;
+  std::string others;  // the other fields, parsed last (parsing a message in pieces merges them)
+  {
+    google::protobuf::io::StringOutputStream others_stream(&others);
+    google::protobuf::io::CodedOutputStream others_out(&others_stream);
+    std::string field;
+    while (const uint32_t tag = payload.ReadTag()) {
+      const int number = WireFormatLite::GetTagFieldNumber(tag);
+      const bool tensor =
+          WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
+          (number == pb::Checkpoint::kParameterFieldNumber || number == pb::Checkpoint::kOptimizerStateFieldNumber);
+      if (!tensor) {
+        if (!WireFormatLite::SkipField(&payload, tag, &others_out)) return false;
+        continue;
+      }
+      uint32_t length = 0;
+      if (!payload.ReadVarint32(&length) || length > static_cast<uint32_t>(payload.BytesUntilLimit()) ||
+          !payload.ReadString(&field, static_cast<int>(length)))
+        return false;
+      pb::NamedTensor& named = number == pb::Checkpoint::kParameterFieldNumber ? *checkpoint.add_parameter()
+                                                                               : *checkpoint.add_optimizer_state();
+      if (!named.ParseFromString(field)) return false;
+    }
+    if (!payload.ConsumedEntireMessage()) return false;
+  }
+  return checkpoint.MergeFromString(others);
+}
+
 }  // namespace
 
 void CheckpointToWrite::add_parameter(const std::string& name, const Tensor& tensor) {
@@ -149,9 +183,11 @@ void write_checkpoint(const std::string& path, const CheckpointToWrite& checkpoi
 }
 
 pb::Checkpoint read_checkpoint(const std::string& path) {
-  const std::string payload = read_framed_file(path, kCheckpointFormat);
   pb::Checkpoint checkpoint;
-  if (!parse_payload(payload, checkpoint) || checkpoint.version() != 1)
+  if (!parse_framed_file(
+          path, kCheckpointFormat,
+          [&](google::protobuf::io::CodedInputStream& payload) { return parse_checkpoint(payload, checkpoint); }) ||
+      checkpoint.version() != 1)
     throw Error(fmt::format("{}: not a graphrun checkpoint (corrupt or wrong version)", path));
   return checkpoint;
 }

@@ -35,7 +35,8 @@ struct CheckpointToWrite {
 
 // The file is the framed, serialized pb::Checkpoint with every tensor's bytes in place.
 void write_checkpoint(const std::string& path, const CheckpointToWrite& checkpoint);
-// Error naming the file when it is missing, truncated or corrupt.
+// Error naming the file when it is missing, truncated or corrupt. The file is parsed
+// as it is read: its payload and the message are never held at once.
 pb::Checkpoint read_checkpoint(const std::string& path);
 
 }  // namespace graphrun

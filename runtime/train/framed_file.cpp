@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/stubs/logging.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include "graphrun/error.h"
 
@@ -73,6 +75,88 @@ std::string read_bytes(std::ifstream& in, uint64_t bytes, const std::string& pat
   return out;
 }
 
+// Where a framed file's payload is, its header checked.
+struct PayloadLocation {
+  std::ifstream in;             // at the payload's first byte
+  uint64_t length = 0;          // of the payload
+  std::optional<uint32_t> crc;  // none for a bare payload
+};
+
+PayloadLocation locate_payload(const std::string& path, const FrameFormat& format) {
+  if (std::filesystem::is_directory(path)) throw Error(fmt::format("{}: is a directory, not a {}", path, format.what));
+  PayloadLocation payload;
+  std::ifstream& in = payload.in;
+  in.open(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(fmt::format("{}: cannot open {}", path, format.what));
+  const auto size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  if (size == 0) throw Error(fmt::format("{}: truncated: the file is empty", path));
+  const std::string header = read_bytes(in, std::min<uint64_t>(size, kFrameHeaderSize), path, format);
+  if (header.substr(0, format.magic.size()) != format.magic.substr(0, header.size())) {
+    if (!format.accept_bare_payload)
+      throw Error(fmt::format("{}: not a graphrun {} (wrong magic: it does not start with \"{}\")", path, format.what,
+                              format.magic));
+    in.seekg(0);
+    payload.length = size;
+    return payload;
+  }
+  if (size < kFrameHeaderSize)
+    throw Error(
+        fmt::format("{}: truncated: {} bytes, the {} header alone is {}", path, size, format.what, kFrameHeaderSize));
+  const uint64_t version = read_le(header, 4, 4);
+  if (version != format.version)
+    throw Error(fmt::format("{}: {} format {} (this graphrun reads format {}){}", path, format.what, version,
+                            format.version, version > format.version ? ": written by a newer graphrun" : ""));
+  // The length is checked against the file before the payload is allocated: a header claiming more is refused.
+  const uint64_t length = read_le(header, 8, 8);
+  const uint64_t stored = size - kFrameHeaderSize;
+  if (stored < length)
+    throw Error(
+        fmt::format("{}: truncated: {} bytes, the {} header says {}", path, size, format.what,
+                    std::min(length, std::numeric_limits<uint64_t>::max() - kFrameHeaderSize) + kFrameHeaderSize));
+  if (stored > length) throw Error(fmt::format("{}: checksum mismatch: the file is corrupt", path));
+  payload.length = length;
+  payload.crc = static_cast<uint32_t>(read_le(header, 16, 4));
+  return payload;
+}
+
+void check_crc(const PayloadLocation& payload, uint32_t crc, const std::string& path) {
+  if (payload.crc && crc != *payload.crc) throw Error(fmt::format("{}: checksum mismatch: the file is corrupt", path));
+}
+
+// A payload read piece by piece, its CRC taken on the way.
+class PayloadStream : public google::protobuf::io::CopyingInputStream {
+ public:
+  explicit PayloadStream(PayloadLocation& payload) : payload_(payload), remaining_(payload.length) {}
+
+  int Read(void* buffer, int size) override {
+    const auto n = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(size), remaining_));
+    if (n == 0) return 0;
+    if (!payload_.in.read(static_cast<char*>(buffer), static_cast<std::streamsize>(n))) {
+      failed_ = true;
+      return -1;
+    }
+    crc_ = crc32_update(crc_, std::string_view(static_cast<const char*>(buffer), n));
+    remaining_ -= n;
+    return static_cast<int>(n);
+  }
+
+  // Reads what the parse left, so the CRC covers the whole payload.
+  void read_to_end() {
+    std::string rest(std::min<uint64_t>(remaining_, 1 << 20), '\0');
+    while (remaining_ > 0 && Read(rest.data(), static_cast<int>(rest.size())) > 0) {
+    }
+  }
+  bool failed() const { return failed_; }
+  uint32_t crc() const { return crc_; }
+
+ private:
+  PayloadLocation& payload_;
+  uint64_t remaining_;
+  uint32_t crc_ = crc32_of({});
+  bool failed_ = false;
+};
+
 }  // namespace
 
 void write_framed_file(const std::string& path, const FrameFormat& format, std::string_view payload) {
@@ -117,38 +201,28 @@ bool parse_payload(std::string_view payload, google::protobuf::MessageLite& mess
 }
 
 std::string read_framed_file(const std::string& path, const FrameFormat& format) {
-  if (std::filesystem::is_directory(path)) throw Error(fmt::format("{}: is a directory, not a {}", path, format.what));
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(fmt::format("{}: cannot open {}", path, format.what));
-  const auto size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
-  if (size == 0) throw Error(fmt::format("{}: truncated: the file is empty", path));
-  const std::string header = read_bytes(in, std::min<uint64_t>(size, kFrameHeaderSize), path, format);
-  if (header.substr(0, format.magic.size()) != format.magic.substr(0, header.size())) {
-    if (!format.accept_bare_payload)
-      throw Error(fmt::format("{}: not a graphrun {} (wrong magic: it does not start with \"{}\")", path, format.what,
-                              format.magic));
-    return header + read_bytes(in, size - header.size(), path, format);
+  PayloadLocation payload = locate_payload(path, format);
+  std::string bytes = read_bytes(payload.in, payload.length, path, format);
+  check_crc(payload, crc32_of(bytes), path);
+  return bytes;
+}
+
+bool parse_framed_file(const std::string& path, const FrameFormat& format,
+                       const std::function<bool(google::protobuf::io::CodedInputStream&)>& parse) {
+  PayloadLocation payload = locate_payload(path, format);
+  PayloadStream stream(payload);
+  bool parsed = false;
+  if (payload.length <= static_cast<uint64_t>(std::numeric_limits<int>::max())) {  // protobuf's limit
+    google::protobuf::io::CopyingInputStreamAdaptor blocks(&stream, 1 << 20);
+    google::protobuf::io::CodedInputStream in(&blocks);
+    in.PushLimit(static_cast<int>(payload.length));
+    const google::protobuf::LogSilencer quiet;
+    parsed = parse(in);
   }
-  if (size < kFrameHeaderSize)
-    throw Error(
-        fmt::format("{}: truncated: {} bytes, the {} header alone is {}", path, size, format.what, kFrameHeaderSize));
-  const uint64_t version = read_le(header, 4, 4);
-  if (version != format.version)
-    throw Error(fmt::format("{}: {} format {} (this graphrun reads format {}){}", path, format.what, version,
-                            format.version, version > format.version ? ": written by a newer graphrun" : ""));
-  // The length is checked against the file before the payload is allocated: a header claiming more is refused.
-  const uint64_t length = read_le(header, 8, 8);
-  const uint64_t stored = size - kFrameHeaderSize;
-  if (stored < length)
-    throw Error(
-        fmt::format("{}: truncated: {} bytes, the {} header says {}", path, size, format.what,
-                    std::min(length, std::numeric_limits<uint64_t>::max() - kFrameHeaderSize) + kFrameHeaderSize));
-  if (stored > length) throw Error(fmt::format("{}: checksum mismatch: the file is corrupt", path));
-  std::string payload = read_bytes(in, length, path, format);
-  if (crc32_of(payload) != read_le(header, 16, 4))
-    throw Error(fmt::format("{}: checksum mismatch: the file is corrupt", path));
-  return payload;
+  stream.read_to_end();
+  if (stream.failed()) throw Error(fmt::format("{}: cannot read {}", path, format.what));
+  check_crc(payload, stream.crc(), path);
+  return parsed;
 }
 
 }  // namespace graphrun

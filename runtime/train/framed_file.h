@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/message_lite.h>
 
 namespace graphrun {
@@ -50,5 +51,14 @@ bool parse_payload(std::string_view payload, google::protobuf::MessageLite& mess
 // payload is allocated (magic, version, the length against the file's size), then
 // the CRC: any fault is an Error naming the file and what is wrong.
 std::string read_framed_file(const std::string& path, const FrameFormat& format);
+
+// What `parse` says of the payload of the framed file at `path`, read from a stream
+// limited to the payload as `parse` consumes it: for payloads too large to hold
+// twice. The checks and errors are read_framed_file's; the CRC is checked after the
+// parse, over the whole payload however much of it `parse` read, and a mismatch is
+// the error whatever `parse` said. Protobuf's own log lines are silenced, as in
+// parse_payload.
+bool parse_framed_file(const std::string& path, const FrameFormat& format,
+                       const std::function<bool(google::protobuf::io::CodedInputStream& payload)>& parse);
 
 }  // namespace graphrun

@@ -15,6 +15,7 @@
 
 #include "graphrun/train.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/framed_file.h"
 #include "runtime/train/run_dir.h"
 #include "test_util.h"
 
@@ -315,6 +316,40 @@ TEST(Checkpoint, OneOverProtobufsLimitIsRefusedBeforeAnythingIsWritten) {
                   "2147483647");
   }
   EXPECT_TRUE(fs::is_empty(dir));
+}
+
+// read_checkpoint reads the tensors' fields apart from the others (so that it never
+// holds the payload and the message at once): in any order, beside fields it does not
+// know, they give what protobuf's own parse of the payload gives.
+TEST(Checkpoint, ReadAsProtobufParsesItWhateverTheFieldOrder) {
+  const std::string dir = fresh_dir("field_order");
+  fs::create_directories(dir);
+  pb::Checkpoint first, tensors, last;
+  first.add_metrics_csv("epoch,loss");
+  first.set_epoch(7);
+  tensors.set_version(1);
+  *tensors.add_optimizer_state() = to_named_tensor("iterations", Tensor::from_ints({1}, std::vector<int64_t>{40}));
+  *tensors.add_parameter() = to_named_tensor("w", Tensor::from_floats({2}, std::vector<float>{1.f, -2.f}));
+  *tensors.add_parameter() = to_named_tensor("empty", Tensor(DType::f32, {0, 3}));
+  last.add_metrics_csv("1,0.5");
+  last.set_epoch(1);
+  last.mutable_partial_epoch()->set_examples(5);
+  const std::string unknown_field = "\xa0\x06\x2a";  // field 100, varint 42
+  const std::string payload =
+      first.SerializeAsString() + tensors.SerializeAsString() + unknown_field + last.SerializeAsString();
+  pb::Checkpoint expected;
+  ASSERT_TRUE(expected.ParseFromString(payload));
+  const FrameFormat format{.magic = "GRCK", .version = 1, .what = "checkpoint"};
+  write_framed_file(dir + "/last.ckpt", format, payload);
+  EXPECT_EQ(read_checkpoint(dir + "/last.ckpt").SerializeAsString(), expected.SerializeAsString());
+  // A tensor field claiming more bytes than the payload holds does not parse.
+  write_framed_file(dir + "/last.ckpt", format, std::string("\x08\x01\x2a\xff\xff\xff\xff\x0f", 8));
+  try {
+    read_checkpoint(dir + "/last.ckpt");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + "/last.ckpt: not a graphrun checkpoint (corrupt or wrong version)");
+  }
 }
 
 TEST(Checkpoint, FlippedBytesFailEvalWithOneLine) {
