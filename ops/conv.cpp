@@ -299,18 +299,18 @@ class ConvKernel final : public Kernel {
     }
     std::byte* pad = static_cast<std::byte*>(io.scratchpad);
     std::byte* weights = pad + weights_;
-    std::unordered_map<int, memory> args;
+    PrimitiveArgs args;
     for (size_t i = 0; i < reads_.size(); ++i) {
       const void* data = io.inputs[i];
       if (reads_[i].arg == DNNL_ARG_WEIGHTS && reorder_.needed()) {
         reorder_.run(data, weights, pad);
         data = weights;
       }
-      args.emplace(reads_[i].arg, wrap(reads_[i].md, data));
+      args.push_back({reads_[i].arg, wrap(reads_[i].md, data)});
     }
     const bool out_via_pad = pass_ == Pass::backward_weights && reorder_.needed();
-    args.emplace(write_.arg, wrap(write_.md, out_via_pad ? weights : io.outputs[0]));
-    execute(primitive_, std::move(args), scratchpad_md_, pad);
+    args.push_back({write_.arg, wrap(write_.md, out_via_pad ? weights : io.outputs[0])});
+    execute(primitive_, args, scratchpad_md_, pad);
     if (out_via_pad) reorder_.run(weights, io.outputs[0], pad);
   }
 

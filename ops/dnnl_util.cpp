@@ -61,19 +61,30 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
   return entry.memory;
 }
 
-void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args,
-             const dnnl::memory::desc& scratchpad_md, void* scratchpad) {
-  if (scratchpad_md.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, wrap(scratchpad_md, scratchpad));
+void execute(const dnnl::primitive& prim, const PrimitiveArgs& args, const dnnl::memory::desc& scratchpad_md,
+             void* scratchpad) {
+  boost::container::small_vector<dnnl_exec_arg_t, 25> c_args;
+  for (const PrimitiveArg& arg : args) c_args.push_back({arg.kind, arg.memory.get()});
+  dnnl::memory pad;  // held through the call
+  if (scratchpad_md.get_size() > 0) {
+    pad = wrap(scratchpad_md, scratchpad);
+    c_args.push_back({DNNL_ARG_SCRATCHPAD, pad.get()});
+  }
   dnnl::stream& stream = thread_stream();
-  if (primitive_time_sink == nullptr) {
-    prim.execute(stream, args);
+  const auto run = [&] {
+    dnnl::error::wrap_c_api(
+        dnnl_primitive_execute(prim.get(), stream.get(), static_cast<int>(c_args.size()), c_args.data()),
+        "could not execute a primitive");
     stream.wait();
+  };
+  if (primitive_time_sink == nullptr) {
+    run();
     return;
   }
   const auto start = std::chrono::steady_clock::now();
-  prim.execute(stream, args);
-  stream.wait();
-  *primitive_time_sink += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+  run();
+  *primitive_time_sink +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
 int64_t* set_primitive_time_sink(int64_t* sink) {

@@ -8,9 +8,9 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <boost/container/small_vector.hpp>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "graph/alignment.h"
 #include "graph/shape.h"
@@ -39,11 +39,24 @@ dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides);
 // Wraps a raw buffer (no copy) as a dnnl::memory.
 dnnl::memory wrap(const dnnl::memory::desc& md, const void* data);
 
+// One argument of a primitive call: DNNL_ARG_* and its memory.
+struct PrimitiveArg {
+  int kind;
+  dnnl::memory memory;
+};
+
+// A primitive call's arguments, held without allocating up to 24: every primitive graphrun
+// runs (an LSTM's backward takes 19) but a concat of many parts.
+using PrimitiveArgs = boost::container::small_vector<PrimitiveArg, 24>;
+
 // Executes a primitive on the thread's stream with the given args and scratchpad.
 // While a profiler has set a sink on this thread (set_primitive_time_sink), the
 // primitive's wall time in nanoseconds is added to it; unset, nothing is timed.
-void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args,
-             const dnnl::memory::desc& scratchpad_md, void* scratchpad);
+// The args go to oneDNN's C API as they are: dnnl::primitive::execute takes a
+// std::unordered_map, several allocations a call, which at batch 1 was a tenth of a
+// small model's step.
+void execute(const dnnl::primitive& prim, const PrimitiveArgs& args, const dnnl::memory::desc& scratchpad_md,
+             void* scratchpad);
 
 // Profiling (runtime/exec/profile.h): where this thread's execute() adds primitive
 // time, nullptr for none (the default). Returns the previous sink.

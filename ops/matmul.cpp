@@ -18,7 +18,6 @@
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
-#include <unordered_map>
 #include <utility>
 
 #include "ops/dnnl_util.h"
@@ -207,9 +206,9 @@ class GemmKernel final : public Kernel {
       fill_beta_c(io, y);
       return;
     }
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(src_md_, io.inputs[0])},
-                                               {DNNL_ARG_WEIGHTS, wrap(weights_md_, io.inputs[1])},
-                                               {DNNL_ARG_DST, wrap(dst_md_, y)}};
+    PrimitiveArgs args{{DNNL_ARG_SRC, wrap(src_md_, io.inputs[0])},
+                       {DNNL_ARG_WEIGHTS, wrap(weights_md_, io.inputs[1])},
+                       {DNNL_ARG_DST, wrap(dst_md_, y)}};
     if (has_c_) {
       const float* c = io.in<float>(2);
       if (scale_c_) {
@@ -217,9 +216,9 @@ class GemmKernel final : public Kernel {
         for (int64_t i = 0; i < num_elements(c_dims_); ++i) scaled[i] = beta_ * c[i];
         c = scaled;
       }
-      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(c_post_op_index_) | DNNL_ARG_SRC_1, wrap(c_md_, c));
+      args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(c_post_op_index_) | DNNL_ARG_SRC_1, wrap(c_md_, c)});
     }
-    execute(primitive_, std::move(args), scratchpad_md_, io.scratchpad);
+    execute(primitive_, args, scratchpad_md_, io.scratchpad);
   }
 
  private:

@@ -342,10 +342,10 @@ class ConcatKernel final : public Kernel {
   size_t scratchpad_bytes() const override { return scratchpad_md_.get_size(); }
   void run(const KernelIO& io) const override {
     if (concat_) {
-      std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, wrap(dst_md_, io.outputs[0])}};
+      PrimitiveArgs args{{DNNL_ARG_DST, wrap(dst_md_, io.outputs[0])}};
       for (size_t k = 0; k < parts_.size(); ++k)
-        args.emplace(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k), wrap(src_mds_[k], io.inputs[parts_[k]]));
-      execute(concat_, std::move(args), scratchpad_md_, io.scratchpad);
+        args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k), wrap(src_mds_[k], io.inputs[parts_[k]])});
+      execute(concat_, args, scratchpad_md_, io.scratchpad);
       return;
     }
     // Each outer index takes one contiguous block from every input in turn.

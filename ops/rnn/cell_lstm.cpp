@@ -21,29 +21,26 @@ class LstmCell final : public StepCell {
     tanh_in_place(a + 2 * H, H);                                                               // g
     sigmoid_in_place(a + 3 * H, H);                                                            // o
     for (int64_t j = 0; j < H; ++j) row.c_new[j] = a[H + j] * row.c[j] + a[j] * a[2 * H + j];  // f c + i g
-    std::copy_n(row.c_new, H, row.h_new);
-    tanh_in_place(row.h_new, H);
-    for (int64_t j = 0; j < H; ++j) row.h_new[j] = a[3 * H + j] * row.h_new[j];  // o tanh(c')
+    std::copy_n(row.c_new, H, row.tanh_c);
+    tanh_in_place(row.tanh_c, H);
+    for (int64_t j = 0; j < H; ++j) row.h_new[j] = a[3 * H + j] * row.tanh_c[j];  // o tanh(c')
   }
 
-  // da_o's slot holds tanh(c_t) until da_o replaces it.
   void backward(const BackwardRow& row) const override {
     const int64_t H = row.H;
     const float* a = row.act;
     float* da = row.da;
-    std::copy_n(row.c_t, H, da + 3 * H);
-    tanh_in_place(da + 3 * H, H);
     for (int64_t j = 0; j < H; ++j) {
       const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-      const float tc = da[3 * H + j];
+      const float tc = row.tanh_c_t[j];
       const float dct = row.dc[j] + row.dh[j] * o * (1 - tc * tc);  // dc_t, h' = o tanh(c')
       da[j] = dct * g * i * (1 - i);
       da[H + j] = dct * row.c[j] * f * (1 - f);
       da[2 * H + j] = dct * i * (1 - g * g);
       da[3 * H + j] = row.dh[j] * tc * o * (1 - o);
       row.dc[j] = dct * f;
-      row.dh_prev[j] = 0.f;
     }
+    std::fill_n(row.dh_prev, H, 0.f);
   }
 };
 

@@ -180,7 +180,7 @@ class RecurrentKernelBase : public Kernel {
   std::optional<int64_t> parallel_work() const override { return c_.step_gate_elements(); }
 
   // Adds the weight and bias arguments, reordering/converting into the scratchpad as needed.
-  void add_weights(std::unordered_map<int, memory>& args, const KernelIO& io) const {
+  void add_weights(PrimitiveArgs& args, const KernelIO& io) const {
     const void* w = io.inputs[kW];
     const void* r = io.inputs[kR];
     if (w_->needed()) {
@@ -191,14 +191,14 @@ class RecurrentKernelBase : public Kernel {
       r_->run(r, at(io.scratchpad, r_->offset), io.scratchpad);
       r = at(io.scratchpad, r_->offset);
     }
-    args.emplace(DNNL_ARG_WEIGHTS_LAYER, wrap(w_->to, w));
-    args.emplace(DNNL_ARG_WEIGHTS_ITER, wrap(r_->to, r));
+    args.push_back({DNNL_ARG_WEIGHTS_LAYER, wrap(w_->to, w)});
+    args.push_back({DNNL_ARG_WEIGHTS_ITER, wrap(r_->to, r)});
     const void* b = io.inputs[kB];
     if (c_.cell == Cell::gru_reset_after) {
       lbr_bias_to_dnnl(c_, io.in<float>(kB), at(io.scratchpad, bias_offset_));
       b = at(io.scratchpad, bias_offset_);
     }
-    args.emplace(DNNL_ARG_BIAS, wrap(bias_md_, b));
+    args.push_back({DNNL_ARG_BIAS, wrap(bias_md_, b)});
   }
 
   // An ldnc state from an optional [N, D*H] input (zeros when absent).
@@ -237,24 +237,24 @@ class RecurrentKernel final : public RecurrentKernelBase {
   void run(const KernelIO& io) const override {
     float* pad = static_cast<float*>(io.scratchpad);
     const size_t y_c = 2, ws_out = has_cell_ ? 3 : 2;
-    std::unordered_map<int, memory> args;
-    args.emplace(DNNL_ARG_SRC_LAYER, wrap(layer_in_md_, io.inputs[kX]));
+    PrimitiveArgs args;
+    args.push_back({DNNL_ARG_SRC_LAYER, wrap(layer_in_md_, io.inputs[kX])});
     load_state(num_inputs_ > kInitH ? io.in<float>(kInitH) : nullptr, at(pad, src_h_));
-    args.emplace(DNNL_ARG_SRC_ITER, wrap(iter_md_, at(pad, src_h_)));
-    args.emplace(DNNL_ARG_DST_ITER, wrap(iter_md_, at(pad, dst_h_)));
+    args.push_back({DNNL_ARG_SRC_ITER, wrap(iter_md_, at(pad, src_h_))});
+    args.push_back({DNNL_ARG_DST_ITER, wrap(iter_md_, at(pad, dst_h_))});
     if (has_cell_) {
       load_state(num_inputs_ > kInitC ? io.in<float>(kInitC) : nullptr, at(pad, src_c_));
-      args.emplace(DNNL_ARG_SRC_ITER_C, wrap(iter_md_, at(pad, src_c_)));
-      args.emplace(DNNL_ARG_DST_ITER_C, wrap(iter_md_, at(pad, dst_c_)));
+      args.push_back({DNNL_ARG_SRC_ITER_C, wrap(iter_md_, at(pad, src_c_))});
+      args.push_back({DNNL_ARG_DST_ITER_C, wrap(iter_md_, at(pad, dst_c_))});
     }
     add_weights(args, io);
     // The full sequence goes to Y, or (without return_sequences) behind the oneDNN workspace.
     float* ws = io.out<float>(ws_out);
     float* sequence = c_.return_sequences ? io.out<float>(0)
                                           : ws + workspace_floats(c_, workspace_md_.get_size()) - c_.N * c_.T * c_.DH();
-    args.emplace(DNNL_ARG_DST_LAYER, wrap(layer_out_md_, sequence));
-    args.emplace(DNNL_ARG_WORKSPACE, wrap(workspace_md_, ws));
-    execute(primitive_, std::move(args), primitive_scratchpad_md_, io.scratchpad);
+    args.push_back({DNNL_ARG_DST_LAYER, wrap(layer_out_md_, sequence)});
+    args.push_back({DNNL_ARG_WORKSPACE, wrap(workspace_md_, ws)});
+    execute(primitive_, args, primitive_scratchpad_md_, io.scratchpad);
 
     states_from_ldnc(c_, at(pad, dst_h_), io.out<float>(1));
     if (!c_.return_sequences) std::copy_n(io.out<float>(1), c_.N * c_.DH(), io.out<float>(0));
@@ -295,10 +295,10 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
 
   void run(const KernelIO& io) const override {
     void* pad = io.scratchpad;
-    std::unordered_map<int, memory> args;
-    auto state_arg = [&](int arg, size_t region) { args.emplace(arg, wrap(iter_md_, at(pad, region))); };
+    PrimitiveArgs args;
+    auto state_arg = [&](int arg, size_t region) { args.push_back({arg, wrap(iter_md_, at(pad, region))}); };
     // Forward values.
-    args.emplace(DNNL_ARG_SRC_LAYER, wrap(layer_in_md_, io.inputs[kX]));
+    args.push_back({DNNL_ARG_SRC_LAYER, wrap(layer_in_md_, io.inputs[kX])});
     load_state(num_inputs_ > at_.init_h ? io.in<float>(static_cast<size_t>(at_.init_h)) : nullptr, at(pad, src_h_));
     state_arg(DNNL_ARG_SRC_ITER, src_h_);
     states_to_ldnc(c_, io.in<float>(static_cast<size_t>(at_.y_h)), at(pad, dst_h_));
@@ -315,8 +315,8 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
     const float* sequence = c_.return_sequences
                                 ? io.in<float>(static_cast<size_t>(at_.y))
                                 : ws + workspace_floats(c_, workspace_md_.get_size()) - c_.N * c_.T * c_.DH();
-    args.emplace(DNNL_ARG_DST_LAYER, wrap(layer_out_md_, sequence));
-    args.emplace(DNNL_ARG_WORKSPACE, wrap(workspace_md_, ws));
+    args.push_back({DNNL_ARG_DST_LAYER, wrap(layer_out_md_, sequence)});
+    args.push_back({DNNL_ARG_WORKSPACE, wrap(workspace_md_, ws)});
 
     // Output gradients. Without return_sequences dY is a gradient of the final state.
     const float* dy = io.in<float>(static_cast<size_t>(at_.dy));
@@ -330,7 +330,7 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
       float* acc = at(pad, diff_dst_h_);
       for (int64_t i = 0; i < c_.N * c_.DH(); ++i) acc[i] += tmp[i];
     }
-    args.emplace(DNNL_ARG_DIFF_DST_LAYER, wrap(layer_out_md_, diff_sequence));
+    args.push_back({DNNL_ARG_DIFF_DST_LAYER, wrap(layer_out_md_, diff_sequence)});
     state_arg(DNNL_ARG_DIFF_DST_ITER, diff_dst_h_);
     if (has_cell_) {
       states_to_ldnc(c_, io.in<float>(static_cast<size_t>(at_.dy_c)), at(pad, diff_dst_c_));
@@ -338,7 +338,7 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
     }
 
     // Input gradients. oneDNN accumulates weight gradients: start from zeros.
-    args.emplace(DNNL_ARG_DIFF_SRC_LAYER, wrap(layer_in_md_, io.outputs[0]));
+    args.push_back({DNNL_ARG_DIFF_SRC_LAYER, wrap(layer_in_md_, io.outputs[0])});
     state_arg(DNNL_ARG_DIFF_SRC_ITER, diff_src_h_);
     if (has_cell_) state_arg(DNNL_ARG_DIFF_SRC_ITER_C, diff_src_c_);
     void* dw = dw_->needed() ? at(pad, dw_->offset) : io.outputs[1];
@@ -347,10 +347,10 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
     std::memset(dw, 0, dw_->from.get_size());
     std::memset(dr, 0, dr_->from.get_size());
     std::memset(db, 0, bias_md_.get_size());
-    args.emplace(DNNL_ARG_DIFF_WEIGHTS_LAYER, wrap(dw_->from, dw));
-    args.emplace(DNNL_ARG_DIFF_WEIGHTS_ITER, wrap(dr_->from, dr));
-    args.emplace(DNNL_ARG_DIFF_BIAS, wrap(bias_md_, db));
-    execute(primitive_, std::move(args), primitive_scratchpad_md_, io.scratchpad);
+    args.push_back({DNNL_ARG_DIFF_WEIGHTS_LAYER, wrap(dw_->from, dw)});
+    args.push_back({DNNL_ARG_DIFF_WEIGHTS_ITER, wrap(dr_->from, dr)});
+    args.push_back({DNNL_ARG_DIFF_BIAS, wrap(bias_md_, db)});
+    execute(primitive_, args, primitive_scratchpad_md_, io.scratchpad);
 
     if (dw_->needed()) dw_->run(dw, io.outputs[1], at(pad, reorder_pad_));
     if (dr_->needed()) dr_->run(dr, io.outputs[2], at(pad, reorder_pad_));

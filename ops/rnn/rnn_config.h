@@ -79,9 +79,10 @@ PathChoice choose_recurrent_path(const RnnConfig& c);
 //   step_mask [N, T]        1 for a real step, 0 for padding
 //   act       [D, N, T, G*H] gate activations (LSTM i,f,g,o; GRU z,r,n; RNN h')
 //   hs, cs    [D, N, T, H]  h and (LSTM) c after step t
+//   tanh_cs   [D, N, T, H]  LSTM: tanh(c_t) as forward computed it (unused at masked steps)
 //   q         [D, N, T, H]  reset_after GRU: h R_h + rb_h, the recurrent part inside r * (.)
 struct StepLayout {
-  int64_t in_masks = 0, rec_masks = 0, step_mask = 0, act = 0, hs = 0, cs = 0, q = 0, total = 0;
+  int64_t in_masks = 0, rec_masks = 0, step_mask = 0, act = 0, hs = 0, cs = 0, tanh_cs = 0, q = 0, total = 0;
 };
 StepLayout step_layout(const RnnConfig& c);
 

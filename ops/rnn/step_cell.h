@@ -33,6 +33,7 @@ struct ForwardRow {
   float* act;           // out: gate activations [G*H], saved for backward
   float* h_new;         // out: h_t
   float* c_new;         // out: c_t (LSTM)
+  float* tanh_c;        // out: tanh(c_t) (LSTM), saved for backward
   float* q;             // out: reset_after GRU's h_{t-1} R_h + rb_h, saved for backward
   float* reset_h;       // out: classic GRU's r * h_{t-1} * rm_h, the candidate's matmul source
   RecurrentMasks rec_masks;
@@ -44,7 +45,7 @@ struct BackwardRow {
   const float* act;         // the step's gate activations [G*H]
   const float* h;           // h_{t-1}
   const float* c;           // c_{t-1} (LSTM)
-  const float* c_t;         // c_t (LSTM)
+  const float* tanh_c_t;    // tanh(c_t) (LSTM), saved by forward
   const float* q;           // reset_after GRU's saved q
   const float* dh;          // dh_t
   float* dc;                // in: dc_t, out: dc_{t-1} (LSTM)

@@ -24,44 +24,10 @@
 #include "ops/random.h"
 #include "ops/rnn/rnn_config.h"
 #include "ops/rnn/step_cell.h"
+#include "ops/rnn/strided_matmul.h"
 
 namespace graphrun::rnn {
 namespace {
-
-using dnnl::memory;
-
-// A 2-D strided view: rows x cols with the given strides (in floats).
-struct View {
-  int64_t rows, cols, row_stride, col_stride;
-};
-
-// dst = src x weights (+ dst when accumulating) on strided views: a oneDNN matmul created once.
-class Matmul {
- public:
-  Matmul(View a, View b, View c, bool accumulate = false)
-      : a_(strided_desc({a.rows, a.cols}, {a.row_stride, a.col_stride})),
-        b_(strided_desc({b.rows, b.cols}, {b.row_stride, b.col_stride})),
-        c_(strided_desc({c.rows, c.cols}, {c.row_stride, c.col_stride})) {
-    dnnl::primitive_attr attr = user_scratchpad_attr();
-    if (accumulate) {
-      dnnl::post_ops ops;
-      ops.append_sum(1.f);
-      attr.set_post_ops(ops);
-    }
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_, b_, c_), attr, cpu_engine());
-    pad_ = pd.scratchpad_desc();
-    primitive_ = dnnl::matmul(pd);
-  }
-  size_t scratchpad_bytes() const { return pad_.get_size(); }
-  void run(const float* a, const float* b, float* c, void* scratchpad) const {
-    execute(primitive_, {{DNNL_ARG_SRC, wrap(a_, a)}, {DNNL_ARG_WEIGHTS, wrap(b_, b)}, {DNNL_ARG_DST, wrap(c_, c)}},
-            pad_, scratchpad);
-  }
-
- private:
-  memory::desc a_, b_, c_, pad_;
-  dnnl::matmul primitive_;
-};
 
 const StepCell& step_cell(Cell cell) {
   switch (cell) {
@@ -97,9 +63,9 @@ class StepwiseBase : public Kernel {
   std::optional<int64_t> parallel_work() const override { return c_.step_gate_elements(); }
 
   // Reserves the matmuls' shared scratchpad region (call after creating them all).
-  void plan_matmul_pad(std::initializer_list<const std::optional<Matmul>*> matmuls) {
+  void plan_matmul_pad(std::initializer_list<const std::optional<StridedMatmul>*> matmuls) {
     size_t bytes = 0;
-    for (const std::optional<Matmul>* m : matmuls)
+    for (const std::optional<StridedMatmul>* m : matmuls)
       if (*m) bytes = std::max(bytes, (*m)->scratchpad_bytes());
     matmul_pad_ = plan_.add(bytes);
   }
@@ -157,7 +123,8 @@ class StepwiseKernel final : public StepwiseBase {
     xp_ = floats(NT_ * GH_);
     if (c.dropout > 0) xd_ = floats(NT_ * C);
     hr_ = floats(N * GH_);
-    for (size_t* region : {&h_, &c_state_, &h_new_, &c_new_, &h_src_}) *region = floats(N * H);
+    for (size_t* region : {&h0_, &c0_}) *region = floats(N * H);
+    src_ = floats(G_ * N * H);
     seen_ = floats(N);
   }
 
@@ -166,14 +133,16 @@ class StepwiseKernel final : public StepwiseBase {
     void* pad = io.scratchpad;
     void* mm_pad = at(pad, matmul_pad_);
     const bool training = io.run != nullptr && io.run->training;
+    // Recurrent dropout's per-gate masks matter only in training: outside it they are ones.
+    const bool per_gate_sources = c_.recurrent_dropout > 0 && training;
     float* ws = io.out<float>(has_c_ ? 3 : 2);
     float* y = io.out<float>(0);
     const float* X = io.in<float>(kX);
     float* step_mask = ws + layout_.step_mask;
     for (int64_t i = 0; i < NT_; ++i)
       step_mask[i] = c_.has_ids ? (io.in<int64_t>(io.inputs.size() - 1)[i] != 0 ? 1.f : 0.f) : 1.f;
-    float *xp = at(pad, xp_), *hr = at(pad, hr_), *h = at(pad, h_), *cs = at(pad, c_state_);
-    float *h_new = at(pad, h_new_), *c_new = at(pad, c_new_), *h_src = at(pad, h_src_), *seen = at(pad, seen_);
+    float *xp = at(pad, xp_), *hr = at(pad, hr_), *h0 = at(pad, h0_), *c0 = at(pad, c0_);
+    float *src = at(pad, src_), *seen = at(pad, seen_);
 
     for (int64_t d = 0; d < c_.D; ++d) {
       const float* W = io.in<float>(kW) + d * C * GH_;
@@ -208,74 +177,106 @@ class StepwiseKernel final : public StepwiseBase {
       } else {
         x_proj_->run(X, W, xp, mm_pad);
       }
-      // 2. The step loop.
-      load_state(num_float_inputs_ > kInitH ? io.in<float>(kInitH) : nullptr, d, h);
-      load_state(num_float_inputs_ > kInitC ? io.in<float>(kInitC) : nullptr, d, cs);
+      // 2. The step loop. The cell writes each step's states straight into the workspace
+      // (hs, cs: the states after step t, which backward reads); the state a step starts
+      // from is the previous step's there, or the initial state.
+      load_state(num_float_inputs_ > kInitH ? io.in<float>(kInitH) : nullptr, d, h0);
+      load_state(num_float_inputs_ > kInitC ? io.in<float>(kInitC) : nullptr, d, c0);
       std::fill_n(seen, N, 0.f);
       float* act_d = ws + layout_.act + d * NT_ * GH_;
+      float* hs = ws + layout_.hs + d * NT_ * H;
+      float* cs = saved_states(ws, layout_.cs, has_c_, d);
+      float* tanh_cs = saved_states(ws, layout_.tanh_cs, has_c_, d);
       float* q_d = saved_states(ws, layout_.q, has_rec_bias_, d);
       const RecurrentMasks masks = rec_masks(ws, d);
-      auto step_row = [&](int64_t n, int64_t t) {
-        const int64_t row = n * T + t;
+      auto prev = [&](float* saved, float* initial, int64_t n, int64_t s) {
+        return s == 0 ? initial + n * H : saved + (n * T + time_of(d, s - 1)) * H;
+      };
+      auto step_row = [&](int64_t n, int64_t s) {
+        const int64_t row = n * T + time_of(d, s);
         return ForwardRow{.n = n,
                           .H = H,
                           .x_proj = xp + row * GH_,
                           .h_proj = hr + n * GH_,
                           .bias = b,
-                          .h = h + n * H,
-                          .c = cs + n * H,
+                          .h = prev(hs, h0, n, s),
+                          .c = cs ? prev(cs, c0, n, s) : nullptr,
                           .act = act_d + row * GH_,
-                          .h_new = h_new + n * H,
-                          .c_new = c_new + n * H,
+                          .h_new = hs + row * H,
+                          .c_new = cs ? cs + row * H : nullptr,
+                          .tanh_c = tanh_cs ? tanh_cs + row * H : nullptr,
                           .q = q_d ? q_d + row * H : nullptr,
-                          .reset_h = h_src + n * H,
+                          .reset_h = src + Gz_ * N * H + n * H,
                           .rec_masks = masks};
       };
+      // The sources of the next step's recurrent matmuls from row n's state h: h * rm_g per
+      // gate with recurrent dropout in training, else h itself (slot 0).
+      auto write_sources = [&](int64_t n, const float* h) {
+        if (!per_gate_sources) {
+          std::copy_n(h, H, src + n * H);
+          return;
+        }
+        for (int64_t g = 0; g < Gz_; ++g) {
+          const float* rm_g = masks.row(g, n);
+          float* src_g = src + (g * N + n) * H;
+          for (int64_t j = 0; j < H; ++j) src_g[j] = h[j] * rm_g[j];
+        }
+      };
+      // A masked step keeps the state (the cell's result is overwritten); outputs are
+      // written for every step.
+      auto commit = [&](int64_t n, int64_t s) {
+        const int64_t row = n * T + time_of(d, s);
+        if (step_mask[row] != 0.f) {
+          seen[n] = 1.f;
+        } else {
+          std::copy_n(prev(hs, h0, n, s), H, hs + row * H);
+          if (has_c_) std::copy_n(prev(cs, c0, n, s), H, cs + row * H);
+        }
+        const float* h = hs + row * H;
+        if (c_.return_sequences)
+          for (int64_t j = 0; j < H; ++j) y[row * DH + d * H + j] = seen[n] != 0.f ? h[j] : 0.f;
+        write_sources(n, h);
+      };
+      for_each_index(parallel_, N, [&](int64_t n) { write_sources(n, h0 + n * H); });
       for (int64_t s = 0; s < T; ++s) {
-        const int64_t t = time_of(d, s);
         // HR = h R for the first Gz gates ((h * rm_g) R_g with recurrent dropout in training;
         // outside it the masks are ones, and one matmul over the gates gives the same bits
-        // as one per gate: oneDNN sums each output over H alike either way, which a test pins).
-        if (c_.recurrent_dropout > 0 && training) {
-          for (int64_t g = 0; g < Gz_; ++g) {
-            for_each_index(parallel_, N * H, [&](int64_t i) { h_src[i] = h[i] * rm[g * N * H + i]; });
-            h_gate_proj_->run(h_src, R + g * H, hr + g * H, mm_pad);
-          }
+        // as one per gate: oneDNN sums each output over H alike either way, which
+        // tests/ops/strided_matmul_test.cpp pins).
+        if (per_gate_sources)
+          for (int64_t g = 0; g < Gz_; ++g) h_gate_proj_->run(src + g * N * H, R + g * H, hr + g * H, mm_pad);
+        else
+          h_proj_->run(src, R, hr, mm_pad);
+        if (cell_.reset_before()) {  // the candidate's HR from r * h * rm_h (in its source slot)
+          for_each_index(parallel_, N, [&](int64_t n) { cell_.forward(step_row(n, s)); });
+          h_gate_proj_->run(src + Gz_ * N * H, R + Gz_ * H, hr + Gz_ * H, mm_pad);
+          for_each_index(parallel_, N, [&](int64_t n) {
+            cell_.forward_candidate(step_row(n, s));
+            commit(n, s);
+          });
         } else {
-          h_proj_->run(h, R, hr, mm_pad);
+          for_each_index(parallel_, N, [&](int64_t n) {
+            cell_.forward(step_row(n, s));
+            commit(n, s);
+          });
         }
-        for_each_index(parallel_, N, [&](int64_t n) { cell_.forward(step_row(n, t)); });
-        if (cell_.reset_before()) {  // the candidate's HR from r * h * rm_h (in h_src)
-          h_gate_proj_->run(h_src, R + Gz_ * H, hr + Gz_ * H, mm_pad);
-          for_each_index(parallel_, N, [&](int64_t n) { cell_.forward_candidate(step_row(n, t)); });
-        }
-        // Commit real steps (a masked step keeps h and c), save the states, write outputs.
-        for_each_index(parallel_, N, [&](int64_t n) {
-          const int64_t row = n * T + t;
-          if (step_mask[row] != 0.f) {
-            seen[n] = 1.f;
-            std::copy_n(h_new + n * H, H, h + n * H);
-            if (has_c_) std::copy_n(c_new + n * H, H, cs + n * H);
-          }
-          std::copy_n(h + n * H, H, ws + layout_.hs + (d * NT_ + row) * H);
-          if (has_c_) std::copy_n(cs + n * H, H, ws + layout_.cs + (d * NT_ + row) * H);
-          if (c_.return_sequences)
-            for (int64_t j = 0; j < H; ++j) y[row * DH + d * H + j] = seen[n] != 0.f ? h[n * H + j] : 0.f;
-        });
       }
+      const int64_t t_last = time_of(d, T - 1);
       for (int64_t n = 0; n < N; ++n)
         for (int64_t j = 0; j < H; ++j) {
-          io.out<float>(1)[n * DH + d * H + j] = h[n * H + j];
-          if (has_c_) io.out<float>(2)[n * DH + d * H + j] = cs[n * H + j];
-          if (!c_.return_sequences) y[n * DH + d * H + j] = seen[n] != 0.f ? h[n * H + j] : 0.f;
+          const int64_t k = n * DH + d * H + j;
+          const float h = hs[(n * T + t_last) * H + j];
+          io.out<float>(1)[k] = h;
+          if (has_c_) io.out<float>(2)[k] = cs[(n * T + t_last) * H + j];
+          if (!c_.return_sequences) y[k] = seen[n] != 0.f ? h : 0.f;
         }
     }
   }
 
  private:
   uint64_t node_seed_;
-  std::optional<Matmul> x_proj_, h_proj_, h_gate_proj_;
-  size_t xp_ = 0, xd_ = 0, hr_ = 0, h_ = 0, c_state_ = 0, h_new_ = 0, c_new_ = 0, h_src_ = 0, seen_ = 0;
+  std::optional<StridedMatmul> x_proj_, h_proj_, h_gate_proj_;
+  size_t xp_ = 0, xd_ = 0, hr_ = 0, h0_ = 0, c0_ = 0, src_ = 0, seen_ = 0;
 };
 
 // Backpropagation through time over the saved workspace. Per direction, steps in reverse
@@ -314,7 +315,8 @@ class StepwiseGradKernel final : public StepwiseBase {
       xd_ = floats(NT_ * C);
       dxg_ = floats(NT_ * C);
     }
-    for (size_t* region : {&h0_, &c0_, &dh_, &dc_, &dh_new_, &tmp_}) *region = floats(N * H);
+    for (size_t* region : {&h0_, &c0_, &dh_, &dc_, &dh_new_, &reset_grad_}) *region = floats(N * H);
+    rec_grad_ = floats((c.recurrent_dropout > 0 ? Gz_ : 1) * N * H);
     first_ = floats(N);
   }
 
@@ -331,7 +333,8 @@ class StepwiseGradKernel final : public StepwiseBase {
         has_c_ && num_float_inputs_ > at_.init_c ? io.in<float>(static_cast<size_t>(at_.init_c)) : nullptr;
     float *dA = at(pad, da_), *dAR = has_rec_bias_ ? at(pad, dar_) : dA, *hs_src = at(pad, hs_src_);
     float *h0 = at(pad, h0_), *c0 = at(pad, c0_), *dh = at(pad, dh_), *dc = at(pad, dc_);
-    float *dh_new = at(pad, dh_new_), *tmp = at(pad, tmp_), *first = at(pad, first_);
+    float *dh_new = at(pad, dh_new_), *first = at(pad, first_);
+    float *rec_grad = at(pad, rec_grad_), *reset_grad = at(pad, reset_grad_);
     float* dX = io.out<float>(0);
     std::fill_n(dX, NT_ * C, 0.f);
 
@@ -343,6 +346,7 @@ class StepwiseGradKernel final : public StepwiseBase {
       const float* act = ws + layout_.act + d * NT_ * GH_;
       const float* hs = ws + layout_.hs + d * NT_ * H;
       const float* cs = saved_states(ws, layout_.cs, has_c_, d);
+      const float* tanh_cs = saved_states(ws, layout_.tanh_cs, has_c_, d);
       const float* qs = saved_states(ws, layout_.q, has_rec_bias_, d);
       load_state(init_h, d, h0);
       load_state(init_c, d, c0);
@@ -357,14 +361,14 @@ class StepwiseGradKernel final : public StepwiseBase {
                            .act = act + row * GH_,
                            .h = prev(hs, h0, n, s),
                            .c = cs ? prev(cs, c0, n, s) : nullptr,
-                           .c_t = cs ? cs + row * H : nullptr,
+                           .tanh_c_t = tanh_cs ? tanh_cs + row * H : nullptr,
                            .q = qs ? qs + row * H : nullptr,
                            .dh = dh + n * H,
                            .dc = dc + n * H,
                            .da = dA + row * GH_,
                            .da_rec = dAR + row * GH_,
                            .dh_prev = dh_new + n * H,
-                           .reset_grad = tmp + n * H,
+                           .reset_grad = reset_grad + n * H,
                            .rec_masks = masks};
       };
       // first[n]: the first real step (T when none): Y_t = h_t exactly from there on.
@@ -383,49 +387,60 @@ class StepwiseGradKernel final : public StepwiseBase {
           dc[n * H + j] = dY_c ? dY_c[k] : 0.f;
         }
       });
-      std::fill_n(dA, NT_ * GH_, 0.f);
-      if (has_rec_bias_) std::fill_n(dAR, NT_ * GH_, 0.f);
-
+      // Step s in two halves, each one pass over the rows: begin(s) takes dY_t into dh and
+      // runs the cell's backward (a masked step's dA rows are zeros, its dh and dc pass
+      // through); after the recurrent matmuls, end(s) adds their part to dh_{t-1}.
+      auto begin_step = [&](int64_t n, int64_t s) {
+        const int64_t row = n * T + time_of(d, s);
+        if (c_.return_sequences && static_cast<float>(s) >= first[n])
+          for (int64_t j = 0; j < H; ++j) dh[n * H + j] += dY[row * DH + d * H + j];
+        if (step_mask[row] == 0.f) {
+          std::fill_n(dA + row * GH_, GH_, 0.f);
+          if (has_rec_bias_) std::fill_n(dAR + row * GH_, GH_, 0.f);
+          return;
+        }
+        cell_.backward(step_row(n, s));  // dA_t, dc_{t-1} and dh_{t-1} apart from the recurrent matmuls
+      };
+      // dh_{t-1} += sum_g (dAR_g R_g^T) * rm_g over the first Gz gates, in gate order.
+      auto end_step = [&](int64_t n, int64_t s) {
+        if (step_mask[n * T + time_of(d, s)] == 0.f) return;
+        float* dh_prev = dh_new + n * H;
+        for (int64_t g = 0; g < (c_.recurrent_dropout > 0 ? Gz_ : 1); ++g) {
+          const float* rec = rec_grad + (g * N + n) * H;
+          if (const float* rm_g = masks.row(g, n))
+            for (int64_t j = 0; j < H; ++j) dh_prev[j] += rec[j] * rm_g[j];
+          else
+            for (int64_t j = 0; j < H; ++j) dh_prev[j] += rec[j];
+        }
+        std::copy_n(dh_prev, H, dh + n * H);
+      };
       for (int64_t s = T - 1; s >= 0; --s) {
         const int64_t t = time_of(d, s);
         for_each_index(parallel_, N, [&](int64_t n) {
-          const int64_t row = n * T + t;
-          if (c_.return_sequences && static_cast<float>(s) >= first[n])
-            for (int64_t j = 0; j < H; ++j) dh[n * H + j] += dY[row * DH + d * H + j];
-          if (step_mask[row] == 0.f) return;  // dh, dc pass through a masked step
-          cell_.backward(step_row(n, s));     // dA_t, dc_{t-1} and dh_{t-1} apart from the recurrent matmuls
+          if (s + 1 < T) end_step(n, s + 1);
+          begin_step(n, s);
         });
         if (cell_.reset_before()) {  // the candidate's da_n R_h^T gives dr and part of dh_{t-1}
-          dh_gate_proj_->run(dA + t * GH_ + Gz_ * H, R + Gz_ * H, tmp, mm_pad);
+          dh_gate_proj_->run(dA + t * GH_ + Gz_ * H, R + Gz_ * H, reset_grad, mm_pad);
           for_each_index(parallel_, N, [&](int64_t n) {
             if (step_mask[n * T + t] != 0.f) cell_.backward_reset(step_row(n, s));
           });
         }
-        // dh_{t-1} += sum_g (dAR_g R_g^T) * rm_g over the first Gz gates.
-        if (c_.recurrent_dropout > 0) {
-          for (int64_t g = 0; g < Gz_; ++g) {
-            dh_gate_proj_->run(dAR + t * GH_ + g * H, R + g * H, tmp, mm_pad);
-            for_each_index(parallel_, N, [&](int64_t n) {
-              const float* rm_g = masks.row(g, n);
-              for (int64_t j = 0; j < H; ++j) dh_new[n * H + j] += tmp[n * H + j] * rm_g[j];
-            });
-          }
-        } else {
-          dh_proj_->run(dAR + t * GH_, R, tmp, mm_pad);
-          for_each_index(parallel_, N * H, [&](int64_t i) { dh_new[i] += tmp[i]; });
-        }
-        for_each_index(parallel_, N, [&](int64_t n) {
-          if (step_mask[n * T + t] != 0.f) std::copy_n(dh_new + n * H, H, dh + n * H);
-        });
+        if (c_.recurrent_dropout > 0)
+          for (int64_t g = 0; g < Gz_; ++g)
+            dh_gate_proj_->run(dAR + t * GH_ + g * H, R + g * H, rec_grad + g * N * H, mm_pad);
+        else
+          dh_proj_->run(dAR + t * GH_, R, rec_grad, mm_pad);
       }
+      for_each_index(parallel_, N, [&](int64_t n) { end_step(n, 0); });
       for (int64_t n = 0; n < N; ++n)
         for (int64_t j = 0; j < H; ++j) {
           io.out<float>(4)[n * DH + d * H + j] = dh[n * H + j];
           if (has_c_) io.out<float>(5)[n * DH + d * H + j] = dc[n * H + j];
         }
 
-        // dR = sum over steps of (recurrent source)^T dAR: h_{t-1} * rm_g, scaled further by the cell
-        // (the classic GRU's candidate: r h_{t-1} rm_h).
+      // dR = sum over steps of (recurrent source)^T dAR: h_{t-1} * rm_g, scaled further by the cell
+      // (the classic GRU's candidate: r h_{t-1} rm_h).
       for_each_index(parallel_, N, [&](int64_t n) {
         for (int64_t s = 0; s < T; ++s) {
           const int64_t row = n * T + time_of(d, s);
@@ -465,21 +480,32 @@ class StepwiseGradKernel final : public StepwiseBase {
       }
       // dB: the input bias sums dA; reset_after GRU's recurrent bias sums dAR.
       float* dB = io.out<float>(3) + d * c_.keras_bias();
-      std::fill_n(dB, c_.keras_bias(), 0.f);
-      for (int64_t row = 0; row < NT_; ++row)
-        for (int64_t k = 0; k < GH_; ++k) {
-          dB[k] += dA[row * GH_ + k];
-          if (has_rec_bias_) dB[GH_ + k] += dAR[row * GH_ + k];
-        }
+      sum_rows(dA, dB);
+      if (has_rec_bias_) sum_rows(dAR, dB + GH_);
     }
   }
 
  private:
+  // out[k] = sum over the NT rows of m[row, k], m [NT, G*H], rows in order. The columns
+  // split over the team in two contiguous halves, each streamed row by row; each column's
+  // sum is the serial loop's.
+  void sum_rows(const float* m, float* out) const {
+    const int64_t split = std::min(GH_, (GH_ / 2 + 15) / 16 * 16);  // a multiple of 16 floats
+    for_each_index(parallel_, 2, [&](int64_t part) {
+      const int64_t begin = part == 0 ? 0 : split, end = part == 0 ? split : GH_;
+      std::fill(out + begin, out + end, 0.f);
+      for (int64_t row = 0; row < NT_; ++row)
+        for (int64_t k = begin; k < end; ++k) out[k] += m[row * GH_ + k];
+    });
+  }
+
   GradInputs at_;
   int64_t Gs_;  // recurrent sources for dR: one (h_{t-1}) or one per gate
-  std::optional<Matmul> dh_proj_, dh_gate_proj_, dx_, dw_, dr_;
+  std::optional<StridedMatmul> dh_proj_, dh_gate_proj_, dx_, dw_, dr_;
   size_t da_ = 0, dar_ = 0, hs_src_ = 0, xd_ = 0, dxg_ = 0;
-  size_t h0_ = 0, c0_ = 0, dh_ = 0, dc_ = 0, dh_new_ = 0, tmp_ = 0, first_ = 0;
+  size_t h0_ = 0, c0_ = 0, dh_ = 0, dc_ = 0, dh_new_ = 0, first_ = 0;
+  size_t rec_grad_ = 0;    // this step's dAR_g R_g^T, one [N, H] per gate with recurrent dropout
+  size_t reset_grad_ = 0;  // classic GRU: da_n R_h^T
 };
 
 }  // namespace
@@ -498,6 +524,7 @@ StepLayout step_layout(const RnnConfig& c) {
   l.act = take(c.D * NT * c.gates() * c.H);
   l.hs = take(c.D * NT * c.H);
   l.cs = take(c.cell == Cell::lstm ? c.D * NT * c.H : 0);
+  l.tanh_cs = take(c.cell == Cell::lstm ? c.D * NT * c.H : 0);
   l.q = take(c.cell == Cell::gru_reset_after ? c.D * NT * c.H : 0);
   return l;
 }

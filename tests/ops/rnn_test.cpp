@@ -501,8 +501,8 @@ TEST(RecurrentStepwise, ShapeRule) {
   std::vector<TensorType> out = infer_op("LSTM", rnn_attrs(2), in);
   ASSERT_EQ(out.size(), 4u);
   EXPECT_EQ(out[0], f32({8, 7, 2}));
-  // Workspace: step mask [N, T], gates [N, T, 4H], h and c [N, T, H].
-  EXPECT_EQ(out[3], f32({8 * 7 + 8 * 7 * 8 + 2 * 8 * 7 * 2}));
+  // Workspace: step mask [N, T], gates [N, T, 4H], h, c and tanh(c) [N, T, H].
+  EXPECT_EQ(out[3], f32({8 * 7 + 8 * 7 * 8 + 3 * 8 * 7 * 2}));
   // Initial states and ids together; the ids' shape must be X's [N, T].
   in = lstm;
   in.push_back(f32({8, 2}));
