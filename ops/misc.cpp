@@ -102,9 +102,8 @@ class DropoutKernel final : public Kernel {
     const DropoutMask drop(io.run->step_seed, node_seed_, ratio_);
     // Each element's draw depends only on its index, so the split over the team the
     // executor gave this step changes no bit; small inputs skip the fork/join.
-    for_each_index(size_ >= 64 * 1024, size_, [&](int64_t i) {
-      mask[i] = drop.value(static_cast<uint64_t>(i));
-      y[i] = x[i] * mask[i];
+    for_each_range(size_ >= 64 * 1024, size_, [&](int64_t begin, int64_t end) {
+      drop.apply(static_cast<uint64_t>(begin), end - begin, x + begin, y + begin, mask + begin);
     });
   }
 

@@ -1,6 +1,8 @@
 // Loops split over the OpenMP team the executor gave a step.
 #pragma once
 
+#include <omp.h>
+
 #include <cstdint>
 
 namespace graphrun {
@@ -16,6 +18,22 @@ void for_each_index(bool parallel, int64_t n, const Fn& fn) {
     for (int64_t i = 0; i < n; ++i) fn(i);
   } else {
     for (int64_t i = 0; i < n; ++i) fn(i);
+  }
+}
+
+// fn(begin, end) on contiguous ranges that cover [0, n): one per thread of the current
+// OpenMP team when `parallel`, else [0, n) at once. For loops whose body works on a run of
+// elements at a time (vector code) rather than one index.
+template <typename Fn>
+void for_each_range(bool parallel, int64_t n, const Fn& fn) {
+  if (!parallel) {
+    fn(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    fn(n * thread / threads, n * (thread + 1) / threads);
   }
 }
 

@@ -45,19 +45,37 @@ inline uint64_t random_node_seed(const pb::Node& node) {
 class DropoutMask {
  public:
   DropoutMask(uint64_t step_seed, uint64_t node_seed, float ratio)
-      : key_(splitmix64(node_seed ^ splitmix64(step_seed))), ratio_(ratio), scale_(1.0f / (1.0f - ratio)) {}
+      : key_(splitmix64(node_seed ^ splitmix64(step_seed))),
+        keep_threshold_(keep_threshold(ratio)),
+        scale_(1.0f / (1.0f - ratio)) {}
 
-  bool keep(uint64_t i) const {
-    const uint64_t bits = splitmix64(key_ + (i + 1) * kGoldenGamma);
-    const double u = static_cast<double>(bits >> 11) * 0x1.0p-53;  // 53 random bits
-    return u >= static_cast<double>(ratio_);
-  }
+  // u_i = (bits >> 11) * 2^-53 >= ratio, decided in integers (keep_threshold).
+  bool keep(uint64_t i) const { return (splitmix64(key_ + (i + 1) * kGoldenGamma) >> 11) >= keep_threshold_; }
   // The mask value of element i: 1 / (1 - ratio) when kept, 0 when dropped.
   float value(uint64_t i) const { return keep(i) ? scale_ : 0.0f; }
 
+  // mask[k] = value(first_index + k) for k in [0, n); on AVX-512 16 elements at a time
+  // (ops/dropout_mask.h), the same bits.
+  void fill(uint64_t first_index, int64_t n, float* mask) const;
+  // fill, and y[k] = x[k] * mask[k] in the same pass: Dropout's two outputs.
+  void apply(uint64_t first_index, int64_t n, const float* x, float* y, float* mask) const;
+
+  // The least b = bits >> 11 that is kept: b * 2^-53 >= ratio  <=>  b >= keep_threshold(ratio).
+  // Proof, for 0 < ratio < 1: b < 2^53 fits a double's 53-bit significand and scaling by 2^-53
+  // is exact, so u = b * 2^-53 is b / 2^53 exactly; likewise t = ratio * 2^53 is exact (a
+  // float's 24-bit significand scaled by a power of two, far inside double's range). So
+  // u >= ratio <=> b >= t <=> b >= ceil(t), b being an integer; ceil(t) <= 2^53 is exact in
+  // double and in uint64_t. Outside (0, 1) the test keeps its meaning too: a ratio of at most 0
+  // keeps every element (threshold 0), one of 1 or more or NaN none (2^53 exceeds every b).
+  static uint64_t keep_threshold(float ratio) {
+    if (!(ratio < 1.0f)) return uint64_t{1} << 53;
+    if (!(ratio > 0.0f)) return 0;
+    return static_cast<uint64_t>(std::ceil(static_cast<double>(ratio) * 0x1.0p53));
+  }
+
  private:
   uint64_t key_;
-  float ratio_;
+  uint64_t keep_threshold_;
   float scale_;
 };
 
