@@ -53,6 +53,11 @@ class Kernel {
   virtual std::optional<int64_t> parallel_work() const { return std::nullopt; }
 };
 
+// The fewest elements of per-element work worth an OpenMP team: below it the fork and
+// join cost more than the split saves. Kernels test their loops against it, and the
+// executor gives a step a team of its own (or runs it beside another) only from it up.
+constexpr int64_t kParallelElements = 64 * 1024;
+
 // What a kernel factory sees: the node and its concrete input/output types.
 struct KernelInit {
   const Node& node;

@@ -102,7 +102,7 @@ class DropoutKernel final : public Kernel {
     const DropoutMask drop(io.run->step_seed, node_seed_, ratio_);
     // Each element's draw depends only on its index, so the split over the team the
     // executor gave this step changes no bit; small inputs skip the fork/join.
-    for_each_range(size_ >= 64 * 1024, size_, [&](int64_t begin, int64_t end) {
+    for_each_range(size_ >= kParallelElements, size_, [&](int64_t begin, int64_t end) {
       drop.apply(static_cast<uint64_t>(begin), end - begin, x + begin, y + begin, mask + begin);
     });
   }

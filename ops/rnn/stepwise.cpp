@@ -57,7 +57,7 @@ class StepwiseBase : public Kernel {
         GH_(c.gates() * c.H),
         NT_(c.N * c.T),
         Gz_(cell_.recurrent_gates(c.gates())),
-        parallel_(c.N * c.H >= 16 * 1024) {}
+        parallel_(c.N * c.gates() * c.H >= kParallelElements) {}
 
   size_t scratchpad_bytes() const override { return plan_.total(); }
   std::optional<int64_t> parallel_work() const override { return c_.step_gate_elements(); }
@@ -100,7 +100,7 @@ class StepwiseBase : public Kernel {
   int64_t Gz_;  // gates in the per-step recurrent matmul (classic GRU: z, r; the candidate follows r)
   // Rows (sequences) are independent within a step, so the per-row loops split over the
   // OpenMP team the executor gave this step; each element is computed exactly as serially.
-  // Below ~16K state elements a parallel region costs more than it saves.
+  // A step's work is its gate pre-activations, N x G x H per direction.
   bool parallel_;
   ScratchPlan plan_;
   size_t matmul_pad_ = 0;
@@ -151,20 +151,21 @@ class StepwiseKernel final : public StepwiseBase {
       // Dropout masks of this direction (ones outside training).
       float* dm = ws + layout_.in_masks + d * G_ * N * C;
       float* rm = ws + layout_.rec_masks + d * G_ * N * H;
-      for (int64_t g = 0; g < G_; ++g) {
-        if (c_.dropout > 0) {
-          const DropoutMask m =
-              rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.dropout, d, 0, g, G_);
-          for_each_index(parallel_, N * C,
-                         [&](int64_t i) { dm[g * N * C + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f; });
+      auto draw_masks = [&](float ratio, int64_t kind, int64_t size, float* masks) {
+        for (int64_t g = 0; g < G_; ++g) {
+          float* mask = masks + g * size;
+          if (!training) {
+            std::fill_n(mask, size, 1.f);
+            continue;
+          }
+          const DropoutMask m = rnn_dropout_stream(io.run->step_seed, node_seed_, ratio, d, kind, g, G_);
+          for_each_range(parallel_, size, [&](int64_t begin, int64_t end) {
+            m.fill(static_cast<uint64_t>(begin), end - begin, mask + begin);
+          });
         }
-        if (c_.recurrent_dropout > 0) {
-          const DropoutMask m =
-              rnn_dropout_stream(training ? io.run->step_seed : 0, node_seed_, c_.recurrent_dropout, d, 1, g, G_);
-          for_each_index(parallel_, N * H,
-                         [&](int64_t i) { rm[g * N * H + i] = training ? m.value(static_cast<uint64_t>(i)) : 1.f; });
-        }
-      }
+      };
+      if (c_.dropout > 0) draw_masks(c_.dropout, 0, N * C, dm);
+      if (c_.recurrent_dropout > 0) draw_masks(c_.recurrent_dropout, 1, N * H, rm);
       // 1. The input projection of every step: XP = X W (per gate on X * dm_g with dropout).
       if (c_.dropout > 0) {
         float* xd = at(pad, xd_);

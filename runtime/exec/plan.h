@@ -26,7 +26,7 @@ struct Slot {
 
 // A step this large (inputs + outputs, or its kernel's parallel_work()) is worth an
 // OpenMP team of its own or a TBB worker beside another such step (executor.h).
-constexpr int64_t kLargeStepElements = 64 * 1024;
+constexpr int64_t kLargeStepElements = kParallelElements;
 
 struct PlanStep {
   NodeId node = kNoNode;
