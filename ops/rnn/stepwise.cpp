@@ -492,12 +492,18 @@ class StepwiseGradKernel final : public StepwiseBase {
   // sum is the serial loop's.
   void sum_rows(const float* m, float* out) const {
     const int64_t split = std::min(GH_, (GH_ / 2 + 15) / 16 * 16);  // a multiple of 16 floats
-    for_each_index(parallel_, 2, [&](int64_t part) {
+    for_each_index(parallel_, 2, [this, m, out, split](int64_t part) {
       const int64_t begin = part == 0 ? 0 : split, end = part == 0 ? split : GH_;
-      std::fill(out + begin, out + end, 0.f);
-      for (int64_t row = 0; row < NT_; ++row)
-        for (int64_t k = begin; k < end; ++k) out[k] += m[row * GH_ + k];
+      sum_columns(m + begin, end - begin, out + begin);
     });
+  }
+  // out[k] = sum over rows of m[row * G*H + k], k < cols (a plain loop the compiler vectorises).
+  void sum_columns(const float* m, int64_t cols, float* out) const {
+    std::fill_n(out, cols, 0.f);
+    for (int64_t row = 0; row < NT_; ++row) {
+      const float* values = m + row * GH_;
+      for (int64_t k = 0; k < cols; ++k) out[k] += values[k];
+    }
   }
 
   GradInputs at_;
