@@ -41,6 +41,24 @@ dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides) {
   return dnnl::memory::desc(to_dnnl_dims(dims), dnnl::memory::data_type::f32, to_dnnl_dims(strides));
 }
 
+namespace {
+
+// wrap()'s cache slot of a buffer under a descriptor: the address mixed with the dims and
+// strides, since kernels read one buffer under two descriptors of the same size (a matrix
+// and its transpose), which by address and size alone took turns evicting each other.
+size_t wrap_slot(const dnnl::memory::desc& md, const void* data, size_t slots) {
+  uint64_t h = reinterpret_cast<uintptr_t>(data) >> 6;
+  const dnnl_memory_desc_t& d = md.data;
+  const bool blocked = d.format_kind == dnnl_blocked;
+  for (int i = 0; i < d.ndims; ++i) {
+    h = (h ^ static_cast<uint64_t>(d.dims[i])) * 0x9E3779B97F4A7C15ull;
+    if (blocked) h = (h ^ static_cast<uint64_t>(d.format_desc.blocking.strides[i])) * 0x9E3779B97F4A7C15ull;
+  }
+  return static_cast<size_t>(h >> 32) % slots;
+}
+
+}  // namespace
+
 dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
   // Creating a dnnl::memory allocates, which at small shapes costs as much as the
   // primitive itself (a fifth of a batch-1 step-wise LSTM step). Kernels wrap the same
@@ -53,8 +71,7 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
   };
   constexpr size_t kSlots = 256;
   thread_local std::array<Entry, kSlots> cache;
-  const auto address = reinterpret_cast<uintptr_t>(data);
-  Entry& entry = cache[(address >> 6 ^ address >> 14 ^ md.get_size()) % kSlots];
+  Entry& entry = cache[wrap_slot(md, data, kSlots)];
   if (entry.data != data || !entry.memory || entry.md != md)
     // oneDNN takes a non-const handle even for inputs it only reads.
     entry = {data, md, dnnl::memory(md, cpu_engine(), const_cast<void*>(data))};
