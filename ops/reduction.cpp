@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -209,14 +210,20 @@ class ReductionKernel final : public Kernel {
     }
   }
 
+  // Each output sums its elements in row-major order into a float; a block of outputs is
+  // summed side by side (independent additions in flight instead of one chain), which
+  // changes no output's order.
   void sequential_sum(const float* x, float* y) const {
-    const auto count = static_cast<int64_t>(reduced_offsets_.size());
-    for (size_t out = 0; out < output_offsets_.size(); ++out) {
-      const float* first = x + output_offsets_[out];
-      float sum = 0.f;
-      for (int64_t offset : reduced_offsets_) sum += first[offset];
-      if (mean_) sum /= static_cast<float>(count);
-      y[out] = sum;
+    constexpr size_t kBlock = 16;
+    const auto count = static_cast<float>(reduced_offsets_.size());
+    const size_t outputs = output_offsets_.size();
+    for (size_t begin = 0; begin < outputs; begin += kBlock) {
+      const size_t n = std::min(kBlock, outputs - begin);
+      const int64_t* first = output_offsets_.data() + begin;
+      std::array<float, kBlock> sums{};
+      for (int64_t offset : reduced_offsets_)
+        for (size_t k = 0; k < n; ++k) sums[k] += x[first[k] + offset];
+      for (size_t k = 0; k < n; ++k) y[begin + k] = mean_ ? sums[k] / count : sums[k];
     }
   }
 
