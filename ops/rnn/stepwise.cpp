@@ -121,7 +121,6 @@ class StepwiseKernel final : public StepwiseBase {
       h_gate_proj_.emplace(View{N, H, H, 1}, View{H, H, GH_, 1}, View{N, H, GH_, 1});
     plan_matmul_pad({&x_proj_, &h_proj_, &h_gate_proj_});
     xp_ = floats(NT_ * GH_);
-    if (c.dropout > 0) xd_ = floats(NT_ * C);
     hr_ = floats(N * GH_);
     for (size_t* region : {&h0_, &c0_}) *region = floats(N * H);
     src_ = floats(G_ * N * H);
@@ -168,8 +167,8 @@ class StepwiseKernel final : public StepwiseBase {
       if (c_.recurrent_dropout > 0) draw_masks(c_.recurrent_dropout, 1, N * H, rm);
       // 1. The input projection of every step: XP = X W (per gate on X * dm_g with dropout).
       if (c_.dropout > 0) {
-        float* xd = at(pad, xd_);
         for (int64_t g = 0; g < G_; ++g) {
+          float* xd = ws + layout_.xd + (d * G_ + g) * NT_ * C;  // saved: dW's source
           for_each_index(parallel_, NT_, [&](int64_t row) {
             for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
           });
@@ -277,7 +276,7 @@ class StepwiseKernel final : public StepwiseBase {
  private:
   uint64_t node_seed_;
   std::optional<StridedMatmul> x_proj_, h_proj_, h_gate_proj_;
-  size_t xp_ = 0, xd_ = 0, hr_ = 0, h0_ = 0, c0_ = 0, src_ = 0, seen_ = 0;
+  size_t xp_ = 0, hr_ = 0, h0_ = 0, c0_ = 0, src_ = 0, seen_ = 0;
 };
 
 // Backpropagation through time over the saved workspace. Per direction, steps in reverse
@@ -313,7 +312,6 @@ class StepwiseGradKernel final : public StepwiseBase {
     if (has_rec_bias_) dar_ = floats(NT_ * GH_);
     hs_src_ = floats(Gs_ * NT_ * H);
     if (c.dropout > 0) {
-      xd_ = floats(NT_ * C);
       dxg_ = floats(NT_ * C);
     }
     for (size_t* region : {&h0_, &c0_, &dh_, &dc_, &dh_new_, &reset_grad_}) *region = floats(N * H);
@@ -464,12 +462,9 @@ class StepwiseGradKernel final : public StepwiseBase {
       // dW = (X dm_g)^T dA_g and dX = sum_g (dA_g W_g^T) dm_g.
       float* dW = io.out<float>(1) + d * C * GH_;
       if (c_.dropout > 0) {
-        float *xd = at(pad, xd_), *dxg = at(pad, dxg_);
+        float* dxg = at(pad, dxg_);
         for (int64_t g = 0; g < G_; ++g) {
-          for_each_index(parallel_, NT_, [&](int64_t row) {
-            for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
-          });
-          dw_->run(xd, dA + g * H, dW + g * H, mm_pad);
+          dw_->run(ws + layout_.xd + (d * G_ + g) * NT_ * C, dA + g * H, dW + g * H, mm_pad);
           dx_->run(dA + g * H, W + g * H, dxg, mm_pad);
           for_each_index(parallel_, NT_, [&](int64_t row) {
             for (int64_t i = 0; i < C; ++i) dX[row * C + i] += dxg[row * C + i] * dm[(g * N + row / T) * C + i];
@@ -509,7 +504,7 @@ class StepwiseGradKernel final : public StepwiseBase {
   GradInputs at_;
   int64_t Gs_;  // recurrent sources for dR: one (h_{t-1}) or one per gate
   std::optional<StridedMatmul> dh_proj_, dh_gate_proj_, dx_, dw_, dr_;
-  size_t da_ = 0, dar_ = 0, hs_src_ = 0, xd_ = 0, dxg_ = 0;
+  size_t da_ = 0, dar_ = 0, hs_src_ = 0, dxg_ = 0;
   size_t h0_ = 0, c0_ = 0, dh_ = 0, dc_ = 0, dh_new_ = 0, first_ = 0;
   size_t rec_grad_ = 0;    // this step's dAR_g R_g^T, one [N, H] per gate with recurrent dropout
   size_t reset_grad_ = 0;  // classic GRU: da_n R_h^T
@@ -527,6 +522,7 @@ StepLayout step_layout(const RnnConfig& c) {
   const int64_t NT = c.N * c.T;
   l.in_masks = take(c.dropout > 0 ? c.D * c.gates() * c.N * c.C : 0);
   l.rec_masks = take(c.recurrent_dropout > 0 ? c.D * c.gates() * c.N * c.H : 0);
+  l.xd = take(c.dropout > 0 ? c.D * c.gates() * NT * c.C : 0);
   l.step_mask = take(NT);
   l.act = take(c.D * NT * c.gates() * c.H);
   l.hs = take(c.D * NT * c.H);

@@ -517,11 +517,11 @@ TEST(RecurrentStepwise, ShapeRule) {
   message = infer_error("GRU", dropout_attrs(2, "FORWARD", true, false, 0.f, -0.5f),
                         {f32({8, 7, 5}), f32({5, 6}), f32({2, 6}), f32({6})});
   EXPECT_NE(message.find("recurrent.recurrent_dropout must be in [0, 1)"), std::string::npos) << message;
-  // Dropout alone (no mask) also takes the step-wise path: its workspace holds the masks.
+  // Dropout alone (no mask) also takes the step-wise path: its workspace holds the masks and X * dm.
   out = infer_op("RNN", dropout_attrs(2, "BIDIRECTIONAL", false, false, 0.1f, 0.2f),
                  {f32({3, 4, 5}), f32({2, 5, 2}), f32({2, 2, 2}), f32({2, 2})});
   EXPECT_EQ(out[0], f32({3, 4}));
-  EXPECT_EQ(out[2], f32({2 * 3 * 5 + 2 * 3 * 2 + 3 * 4 + 2 * 3 * 4 * 2 * 2}));
+  EXPECT_EQ(out[2], f32({2 * 3 * 5 + 2 * 3 * 2 + 2 * 3 * 4 * 5 + 3 * 4 + 2 * 3 * 4 * 2 * 2}));
 }
 
 // The one path rule, for every cell: fused unless a feature oneDNN's fused RNN lacks
