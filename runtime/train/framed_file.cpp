@@ -213,7 +213,9 @@ bool parse_framed_file(const std::string& path, const FrameFormat& format,
   PayloadStream stream(payload);
   bool parsed = false;
   if (payload.length <= static_cast<uint64_t>(std::numeric_limits<int>::max())) {  // protobuf's limit
-    google::protobuf::io::CopyingInputStreamAdaptor blocks(&stream, 1 << 20);
+    // Blocks of up to 1 MB; a small file gets a buffer of its own size, not a 1 MB allocation.
+    const auto block = static_cast<int>(std::clamp<uint64_t>(payload.length, 4096, 1 << 20));
+    google::protobuf::io::CopyingInputStreamAdaptor blocks(&stream, block);
     google::protobuf::io::CodedInputStream in(&blocks);
     in.PushLimit(static_cast<int>(payload.length));
     const google::protobuf::LogSilencer quiet;
