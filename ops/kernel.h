@@ -63,10 +63,15 @@ struct KernelInit {
   const Node& node;
   std::vector<TensorType> inputs;
   std::vector<TensorType> outputs;
+  // Per output: whether the plan reads it (a later node or a fetch); empty = all of them.
+  // A kernel may leave an unread output unwritten and skip the work that only it needs
+  // (the gradient of an input nothing trains); its buffer still exists.
+  std::vector<bool> outputs_read;
 
   const pb::Node& attrs() const { return node.def; }
   const Dims& in_dims(size_t i) const { return inputs.at(i).dims; }
   const Dims& out_dims(size_t i) const { return outputs.at(i).dims; }
+  bool output_read(size_t i) const { return outputs_read.empty() || outputs_read.at(i); }
 };
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInit&)>;

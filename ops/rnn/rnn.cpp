@@ -348,7 +348,8 @@ void register_rnn_ops(OpRegistry& registry) {
         .kernel([&spec](const KernelInit& init) -> std::unique_ptr<Kernel> {
           const RnnConfig c = node_config(spec, init.attrs(), init.inputs);
           const int inputs = static_cast<int>(init.inputs.size()) - (c.has_ids ? 1 : 0);
-          if (choose_recurrent_path(c).path == RecurrentPath::stepwise) return make_stepwise_grad_kernel(c, inputs);
+          if (choose_recurrent_path(c).path == RecurrentPath::stepwise)
+            return make_stepwise_grad_kernel(c, inputs, init.output_read(kX));
           return make_fused_grad_kernel(c, inputs);
         })
         .note([&spec](const Node& node, const std::vector<TensorType>& inputs) {  // the forward node's path

@@ -96,8 +96,9 @@ int64_t fused_workspace_floats(const RnnConfig& c);
 std::unique_ptr<Kernel> make_fused_kernel(const RnnConfig& c, int num_float_inputs);
 std::unique_ptr<Kernel> make_fused_grad_kernel(const RnnConfig& c, int num_float_inputs);
 
-// The step-wise path (stepwise.cpp); `node_seed` keys the dropout masks.
+// The step-wise path (stepwise.cpp); `node_seed` keys the dropout masks. Without
+// `dx_read` (nothing reads the gradient of X) the Grad leaves dX unwritten and skips its matmuls.
 std::unique_ptr<Kernel> make_stepwise_kernel(const RnnConfig& c, uint64_t node_seed, int num_float_inputs);
-std::unique_ptr<Kernel> make_stepwise_grad_kernel(const RnnConfig& c, int num_float_inputs);
+std::unique_ptr<Kernel> make_stepwise_grad_kernel(const RnnConfig& c, int num_float_inputs, bool dx_read);
 
 }  // namespace graphrun::rnn

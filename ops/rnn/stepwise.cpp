@@ -286,9 +286,10 @@ class StepwiseKernel final : public StepwiseBase {
 // sources; dAR is dA's recurrent side (reset_after GRU: dq = da_n * r for the candidate).
 class StepwiseGradKernel final : public StepwiseBase {
  public:
-  StepwiseGradKernel(const RnnConfig& c, int num_float_inputs)
+  StepwiseGradKernel(const RnnConfig& c, int num_float_inputs, bool dx_read)
       : StepwiseBase(c, num_float_inputs),
         at_(c.cell == Cell::lstm),
+        dx_read_(dx_read),
         Gs_(c.recurrent_dropout > 0 || cell_.reset_before() ? c.gates() : 1) {
     const int64_t C = c.C, H = c.H, N = c.N, T = c.T;
     const int64_t step_rows = T * GH_;  // dA's row stride within one step
@@ -297,11 +298,12 @@ class StepwiseGradKernel final : public StepwiseBase {
     if (c.recurrent_dropout > 0 || cell_.reset_before())  // one gate: dAR_t,g [N, H] x R_g^T [H, H]
       dh_gate_proj_.emplace(View{N, H, step_rows, 1}, View{H, H, 1, GH_}, View{N, H, H, 1});
     if (c.dropout > 0) {
-      dx_.emplace(View{NT_, H, GH_, 1}, View{H, C, 1, GH_}, View{NT_, C, C, 1});  // dA_g W_g^T
-      dw_.emplace(View{C, NT_, 1, C}, View{NT_, H, GH_, 1}, View{C, H, GH_, 1});  // (X dm_g)^T dA_g
+      if (dx_read_) dx_.emplace(View{NT_, H, GH_, 1}, View{H, C, 1, GH_}, View{NT_, C, C, 1});  // dA_g W_g^T
+      dw_.emplace(View{C, NT_, 1, C}, View{NT_, H, GH_, 1}, View{C, H, GH_, 1});                // (X dm_g)^T dA_g
     } else {
-      dx_.emplace(View{NT_, GH_, GH_, 1}, View{GH_, C, 1, GH_}, View{NT_, C, C, 1}, true);  // dX += dA W^T
-      dw_.emplace(View{C, NT_, 1, C}, View{NT_, GH_, GH_, 1}, View{C, GH_, GH_, 1});        // X^T dA
+      if (dx_read_)
+        dx_.emplace(View{NT_, GH_, GH_, 1}, View{GH_, C, 1, GH_}, View{NT_, C, C, 1}, true);  // dX += dA W^T
+      dw_.emplace(View{C, NT_, 1, C}, View{NT_, GH_, GH_, 1}, View{C, GH_, GH_, 1});          // X^T dA
     }
     if (Gs_ == 1)  // HS^T dAR, HS [NT, H] the previous states
       dr_.emplace(View{H, NT_, 1, H}, View{NT_, GH_, GH_, 1}, View{H, GH_, GH_, 1});
@@ -311,9 +313,7 @@ class StepwiseGradKernel final : public StepwiseBase {
     da_ = floats(NT_ * GH_);
     if (has_rec_bias_) dar_ = floats(NT_ * GH_);
     hs_src_ = floats(Gs_ * NT_ * H);
-    if (c.dropout > 0) {
-      dxg_ = floats(NT_ * C);
-    }
+    if (c.dropout > 0 && dx_read_) dxg_ = floats(NT_ * C);
     for (size_t* region : {&h0_, &c0_, &dh_, &dc_, &dh_new_, &reset_grad_}) *region = floats(N * H);
     rec_grad_ = floats((c.recurrent_dropout > 0 ? Gz_ : 1) * N * H);
     first_ = floats(N);
@@ -335,7 +335,7 @@ class StepwiseGradKernel final : public StepwiseBase {
     float *dh_new = at(pad, dh_new_), *first = at(pad, first_);
     float *rec_grad = at(pad, rec_grad_), *reset_grad = at(pad, reset_grad_);
     float* dX = io.out<float>(0);
-    std::fill_n(dX, NT_ * C, 0.f);
+    if (dx_read_) std::fill_n(dX, NT_ * C, 0.f);
 
     for (int64_t d = 0; d < c_.D; ++d) {
       const float* W = io.in<float>(kW) + d * C * GH_;
@@ -462,9 +462,10 @@ class StepwiseGradKernel final : public StepwiseBase {
       // dW = (X dm_g)^T dA_g and dX = sum_g (dA_g W_g^T) dm_g.
       float* dW = io.out<float>(1) + d * C * GH_;
       if (c_.dropout > 0) {
-        float* dxg = at(pad, dxg_);
         for (int64_t g = 0; g < G_; ++g) {
           dw_->run(ws + layout_.xd + (d * G_ + g) * NT_ * C, dA + g * H, dW + g * H, mm_pad);
+          if (!dx_read_) continue;
+          float* dxg = at(pad, dxg_);
           dx_->run(dA + g * H, W + g * H, dxg, mm_pad);
           for_each_index(parallel_, NT_, [&](int64_t row) {
             for (int64_t i = 0; i < C; ++i) dX[row * C + i] += dxg[row * C + i] * dm[(g * N + row / T) * C + i];
@@ -472,7 +473,7 @@ class StepwiseGradKernel final : public StepwiseBase {
         }
       } else {
         dw_->run(X, dA, dW, mm_pad);
-        dx_->run(dA, W, dX, mm_pad);
+        if (dx_read_) dx_->run(dA, W, dX, mm_pad);
       }
       // dB: the input bias sums dA; reset_after GRU's recurrent bias sums dAR.
       float* dB = io.out<float>(3) + d * c_.keras_bias();
@@ -502,7 +503,8 @@ class StepwiseGradKernel final : public StepwiseBase {
   }
 
   GradInputs at_;
-  int64_t Gs_;  // recurrent sources for dR: one (h_{t-1}) or one per gate
+  bool dx_read_;  // whether anything reads dX (not when X is a frozen embedding's rows)
+  int64_t Gs_;    // recurrent sources for dR: one (h_{t-1}) or one per gate
   std::optional<StridedMatmul> dh_proj_, dh_gate_proj_, dx_, dw_, dr_;
   size_t da_ = 0, dar_ = 0, hs_src_ = 0, dxg_ = 0;
   size_t h0_ = 0, c0_ = 0, dh_ = 0, dc_ = 0, dh_new_ = 0, first_ = 0;
@@ -536,8 +538,8 @@ std::unique_ptr<Kernel> make_stepwise_kernel(const RnnConfig& c, uint64_t node_s
   return std::make_unique<StepwiseKernel>(c, node_seed, num_float_inputs);
 }
 
-std::unique_ptr<Kernel> make_stepwise_grad_kernel(const RnnConfig& c, int num_float_inputs) {
-  return std::make_unique<StepwiseGradKernel>(c, num_float_inputs);
+std::unique_ptr<Kernel> make_stepwise_grad_kernel(const RnnConfig& c, int num_float_inputs, bool dx_read) {
+  return std::make_unique<StepwiseGradKernel>(c, num_float_inputs, dx_read);
 }
 
 }  // namespace graphrun::rnn

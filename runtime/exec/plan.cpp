@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "graph/graph_algo.h"
 #include "graphrun/tensor.h"
@@ -107,6 +108,17 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
   for (size_t i = 0; i < graph.inputs.size(); ++i) feed_index[graph.inputs[i]] = i;
   for (size_t i = 0; i < graph.parameters.size(); ++i) param_index[graph.parameters[i].value] = i;
 
+  const std::set<ValueId> fetched(fetches.begin(), fetches.end());
+  auto outputs_read = [&](const Node& node) {
+    std::vector<bool> read;
+    for (ValueId out : node.outputs) {
+      const std::vector<NodeId>& consumers = graph.value(out).consumers;
+      read.push_back(fetched.count(out) > 0 ||
+                     std::any_of(consumers.begin(), consumers.end(), [&](NodeId c) { return step_of.count(c) > 0; }));
+    }
+    return read;
+  };
+
   // Kernels, on concrete types.
   std::vector<std::vector<int>> predecessors(order.size());
   for (size_t s = 0; s < order.size(); ++s) {
@@ -128,7 +140,7 @@ std::unique_ptr<const Plan> Plan::compile(const Graph& graph, const OpRegistry& 
       if (graph.value(node.inputs[i]).kind != ValueKind::parameter) step.work_elements += in_types[i].num_elements();
     for (const TensorType& t : out_types) step.work_elements += t.num_elements();
     try {
-      step.kernel = def.kernel(KernelInit{node, in_types, out_types});
+      step.kernel = def.kernel(KernelInit{node, in_types, out_types, outputs_read(node)});
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {  // e.g. oneDNN rejecting a primitive

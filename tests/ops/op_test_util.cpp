@@ -85,11 +85,16 @@ void expect_infer_error(const std::string& op, const std::string& attrs, const s
 
 std::vector<Tensor> run_kernel(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                const RunContext& run) {
+  return run_kernel_reading(op, attrs, inputs, run, {});
+}
+
+std::vector<Tensor> run_kernel_reading(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
+                                       const RunContext& run, const std::vector<bool>& outputs_read) {
   const std::vector<TensorType> in_types = types_of(inputs);
   Graph g = one_node_graph(op, attrs, in_types);
   const OpDef& def = builtin_ops().get(op);
   std::vector<TensorType> out_types = infer_node_types(def.schema, g.node(0), in_types);
-  std::unique_ptr<Kernel> kernel = def.kernel(KernelInit{g.node(0), in_types, out_types});
+  std::unique_ptr<Kernel> kernel = def.kernel(KernelInit{g.node(0), in_types, out_types, outputs_read});
   std::vector<Tensor> outputs;
   for (const TensorType& t : out_types) outputs.emplace_back(t.dtype, t.dims);
   std::vector<const void*> in_ptrs;

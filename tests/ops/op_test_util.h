@@ -38,6 +38,9 @@ void expect_infer_error(const std::string& op, const std::string& attrs, const s
 
 std::vector<Tensor> run_kernel(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                const RunContext& run = {});
+// The same with `outputs_read` as a plan would pass it (KernelInit::outputs_read). Outputs start as zeros.
+std::vector<Tensor> run_kernel_reading(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
+                                       const RunContext& run, const std::vector<bool>& outputs_read);
 std::vector<Tensor> run_reference(const std::string& op, const pb::Node& attrs, const std::vector<Tensor>& inputs,
                                   const RunContext& run = {});
 

@@ -406,6 +406,38 @@ TEST(RecurrentStepwise, ParallelRowsEqualOneThread) {
   omp_set_num_threads(threads);
 }
 
+// When nothing reads dX (the input is a frozen embedding's rows), the backward op leaves
+// it unwritten and skips its matmuls; dW, dR, dB and the initial states' gradients keep
+// their bits.
+TEST(RecurrentStepwise, UnreadInputGradientIsSkipped) {
+  const int64_t N = 3, T = 5, C = 4, H = 3;
+  std::mt19937 rng(45);
+  for (const Variant& v : kVariants)
+    for (float dropout : {0.f, 0.3f}) {
+      SCOPED_TRACE(v.name() + " dropout " + std::to_string(dropout));
+      std::vector<Tensor> in = make_inputs(v, N, T, C, H, /*bidirectional=*/true, /*initial_states=*/true, rng);
+      in.push_back(token_ids(T, {5, 2, 0}, /*pre=*/false));
+      const pb::Node attrs = dropout_attrs(H, "BIDIRECTIONAL", true, v.reset_after, dropout, 0.4f);
+      const std::vector<Tensor> out = run_kernel(v.op, attrs, in, training(7));
+      // The backward op: X, W, R, B, the forward outputs, their gradients, the initial states, the token ids.
+      std::vector<Tensor> grad_in(in.begin(), in.begin() + 4);
+      grad_in.insert(grad_in.end(), out.begin(), out.end());
+      for (size_t k = 0; k + 1 < out.size(); ++k) grad_in.push_back(random_floats(out[k].dims(), rng));
+      grad_in.insert(grad_in.end(), in.begin() + 4, in.end());
+      const std::string grad_op = std::string(v.op) + "Grad";
+      const std::vector<Tensor> all = run_kernel(grad_op, attrs, grad_in, training(7));
+      std::vector<bool> read(all.size(), true);
+      read[0] = false;
+      const std::vector<Tensor> without_dx = run_kernel_reading(grad_op, attrs, grad_in, training(7), read);
+      for (int64_t i = 0; i < without_dx[0].num_elements(); ++i)
+        ASSERT_EQ(without_dx[0].data<float>()[i], 0.f) << "dX written at " << i;
+      for (size_t k = 1; k < all.size(); ++k) {
+        ASSERT_EQ(all[k].num_bytes(), without_dx[k].num_bytes());
+        EXPECT_EQ(std::memcmp(all[k].raw_data(), without_dx[k].raw_data(), all[k].num_bytes()), 0) << "output " << k;
+      }
+    }
+}
+
 // Outside training recurrent dropout is the identity: a masked layer configured with it
 // gives the very bits of the same layer without it (the kernel then multiplies h by R for
 // all gates at once instead of gate by gate), at batch 1 and at a parallel batch.

@@ -159,5 +159,47 @@ output: "y"
   EXPECT_EQ(values(run()[0]), (std::vector<float>{15.f, 12.f, 13.f, 14.f}));
 }
 
+// A kernel learns which of its outputs the plan reads: a later node or a fetch reads
+// them; an output whose only reader is pruned from the plan is not read.
+TEST(Plan, KernelsLearnWhichOutputsThePlanReads) {
+  static std::vector<std::vector<bool>> seen;  // outputs_read of each "Pair" kernel created
+  OpRegistry ops;
+  register_eltwise_ops(ops);
+  ops.op("Pair")
+      .inputs({"X"})
+      .outputs({"A", "B"})
+      .shape([](InferContext& ctx) {
+        ctx.outputs = {ctx.inputs[0], ctx.inputs[0]};
+      })
+      .kernel([](const KernelInit& init) {
+        seen.push_back(init.outputs_read);
+        return make_lambda_kernel([](const KernelIO&) {});
+      })
+      .non_differentiable("a test op")
+      .doc("Two outputs, for this test.");
+  const std::string text = R"(version: 1
+input { name: "x" shape: [2] }
+node { name: "p" op: "Pair" input: "x" output: ["a", "b"] }
+node { name: "ra" op: "Relu" input: "a" }
+node { name: "rb" op: "Relu" input: "b" }
+output: ["ra", "rb"]
+)";
+  const Graph graph = build_graph(parse_model_text(text, "m.pbtxt"), ops);
+  const ValueId a = *graph.find_value("a"), b = *graph.find_value("b");
+  const ValueId ra = *graph.find_value("ra"), rb = *graph.find_value("rb");
+  const std::vector<TensorType> feeds = {{DType::f32, {2}}};
+  auto read_by = [&](const std::vector<ValueId>& fetches) {
+    seen.clear();
+    Plan::compile(graph, ops, feeds, fetches);
+    EXPECT_EQ(seen.size(), 1u);
+    return seen.empty() ? std::vector<bool>{} : seen[0];
+  };
+  EXPECT_EQ(read_by({ra, rb}), (std::vector<bool>{true, true}));
+  EXPECT_EQ(read_by({ra}), (std::vector<bool>{true, false}));  // rb is pruned
+  EXPECT_EQ(read_by({rb}), (std::vector<bool>{false, true}));
+  EXPECT_EQ(read_by({a}), (std::vector<bool>{true, false}));  // fetched, no reader node
+  EXPECT_EQ(read_by({ra, b}), (std::vector<bool>{true, true}));
+}
+
 }  // namespace
 }  // namespace graphrun
