@@ -80,6 +80,10 @@ class StepwiseBase : public Kernel {
     for (int64_t n = 0; n < c_.N; ++n)
       for (int64_t j = 0; j < c_.H; ++j) out[n * c_.H + j] = nh ? nh[n * c_.DH() + d * c_.H + j] : 0.f;
   }
+  // Gate g's input dropout multipliers for X's row `row` (= n * T + t): one per sequence n.
+  const float* input_mask_row(const float* dm, int64_t g, int64_t row) const {
+    return dm + (g * c_.N + row / c_.T) * c_.C;
+  }
   // Direction d's recurrent dropout masks in the workspace.
   RecurrentMasks rec_masks(const float* ws, int64_t d) const {
     return {c_.recurrent_dropout > 0 ? ws + layout_.rec_masks + d * G_ * c_.N * c_.H : nullptr, c_.N, c_.H};
@@ -170,7 +174,8 @@ class StepwiseKernel final : public StepwiseBase {
         for (int64_t g = 0; g < G_; ++g) {
           float* xd = ws + layout_.xd + (d * G_ + g) * NT_ * C;  // saved: dW's source
           for_each_index(parallel_, NT_, [&](int64_t row) {
-            for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm[(g * N + row / T) * C + i];
+            const float* dm_row = input_mask_row(dm, g, row);
+            for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm_row[i];
           });
           x_proj_->run(xd, W + g * H, xp + g * H, mm_pad);
         }
@@ -468,7 +473,8 @@ class StepwiseGradKernel final : public StepwiseBase {
           float* dxg = at(pad, dxg_);
           dx_->run(dA + g * H, W + g * H, dxg, mm_pad);
           for_each_index(parallel_, NT_, [&](int64_t row) {
-            for (int64_t i = 0; i < C; ++i) dX[row * C + i] += dxg[row * C + i] * dm[(g * N + row / T) * C + i];
+            const float* dm_row = input_mask_row(dm, g, row);
+            for (int64_t i = 0; i < C; ++i) dX[row * C + i] += dxg[row * C + i] * dm_row[i];
           });
         }
       } else {
@@ -484,14 +490,12 @@ class StepwiseGradKernel final : public StepwiseBase {
 
  private:
   // out[k] = sum over the NT rows of m[row, k], m [NT, G*H], rows in order. The columns
-  // split over the team in two contiguous halves, each streamed row by row; each column's
-  // sum is the serial loop's.
+  // split over the team in contiguous ranges, each streamed row by row; each column's sum
+  // is the serial loop's.
   void sum_rows(const float* m, float* out) const {
-    const int64_t split = std::min(GH_, (GH_ / 2 + 15) / 16 * 16);  // a multiple of 16 floats
-    for_each_index(parallel_, 2, [this, m, out, split](int64_t part) {
-      const int64_t begin = part == 0 ? 0 : split, end = part == 0 ? split : GH_;
-      sum_columns(m + begin, end - begin, out + begin);
-    });
+    for_each_range(
+        parallel_, GH_,
+        [this, m, out](int64_t begin, int64_t end) { sum_columns(m + begin, end - begin, out + begin); }, 16);
   }
   // out[k] = sum over rows of m[row * G*H + k], k < cols (a plain loop the compiler vectorises).
   void sum_columns(const float* m, int64_t cols, float* out) const {
