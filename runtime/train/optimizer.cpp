@@ -9,6 +9,7 @@
 #include <map>
 
 #include "graph/shape.h"
+#include "ops/kernel.h"
 #include "runtime/train/non_finite.h"
 
 namespace graphrun {
@@ -142,6 +143,9 @@ Optimizer::Optimizer(OptimizerConfig config, std::vector<Dims> parameter_shapes)
   }
   chunk_sums_.resize(chunks_.size());
   row_sums_.resize(shapes_.size());
+  int64_t total = 0;
+  for (const Dims& shape : shapes_) total += num_elements(shape);
+  parallel_chunks_ = chunks_.size() > 1 && total >= kParallelElements;
 }
 
 std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::vector<Gradient>& grads) {
@@ -171,7 +175,12 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
 
   const OptimizerConfig& c = config_;
   const float wd = c.weight_decay;
+  // Chunks are independent, so the result is the same either way.
   const auto for_each_chunk = [&](auto&& body) {
+    if (!parallel_chunks_) {
+      for (size_t k = 0; k < chunks_.size(); ++k) body(k, chunks_[k]);
+      return;
+    }
     tbb::parallel_for(tbb::blocked_range<size_t>(0, chunks_.size()), [&](const tbb::blocked_range<size_t>& r) {
       for (size_t k = r.begin(); k != r.end(); ++k) body(k, chunks_[k]);
     });

@@ -159,6 +159,9 @@ class Optimizer {
   OptimizerConfig config_;
   std::vector<Dims> shapes_;
   std::vector<Chunk> chunks_;
+  // Whether chunks go to TBB's workers: not for a model whose parameters total less than
+  // kParallelElements, where waking a worker costs more than the whole update.
+  bool parallel_chunks_ = false;
   std::vector<double> chunk_sums_;  // per-chunk sum of squares, summed in a fixed order
   std::vector<Tensor> slot1_;       // SGD velocity (momentum > 0) or Adam m
   std::vector<Tensor> slot2_;       // Adam v
