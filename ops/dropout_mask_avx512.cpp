@@ -6,13 +6,15 @@
 // arithmetic is exact, so each lane decides as DropoutMask::keep does; y = x * mask is one
 // IEEE multiply per lane, as in the scalar loop.
 //
-// Only header-free code here (see gate_math_avx512.cpp): splitmix64's constants are repeated
-// from ops/random.h, and the tests compare this path with DropoutMask::value element by element.
+// Only header-free code here (see gate_math_avx512.cpp): splitmix64's constants come from a
+// header of constants alone, and the tests compare this path with DropoutMask::value element
+// by element.
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "ops/dropout_mask.h"
+#include "ops/splitmix_constants.h"
 
 namespace graphrun::dropout_avx512 {
 
@@ -21,8 +23,7 @@ namespace graphrun::dropout_avx512 {
 namespace {
 
 constexpr int kLanes = 16;
-constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ull;
-constexpr uint64_t kMix1 = 0xBF58476D1CE4E5B9ull, kMix2 = 0x94D049BB133111EBull;
+using splitmix::kGoldenGamma, splitmix::kMix1, splitmix::kMix2;
 
 __m512i splat(uint64_t v) { return _mm512_set1_epi64(static_cast<long long>(v)); }
 

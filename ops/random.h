@@ -12,16 +12,17 @@
 #include <string_view>
 
 #include "graphrun.pb.h"
+#include "ops/splitmix_constants.h"
 
 namespace graphrun {
 
 // SplitMix64 (Steele, Lea and Flood 2014): a bijective 64-bit mix. Its i-th
 // output from state s is splitmix64(s + (i + 1) * kGoldenGamma).
-constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ull;
+using splitmix::kGoldenGamma;
 
 constexpr uint64_t splitmix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z = (z ^ (z >> 30)) * splitmix::kMix1;
+  z = (z ^ (z >> 27)) * splitmix::kMix2;
   return z ^ (z >> 31);
 }
 
