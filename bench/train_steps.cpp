@@ -85,9 +85,8 @@ int main(int argc, char** argv) {
     std::string line = fmt::format(
         "batch={} step_ms={:.4f} samples_per_s={:.2f} update_ms={:.4f} profiled_step_ms={:.4f} primitive_ms={:.4f} "
         "faults_per_step={:.1f} allocations_per_step={:.1f}",
-        p.batch_size, p.step_seconds * 1e3, p.samples_per_second, p.update_seconds * 1e3,
-        p.profiled_step_seconds * 1e3, p.primitive_seconds * 1e3, p.minor_faults_per_step,
-        p.buffer_allocations_per_step);
+        p.batch_size, p.step_seconds * 1e3, p.samples_per_second, p.update_seconds * 1e3, p.profiled_step_seconds * 1e3,
+        p.primitive_seconds * 1e3, p.minor_faults_per_step, p.buffer_allocations_per_step);
     if (infer && driver.setup().has_accuracy())
       line += fmt::format(" infer1_ms={:.4f} infer256_ms={:.4f}", inference_seconds(driver, 1, 200) * 1e3,
                           inference_seconds(driver, 256, 20) * 1e3);

@@ -104,8 +104,7 @@ class Session {
   // A session whose parameters named in `values` start as those tensors (copied;
   // each of its parameter's declared type) instead of the model's initialisers;
   // the others are initialised as the model says. An unknown name is an Error.
-  static Session with_parameters(Model model, const std::map<std::string, Tensor>& values,
-                                 SessionOptions options = {});
+  static Session with_parameters(Model model, const std::map<std::string, Tensor>& values, SessionOptions options = {});
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;

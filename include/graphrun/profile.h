@@ -29,10 +29,10 @@ struct ProfileOptions {
 };
 
 struct NodeProfile {
-  std::string name;   // the node, or "update" for the optimizer
-  std::string op;     // its op, or the optimizer's name
-  std::string phase;  // "forward", "backward" or "update"
-  std::string note;   // recurrent nodes: the path their kernel takes (fused oneDNN or step-wise, and why)
+  std::string name;              // the node, or "update" for the optimizer
+  std::string op;                // its op, or the optimizer's name
+  std::string phase;             // "forward", "backward" or "update"
+  std::string note;              // recurrent nodes: the path their kernel takes (fused oneDNN or step-wise, and why)
   double seconds = 0;            // per profiled step
   double primitive_seconds = 0;  // of which inside oneDNN primitives
   int64_t runs = 0;              // executions over the profiled steps
@@ -44,11 +44,11 @@ struct TrainingProfile {
   int steps = 0, profiled_steps = 0;
   double step_seconds = 0;  // the median of the timed steps
   double samples_per_second = 0;
-  double update_seconds = 0;          // the optimizer's part of a timed step (mean)
-  double profiled_step_seconds = 0;   // mean step while profiling (timing's own cost included)
-  double primitive_seconds = 0;       // per profiled step, inside oneDNN primitives
-  std::vector<NodeProfile> nodes;     // executed nodes in plan order (forward, backward), then the update
-  double minor_faults_per_step = 0;   // page faults (getrusage) over the timed steps
+  double update_seconds = 0;               // the optimizer's part of a timed step (mean)
+  double profiled_step_seconds = 0;        // mean step while profiling (timing's own cost included)
+  double primitive_seconds = 0;            // per profiled step, inside oneDNN primitives
+  std::vector<NodeProfile> nodes;          // executed nodes in plan order (forward, backward), then the update
+  double minor_faults_per_step = 0;        // page faults (getrusage) over the timed steps
   double buffer_allocations_per_step = 0;  // tensor and arena buffers allocated (buffer_allocations())
   double allocated_bytes_per_step = 0;
   int64_t peak_rss_bytes = 0;  // of the process so far (data included)

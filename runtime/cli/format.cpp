@@ -115,9 +115,9 @@ std::string format_profile(const TrainingProfile& p) {
   // Serial runs: the rest of the step is the executor's own work (plan lookup, feeds,
   // fetches, hand-offs). Overlapping nodes can sum to more than the step.
   const double between = step - nodes_total;
-  out += fmt::format("{:<8}  {:<{}}  {:<{}}  {:>9.3f}  {:>5.1f}%\n", "",
-                     between >= 0 ? "(between nodes)" : "(overlapped)", width, "", op_width, between * ms,
-                     100 * between / step);
+  out +=
+      fmt::format("{:<8}  {:<{}}  {:<{}}  {:>9.3f}  {:>5.1f}%\n", "", between >= 0 ? "(between nodes)" : "(overlapped)",
+                  width, "", op_width, between * ms, 100 * between / step);
   out += fmt::format("inside oneDNN primitives {:.2f} ms ({:.1f}%), everything else {:.2f} ms ({:.1f}%)\n",
                      p.primitive_seconds * ms, 100 * p.primitive_seconds / step, (step - p.primitive_seconds) * ms,
                      100 * (step - p.primitive_seconds) / step);

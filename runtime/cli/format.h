@@ -11,7 +11,7 @@
 
 namespace graphrun {
 
-std::string format_eval(const EvalResult& result);                         // metrics and the confusion matrix as text
+std::string format_eval(const EvalResult& result);  // metrics and the confusion matrix as text
 // The label and class scores, token weights, and the ranked candidates (named by
 // `candidate_names` when given, else by index) on a second line.
 std::string format_prediction(const Prediction& p, const std::vector<std::string>& candidate_names = {});

@@ -79,11 +79,11 @@ void write_trace(const std::string& path, const std::vector<StepTiming>& timings
 }
 
 // Per-node totals over the profiled steps, divided per step.
-std::vector<NodeProfile> node_profiles(const TrainingSetup& setup, const std::vector<StepTiming>& timings,
-                                       int steps, std::map<NodeId, NodeProfile>& by_node) {
+std::vector<NodeProfile> node_profiles(const TrainingSetup& setup, const std::vector<StepTiming>& timings, int steps,
+                                       std::map<NodeId, NodeProfile>& by_node) {
   const Graph& g = *setup.graph;
   const size_t forward_nodes = setup.data.graph.num_node_slots();  // autodiff appends the backward ones
-  std::vector<NodeId> order;                                    // first execution order
+  std::vector<NodeId> order;                                       // first execution order
   for (const StepTiming& t : timings) {
     auto [it, added] = by_node.try_emplace(t.node);
     NodeProfile& p = it->second;
@@ -153,8 +153,7 @@ TrainingProfile profile_steps(StepDriver& driver, const ProfileOptions& options)
   const Counters after = counters_now();
   std::sort(step_seconds.begin(), step_seconds.end());
   const size_t mid = step_seconds.size() / 2;
-  result.step_seconds =
-      step_seconds.size() % 2 ? step_seconds[mid] : (step_seconds[mid - 1] + step_seconds[mid]) / 2;
+  result.step_seconds = step_seconds.size() % 2 ? step_seconds[mid] : (step_seconds[mid - 1] + step_seconds[mid]) / 2;
   result.samples_per_second = static_cast<double>(result.batch_size) / result.step_seconds;
   result.update_seconds = update_seconds / options.steps;
   result.minor_faults_per_step = static_cast<double>(after.minor_faults - before.minor_faults) / options.steps;
