@@ -221,12 +221,13 @@ class ReductionKernel final : public Kernel {
       const size_t n = std::min(kBlock, outputs - begin);
       const int64_t* first = output_offsets_.data() + begin;
       std::array<float, kBlock> sums{};
-      // Offsets ascend, so a block spanning n - 1 holds adjacent outputs: contiguous loads
-      // the compiler vectorises instead of a gather per element.
-      if (first[n - 1] - first[0] == static_cast<int64_t>(n) - 1)
+      // Offsets ascend, so a full block spanning kBlock - 1 holds adjacent outputs: rows of
+      // a fixed length, which the compiler keeps in vector registers, instead of a gather
+      // per element.
+      if (n == kBlock && first[n - 1] - first[0] == static_cast<int64_t>(kBlock) - 1)
         for (int64_t offset : reduced_offsets_) {
           const float* row = x + first[0] + offset;
-          for (size_t k = 0; k < n; ++k) sums[k] += row[k];
+          for (size_t k = 0; k < kBlock; ++k) sums[k] += row[k];
         }
       else
         for (int64_t offset : reduced_offsets_)
