@@ -54,29 +54,50 @@ std::vector<Tensor> GraphRunner::feeds_in_graph_order(const std::map<std::string
   return feed_tensors;
 }
 
-std::shared_ptr<const Plan> GraphRunner::plan_for(const std::vector<TensorType>& feed_types,
+TensorType GraphRunner::feed_type(size_t i, const Tensor& t) const {
+  if (!t.empty()) return {t.dtype(), t.dims()};
+  TensorType placeholder = graph_->value(graph_->inputs[i]).type;  // never read: any concrete shape will do
+  for (int64_t& d : placeholder.dims) d = d < 0 ? 1 : d;
+  return placeholder;
+}
+
+bool GraphRunner::feed_has_type(size_t i, const Tensor& t, const TensorType& type) const {
+  if (!t.empty()) return t.dtype() == type.dtype && t.dims() == type.dims;
+  const TensorType& declared = graph_->value(graph_->inputs[i]).type;
+  if (declared.dtype != type.dtype || declared.dims.size() != type.dims.size()) return false;
+  for (size_t k = 0; k < declared.dims.size(); ++k)
+    if ((declared.dims[k] < 0 ? 1 : declared.dims[k]) != type.dims[k]) return false;
+  return true;
+}
+
+std::list<GraphRunner::CachedPlan>::iterator GraphRunner::find_plan(const std::vector<Tensor>& feeds,
+                                                                    const std::vector<ValueId>& fetches) const {
+  return std::find_if(plans_.begin(), plans_.end(), [&](const CachedPlan& cached) {
+    if (cached.fetches != fetches) return false;
+    for (size_t i = 0; i < cached.feed_types.size(); ++i)
+      if (!feed_has_type(i, feeds[i], cached.feed_types[i])) return false;
+    return true;
+  });
+}
+
+std::shared_ptr<const Plan> GraphRunner::plan_for(const std::vector<Tensor>& feeds,
                                                   const std::vector<ValueId>& fetches) const {
-  std::string key;
-  for (const TensorType& t : feed_types) key += type_str(t) + ";";
-  for (ValueId f : fetches) key += std::to_string(f) + ",";
   {
     std::lock_guard lock(plans_mutex_);
-    if (auto it = plan_index_.find(key); it != plan_index_.end()) {
-      plans_.splice(plans_.begin(), plans_, it->second);
-      return it->second->second;
+    if (auto it = find_plan(feeds, fetches); it != plans_.end()) {
+      plans_.splice(plans_.begin(), plans_, it);
+      return plans_.front().plan;
     }
   }
+  std::vector<TensorType> feed_types;
+  for (size_t i = 0; i < graph_->inputs.size(); ++i) feed_types.push_back(feed_type(i, feeds.at(i)));
   // Compile outside the lock; if two threads race, both plans are valid and the first wins.
   std::shared_ptr<const Plan> plan = Plan::compile(*graph_, builtin_ops(), feed_types, fetches);
   std::lock_guard lock(plans_mutex_);
-  if (auto it = plan_index_.find(key); it != plan_index_.end()) return it->second->second;
-  plans_.emplace_front(key, std::move(plan));
-  plan_index_.emplace(key, plans_.begin());
-  if (plans_.size() > kMaxCachedPlans) {
-    plan_index_.erase(plans_.back().first);
-    plans_.pop_back();
-  }
-  return plans_.front().second;
+  if (auto it = find_plan(feeds, fetches); it != plans_.end()) return it->plan;
+  plans_.push_front(CachedPlan{std::move(feed_types), fetches, std::move(plan)});
+  if (plans_.size() > kMaxCachedPlans) plans_.pop_back();
+  return plans_.front().plan;
 }
 
 size_t GraphRunner::cached_plans() const {
@@ -86,18 +107,10 @@ size_t GraphRunner::cached_plans() const {
 
 std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& feeds, const std::vector<Tensor>& parameters,
                                      const std::vector<ValueId>& fetches, const RunContext& run) const {
-  std::vector<TensorType> feed_types;
-  for (size_t i = 0; i < graph_->inputs.size(); ++i) {
-    const Tensor& t = feeds.at(i);
-    if (!t.empty()) {
-      feed_types.push_back({t.dtype(), t.dims()});
-      continue;
-    }
-    TensorType placeholder = graph_->value(graph_->inputs[i]).type;  // never read: any concrete shape will do
-    for (int64_t& d : placeholder.dims) d = d < 0 ? 1 : d;
-    feed_types.push_back(placeholder);
-  }
-  std::shared_ptr<const Plan> plan = plan_for(feed_types, fetches);
+  if (feeds.size() != graph_->inputs.size())
+    throw Error(
+        fmt::format("{} feeds given, model '{}' has {} inputs", feeds.size(), graph_->name, graph_->inputs.size()));
+  std::shared_ptr<const Plan> plan = plan_for(feeds, fetches);
   const RunBuffers buffers{&feeds, &parameters};
   return execute_plan(*plan, buffers, run, policy_);
 }

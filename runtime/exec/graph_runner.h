@@ -8,7 +8,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "graph/graph.h"
@@ -37,17 +36,27 @@ class GraphRunner {
   size_t cached_plans() const;
 
  private:
-  std::shared_ptr<const Plan> plan_for(const std::vector<TensorType>& feed_types,
-                                       const std::vector<ValueId>& fetches) const;
+  struct CachedPlan {
+    std::vector<TensorType> feed_types;
+    std::vector<ValueId> fetches;
+    std::shared_ptr<const Plan> plan;
+  };
+  std::shared_ptr<const Plan> plan_for(const std::vector<Tensor>& feeds, const std::vector<ValueId>& fetches) const;
+  // The cached plan for these feeds and fetches, or plans_.end(); the caller holds plans_mutex_.
+  std::list<CachedPlan>::iterator find_plan(const std::vector<Tensor>& feeds,
+                                            const std::vector<ValueId>& fetches) const;
+  // The type a plan takes for input i fed `t`: t's, or for an input left unfed (the
+  // fetches do not read it) the declared type with unknown dims as 1.
+  TensorType feed_type(size_t i, const Tensor& t) const;
+  bool feed_has_type(size_t i, const Tensor& t, const TensorType& type) const;
 
   std::shared_ptr<const Graph> graph_;
   ExecutionPolicy policy_;
-  // Most recently used first. A run holds its plan's shared_ptr, so evicting a
-  // plan another thread is running is safe.
-  using CachedPlan = std::pair<std::string, std::shared_ptr<const Plan>>;
+  // Most recently used first, found by comparing types and fetches directly: a step of a
+  // small model takes a few microseconds, and a string key cost a tenth of that. A run
+  // holds its plan's shared_ptr, so evicting a plan another thread is running is safe.
   mutable std::mutex plans_mutex_;
   mutable std::list<CachedPlan> plans_;
-  mutable std::unordered_map<std::string, std::list<CachedPlan>::iterator> plan_index_;
 };
 
 }  // namespace graphrun
