@@ -5,16 +5,14 @@
 #include <cmath>
 
 #include "graph/graph_algo.h"
+#include "ops/nan.h"
 #include "ops/registry.h"
 #include "runtime/train/setup.h"
 
 namespace graphrun {
 
 bool all_finite(const Tensor& tensor) {
-  if (tensor.dtype() != DType::f32) return true;
-  for (const float x : tensor.values<float>())
-    if (!std::isfinite(x)) return false;
-  return true;
+  return tensor.dtype() != DType::f32 || all_finite(tensor.data<float>(), tensor.num_elements());
 }
 
 std::string first_non_finite(const TrainingSetup& setup, const std::vector<Tensor>& feeds, const RunContext& run) {

@@ -4,9 +4,12 @@
 // a NaN input reaches, and its reference kernel agrees.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cfloat>
 #include <cmath>
 #include <vector>
 
+#include "ops/nan.h"
 #include "tests/ops/op_test_util.h"
 
 namespace graphrun::testing {
@@ -30,6 +33,27 @@ void expect_nan_where(const std::string& op, const std::string& attrs, const std
       }
     }
   }
+}
+
+// all_finite against std::isfinite on every special value, at every position of a run
+// longer than a vector, and on the largest finite values and the smallest denormals.
+TEST(NaN, AllFiniteFindsEveryNaNAndInfinity) {
+  const float specials[] = {kNaN, -kNaN, INFINITY, -INFINITY, std::bit_cast<float>(0x7fa00001u)};
+  const float finite[] = {0.f, -0.f, 1.f, FLT_MAX, -FLT_MAX, FLT_MIN, std::bit_cast<float>(1u), -1e-45f};
+  std::vector<float> values(37, 0.f);
+  EXPECT_TRUE(all_finite(values.data(), 0));
+  EXPECT_TRUE(all_finite(values.data(), static_cast<int64_t>(values.size())));
+  for (const float f : finite) {
+    values.assign(37, f);
+    EXPECT_TRUE(all_finite(values.data(), static_cast<int64_t>(values.size()))) << f;
+  }
+  for (const float special : specials)
+    for (size_t at = 0; at < values.size(); ++at) {
+      values.assign(37, 1.f);
+      values[at] = special;
+      EXPECT_FALSE(all_finite(values.data(), static_cast<int64_t>(values.size()))) << special << " at " << at;
+      EXPECT_TRUE(all_finite(values.data(), static_cast<int64_t>(at)));  // before it
+    }
 }
 
 TEST(NaN, ElementwiseOpsKeepIt) {
