@@ -235,13 +235,15 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
   }
 
   const int64_t t = iterations_ + 1;
-  const optimizer_math::AdamStep adam_step{
-      static_cast<float>(double{c.learning_rate} * std::sqrt(1.0 - std::pow(double{c.beta2}, double(t))) /
-                         (1.0 - std::pow(double{c.beta1}, double(t)))),
-      1.0f - c.beta1, 1.0f - c.beta2,
-      c.pytorch_epsilon ? static_cast<float>(double{c.epsilon} * std::sqrt(1.0 - std::pow(double{c.beta2}, double(t))))
-                        : c.epsilon};
   const bool adam = c.kind == OptimizerConfig::Kind::adam;
+  optimizer_math::AdamStep adam_step{};
+  if (adam)  // the bias corrections of step t
+    adam_step = {static_cast<float>(double{c.learning_rate} * std::sqrt(1.0 - std::pow(double{c.beta2}, double(t))) /
+                                    (1.0 - std::pow(double{c.beta1}, double(t)))),
+                 1.0f - c.beta1, 1.0f - c.beta2,
+                 c.pytorch_epsilon
+                     ? static_cast<float>(double{c.epsilon} * std::sqrt(1.0 - std::pow(double{c.beta2}, double(t))))
+                     : c.epsilon};
   const bool velocity = !slot1_.empty();
 
   for_each_chunk([&](size_t k, const Chunk& ch) {
