@@ -227,8 +227,7 @@ class StepwiseKernel final : public StepwiseBase {
           for (int64_t j = 0; j < H; ++j) src_g[j] = h[j] * rm_g[j];
         }
       };
-      // A masked step keeps the state (the cell's result is overwritten); outputs are
-      // written for every step.
+      // A masked step keeps the state; outputs are written for every step.
       auto commit = [&](int64_t n, int64_t s) {
         const int64_t row = n * T + time_of(d, s);
         if (step_mask[row] != 0.f) {
@@ -260,8 +259,12 @@ class StepwiseKernel final : public StepwiseBase {
             commit(n, s);
           });
         } else {
+          // The cell runs on real steps only: a masked step's activations are never read
+          // (backward passes dh and dc through it), and padding is often half the steps.
+          // The classic GRU above runs it everywhere: backward scales every step's
+          // recurrent source by its saved r.
           for_each_index(parallel_, N, [&](int64_t n) {
-            cell_.forward(step_row(n, s));
+            if (step_mask[n * T + time_of(d, s)] != 0.f) cell_.forward(step_row(n, s));
             commit(n, s);
           });
         }
