@@ -27,20 +27,27 @@ class LstmCell final : public StepCell {
   }
 
   void backward(const BackwardRow& row) const override {
-    const int64_t H = row.H;
-    const float* a = row.act;
-    float* da = row.da;
+    gate_gradients(row.H, row.act, row.tanh_c_t, row.c, row.dh, row.dc, row.da);
+    std::fill_n(row.dh_prev, row.H, 0.f);
+  }
+
+ private:
+  // dA of one row and dc_{t-1} (in place of dc_t). The arrays never overlap: as restrict
+  // parameters that lets the compiler vectorise the loop, which with possible aliasing
+  // ran one element at a time. act and da hold the gates i, f, g, o, H floats each.
+  static void gate_gradients(int64_t H, const float* __restrict act, const float* __restrict tanh_c,
+                             const float* __restrict c, const float* __restrict dh, float* __restrict dc,
+                             float* __restrict da) {
     for (int64_t j = 0; j < H; ++j) {
-      const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-      const float tc = row.tanh_c_t[j];
-      const float dct = row.dc[j] + row.dh[j] * o * (1 - tc * tc);  // dc_t, h' = o tanh(c')
+      const float i = act[j], f = act[H + j], g = act[2 * H + j], o = act[3 * H + j];
+      const float tc = tanh_c[j];
+      const float dct = dc[j] + dh[j] * o * (1 - tc * tc);  // dc_t, h' = o tanh(c')
       da[j] = dct * g * i * (1 - i);
-      da[H + j] = dct * row.c[j] * f * (1 - f);
+      da[H + j] = dct * c[j] * f * (1 - f);
       da[2 * H + j] = dct * i * (1 - g * g);
-      da[3 * H + j] = row.dh[j] * tc * o * (1 - o);
-      row.dc[j] = dct * f;
+      da[3 * H + j] = dh[j] * tc * o * (1 - o);
+      dc[j] = dct * f;
     }
-    std::fill_n(row.dh_prev, H, 0.f);
   }
 };
 
