@@ -78,12 +78,12 @@ PathChoice choose_recurrent_path(const RnnConfig& c);
 //   rec_masks [D, G, N, H]  recurrent dropout multipliers (recurrent_dropout > 0; ones likewise)
 //   xd        [D, G, N, T, C] X * dm_g, the input projection's source per gate (dropout > 0)
 //   step_mask [N, T]        1 for a real step, 0 for padding
-//   act       [D, N, T, G*H] gate activations (LSTM i,f,g,o; GRU z,r,n; RNN h'); at a masked
-//                           step written only by the classic GRU (whose backward reads r there)
+//   act       [D, N, T, G*H] gate activations (LSTM i,f,g,o; GRU z,r,n; RNN h'); zeros at a
+//                           masked step (but the classic GRU's, whose backward reads r there)
 //   hs, cs    [D, N, T, H]  h and (LSTM) c after step t
-//   tanh_cs   [D, N, T, H]  LSTM: tanh(c_t) as forward computed it (not written at masked steps)
+//   tanh_cs   [D, N, T, H]  LSTM: tanh(c_t) as forward computed it (zeros at masked steps)
 //   q         [D, N, T, H]  reset_after GRU: h R_h + rb_h, the recurrent part inside r * (.)
-//                           (not written at masked steps)
+//                           (zeros at masked steps)
 struct StepLayout {
   int64_t in_masks = 0, rec_masks = 0, xd = 0, step_mask = 0, act = 0, hs = 0, cs = 0, tanh_cs = 0, q = 0, total = 0;
 };

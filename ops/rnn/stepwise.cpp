@@ -227,6 +227,11 @@ class StepwiseKernel final : public StepwiseBase {
           for (int64_t j = 0; j < H; ++j) src_g[j] = h[j] * rm_g[j];
         }
       };
+      auto zero_saved_activations = [&](const ForwardRow& row) {
+        std::fill_n(row.act, GH_, 0.f);
+        for (float* saved : {row.tanh_c, row.q})
+          if (saved) std::fill_n(saved, H, 0.f);
+      };
       // A masked step keeps the state; outputs are written for every step.
       auto commit = [&](int64_t n, int64_t s) {
         const int64_t row = n * T + time_of(d, s);
@@ -261,10 +266,16 @@ class StepwiseKernel final : public StepwiseBase {
         } else {
           // The cell runs on real steps only: a masked step's activations are never read
           // (backward passes dh and dc through it), and padding is often half the steps.
-          // The classic GRU above runs it everywhere: backward scales every step's
-          // recurrent source by its saved r.
+          // Its saved rows are zeroed instead, a fraction of the cell's cost: the workspace
+          // stays fully written, and the pages a step touches do not follow each batch's
+          // padding (untouched arena pages would fault in later steps). The classic GRU
+          // above runs its cell everywhere: backward scales every step's recurrent source
+          // by its saved r.
           for_each_index(parallel_, N, [&](int64_t n) {
-            if (step_mask[n * T + time_of(d, s)] != 0.f) cell_.forward(step_row(n, s));
+            if (step_mask[n * T + time_of(d, s)] != 0.f)
+              cell_.forward(step_row(n, s));
+            else
+              zero_saved_activations(step_row(n, s));
             commit(n, s);
           });
         }
