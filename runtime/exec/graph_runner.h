@@ -48,6 +48,7 @@ class GraphRunner {
   // The type a plan takes for input i fed `t`: t's, or for an input left unfed (the
   // fetches do not read it) the declared type with unknown dims as 1.
   TensorType feed_type(size_t i, const Tensor& t) const;
+  // feed_type(i, t) == type, without building a TensorType for a fed input (the hot path).
   bool feed_has_type(size_t i, const Tensor& t, const TensorType& type) const;
 
   std::shared_ptr<const Graph> graph_;
