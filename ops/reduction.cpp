@@ -208,26 +208,29 @@ class ReductionKernel final : public Kernel {
         for (int64_t i = 0; i < src_dims[axis]; ++i) grown.push_back(base + i * strides[axis]);
       offsets = std::move(grown);
     }
+    // Offsets ascend, so a full block spanning kSumBlock - 1 holds adjacent outputs: rows of
+    // a fixed length, which the compiler keeps in vector registers, instead of a gather per
+    // element.
+    adjacent_blocks_.clear();
+    for (size_t begin = 0; begin + kSumBlock <= output_offsets_.size(); begin += kSumBlock)
+      adjacent_blocks_.push_back(output_offsets_[begin + kSumBlock - 1] - output_offsets_[begin] ==
+                                 static_cast<int64_t>(kSumBlock) - 1);
   }
 
   // Each output sums its elements in row-major order into a float; a block of outputs is
   // summed side by side (independent additions in flight instead of one chain), which
   // changes no output's order.
   void sequential_sum(const float* x, float* y) const {
-    constexpr size_t kBlock = 16;
     const auto count = static_cast<float>(reduced_offsets_.size());
     const size_t outputs = output_offsets_.size();
-    for (size_t begin = 0; begin < outputs; begin += kBlock) {
-      const size_t n = std::min(kBlock, outputs - begin);
+    for (size_t begin = 0; begin < outputs; begin += kSumBlock) {
+      const size_t n = std::min(kSumBlock, outputs - begin);
       const int64_t* first = output_offsets_.data() + begin;
-      std::array<float, kBlock> sums{};
-      // Offsets ascend, so a full block spanning kBlock - 1 holds adjacent outputs: rows of
-      // a fixed length, which the compiler keeps in vector registers, instead of a gather
-      // per element.
-      if (n == kBlock && first[n - 1] - first[0] == static_cast<int64_t>(kBlock) - 1)
+      std::array<float, kSumBlock> sums{};
+      if (n == kSumBlock && adjacent_blocks_[begin / kSumBlock])
         for (int64_t offset : reduced_offsets_) {
           const float* row = x + first[0] + offset;
-          for (size_t k = 0; k < kBlock; ++k) sums[k] += row[k];
+          for (size_t k = 0; k < kSumBlock; ++k) sums[k] += row[k];
         }
       else
         for (int64_t offset : reduced_offsets_)
@@ -241,7 +244,9 @@ class ReductionKernel final : public Kernel {
   float empty_value_;
   bool max_;
   bool mean_ = false;
+  static constexpr size_t kSumBlock = 16;  // outputs summed side by side
   std::vector<int64_t> output_offsets_, reduced_offsets_;
+  std::vector<bool> adjacent_blocks_;  // per full block: its outputs are adjacent in x
   Dims src_dims_;
   std::vector<bool> reduced_;
   int64_t dst_elements_ = 0;
