@@ -24,10 +24,7 @@ class GruResetAfterCell final : public StepCell {
       a[2 * H + j] = x[2 * H + j] + b[2 * H + j] + a[H + j] * q[j];  // x W_h + b_h + r q
     }
     tanh_in_place(a + 2 * H, H);
-    for (int64_t j = 0; j < H; ++j) {
-      const float z = a[j], cand = a[2 * H + j];
-      row.h_new[j] = z * row.h[j] + (1 - z) * cand;  // h' = z h + (1 - z) n
-    }
+    interpolate_state(H, a, row.h, a + 2 * H, row.h_new);  // h' = z h + (1 - z) n
   }
 
   void backward(const BackwardRow& row) const override {

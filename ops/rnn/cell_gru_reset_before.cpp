@@ -19,9 +19,8 @@ class GruResetBeforeCell final : public StepCell {
 
   void forward(const ForwardRow& row) const override {
     const int64_t H = row.H;
-    const float *x = row.x_proj, *hr = row.h_proj, *b = row.bias;
     float* a = row.act;
-    for (int64_t k = 0; k < 2 * H; ++k) a[k] = x[k] + hr[k] + b[k];
+    add_projections(2 * H, row.x_proj, row.h_proj, row.bias, a);
     sigmoid_in_place(a, 2 * H);  // z, r
     for (int64_t j = 0; j < H; ++j) row.reset_h[j] = a[H + j] * row.h[j] * row.rec_masks.at(kCandidate, row.n, j);
   }
@@ -30,9 +29,9 @@ class GruResetBeforeCell final : public StepCell {
   void forward_candidate(const ForwardRow& row) const override {
     const int64_t H = row.H;
     float* a = row.act;
-    for (int64_t j = 0; j < H; ++j) a[2 * H + j] = row.x_proj[2 * H + j] + row.h_proj[2 * H + j] + row.bias[2 * H + j];
+    add_projections(H, row.x_proj + 2 * H, row.h_proj + 2 * H, row.bias + 2 * H, a + 2 * H);
     tanh_in_place(a + 2 * H, H);
-    for (int64_t j = 0; j < H; ++j) row.h_new[j] = a[j] * row.h[j] + (1 - a[j]) * a[2 * H + j];
+    interpolate_state(H, a, row.h, a + 2 * H, row.h_new);  // h' = z h + (1 - z) n
   }
 
   // z and the candidate; r needs the candidate's gradient through R_h (backward_reset).

@@ -14,16 +14,15 @@ class LstmCell final : public StepCell {
  public:
   void forward(const ForwardRow& row) const override {
     const int64_t H = row.H;
-    const float *x = row.x_proj, *hr = row.h_proj, *b = row.bias;
     float* a = row.act;
-    for (int64_t k = 0; k < 4 * H; ++k) a[k] = x[k] + hr[k] + b[k];
-    sigmoid_in_place(a, 2 * H);                                                                // i, f
-    tanh_in_place(a + 2 * H, H);                                                               // g
-    sigmoid_in_place(a + 3 * H, H);                                                            // o
-    for (int64_t j = 0; j < H; ++j) row.c_new[j] = a[H + j] * row.c[j] + a[j] * a[2 * H + j];  // f c + i g
+    add_projections(4 * H, row.x_proj, row.h_proj, row.bias, a);
+    sigmoid_in_place(a, 2 * H);      // i, f
+    tanh_in_place(a + 2 * H, H);     // g
+    sigmoid_in_place(a + 3 * H, H);  // o
+    new_cell_state(H, a, row.c, row.c_new);
     std::copy_n(row.c_new, H, row.tanh_c);
     tanh_in_place(row.tanh_c, H);
-    for (int64_t j = 0; j < H; ++j) row.h_new[j] = a[3 * H + j] * row.tanh_c[j];  // o tanh(c')
+    for_each_product(H, a + 3 * H, row.tanh_c, row.h_new);  // h' = o tanh(c')
   }
 
   void backward(const BackwardRow& row) const override {
@@ -32,6 +31,17 @@ class LstmCell final : public StepCell {
   }
 
  private:
+  // c' = f c + i g from the activations i, f, g, o (H floats each).
+  static void new_cell_state(int64_t H, const float* __restrict act, const float* __restrict c,
+                             float* __restrict c_new) {
+    for (int64_t j = 0; j < H; ++j) c_new[j] = act[H + j] * c[j] + act[j] * act[2 * H + j];
+  }
+
+  static void for_each_product(int64_t H, const float* __restrict a, const float* __restrict b,
+                               float* __restrict product) {
+    for (int64_t j = 0; j < H; ++j) product[j] = a[j] * b[j];
+  }
+
   // dA of one row and dc_{t-1} (in place of dc_t). The arrays never overlap: as restrict
   // parameters that lets the compiler vectorise the loop, which with possible aliasing
   // ran one element at a time. act and da hold the gates i, f, g, o, H floats each.

@@ -56,6 +56,21 @@ struct BackwardRow {
   RecurrentMasks rec_masks;
 };
 
+// The element-wise loops shared by the cells. Their arrays never overlap: as restrict
+// parameters that lets the compiler vectorise them without run-time overlap checks.
+
+// a = x + hr + b (a gate's pre-activation: input and recurrent projections plus bias).
+inline void add_projections(int64_t n, const float* __restrict x, const float* __restrict hr,
+                            const float* __restrict b, float* __restrict a) {
+  for (int64_t k = 0; k < n; ++k) a[k] = x[k] + hr[k] + b[k];
+}
+
+// The GRU's new state h' = z h + (1 - z) n.
+inline void interpolate_state(int64_t H, const float* __restrict z, const float* __restrict h,
+                              const float* __restrict candidate, float* __restrict h_new) {
+  for (int64_t j = 0; j < H; ++j) h_new[j] = z[j] * h[j] + (1 - z[j]) * candidate[j];
+}
+
 // A cell's post-matmul unit. The driver calls forward() per row after h_{t-1} R of the
 // first recurrent_gates() gates, backward() per row before the recurrent matmuls of dh.
 class StepCell {
