@@ -48,17 +48,24 @@ void write_bundle(const std::string& path, const pb::Bundle& bundle) {
 }
 
 TrainedModel read_bundle(const std::string& path) {
-  const std::string payload = read_framed_file(path, kBundleFormat);
+  // Parsed from the file as it is read, and each parameter's bytes freed once its tensor
+  // holds them: the peak is the message and one tensor, not the file, the message and
+  // every tensor at once.
   pb::Bundle bundle;
-  if (!parse_payload(payload, bundle))
+  if (!parse_framed_file(path, kBundleFormat, [&](google::protobuf::io::CodedInputStream& payload) {
+        return parse_with_tensor_fields(payload, bundle, [&](int number) {
+          return number == pb::Bundle::kParameterFieldNumber ? bundle.add_parameter() : nullptr;
+        });
+      }))
     throw Error(fmt::format("{}: not a graphrun bundle (its contents do not parse)", path));
   TrainedModel trained{Model::parse(bundle.model(), path), path, {}, std::nullopt};
   const Graph& graph = detail::data_of(trained.model).graph;
-  for (const pb::NamedTensor& named : bundle.parameter()) {
+  for (pb::NamedTensor& named : *bundle.mutable_parameter()) {
     const auto id = graph.find_value(named.name());
     if (!id || !graph.find_parameter(*id))
       throw Error(fmt::format("{}: parameter '{}' is not one its model declares", path, named.name()));
     Tensor value = from_named_tensor(named, path);
+    std::string().swap(*named.mutable_data());
     const TensorType& declared = graph.value(*id).type;
     if (value.dtype() != declared.dtype || value.dims() != declared.dims)
       throw Error(fmt::format("{}: parameter '{}' is {}, its model declares {}", path, named.name(),

@@ -8,6 +8,7 @@
 #include <google/protobuf/wire_format_lite.h>
 
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -75,12 +76,10 @@ struct TensorField {
   }
 };
 
-// Parses a checkpoint's payload as protobuf would, reading each tensor's field into a
-// string of exactly its size first (protobuf's own parse from a stream grows a string
-// over 50 MB by doubling): the peak is the message and one tensor's bytes, not the
-// payload and the message. A field claiming more bytes than are left fails before
-// anything is allocated.
-bool parse_checkpoint(google::protobuf::io::CodedInputStream& payload, pb::Checkpoint& checkpoint) {
+}  // namespace
+
+bool parse_with_tensor_fields(google::protobuf::io::CodedInputStream& payload, google::protobuf::MessageLite& message,
+                              const std::function<pb::NamedTensor*(int field_number)>& add_tensor) {
   using google::protobuf::internal::WireFormatLite;
   std::string others;  // the other fields, parsed last (parsing a message in pieces merges them)
   {
@@ -88,11 +87,10 @@ bool parse_checkpoint(google::protobuf::io::CodedInputStream& payload, pb::Check
     google::protobuf::io::CodedOutputStream others_out(&others_stream);
     std::string field;
     while (const uint32_t tag = payload.ReadTag()) {
-      const int number = WireFormatLite::GetTagFieldNumber(tag);
-      const bool tensor =
-          WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
-          (number == pb::Checkpoint::kParameterFieldNumber || number == pb::Checkpoint::kOptimizerStateFieldNumber);
-      if (!tensor) {
+      pb::NamedTensor* named = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED
+                                   ? add_tensor(WireFormatLite::GetTagFieldNumber(tag))
+                                   : nullptr;
+      if (!named) {
         if (!WireFormatLite::SkipField(&payload, tag, &others_out)) return false;
         continue;
       }
@@ -100,16 +98,12 @@ bool parse_checkpoint(google::protobuf::io::CodedInputStream& payload, pb::Check
       if (!payload.ReadVarint32(&length) || length > static_cast<uint32_t>(payload.BytesUntilLimit()) ||
           !payload.ReadString(&field, static_cast<int>(length)))
         return false;
-      pb::NamedTensor& named = number == pb::Checkpoint::kParameterFieldNumber ? *checkpoint.add_parameter()
-                                                                               : *checkpoint.add_optimizer_state();
-      if (!named.ParseFromString(field)) return false;
+      if (!named->ParseFromString(field)) return false;
     }
     if (!payload.ConsumedEntireMessage()) return false;
   }
-  return checkpoint.MergeFromString(others);
+  return message.MergeFromString(others);
 }
-
-}  // namespace
 
 void CheckpointToWrite::add_parameter(const std::string& name, const Tensor& tensor) {
   *message.add_parameter() = tensor_description(name, tensor);
@@ -184,9 +178,15 @@ void write_checkpoint(const std::string& path, const CheckpointToWrite& checkpoi
 
 pb::Checkpoint read_checkpoint(const std::string& path) {
   pb::Checkpoint checkpoint;
-  if (!parse_framed_file(
-          path, kCheckpointFormat,
-          [&](google::protobuf::io::CodedInputStream& payload) { return parse_checkpoint(payload, checkpoint); }) ||
+  if (!parse_framed_file(path, kCheckpointFormat,
+                         [&](google::protobuf::io::CodedInputStream& payload) {
+                           return parse_with_tensor_fields(payload, checkpoint, [&](int number) -> pb::NamedTensor* {
+                             if (number == pb::Checkpoint::kParameterFieldNumber) return checkpoint.add_parameter();
+                             if (number == pb::Checkpoint::kOptimizerStateFieldNumber)
+                               return checkpoint.add_optimizer_state();
+                             return nullptr;
+                           });
+                         }) ||
       checkpoint.version() != 1)
     throw Error(fmt::format("{}: not a graphrun checkpoint (corrupt or wrong version)", path));
   return checkpoint;

@@ -205,6 +205,11 @@ TEST(Bundle, DamagedOrForeignFilesAreOneLineErrors) {
   // A sound frame around bytes that are no bundle.
   write_framed_file(path, {.magic = "GRBN", .version = 1, .what = "bundle"}, "\xff\xff\xff not protobuf");
   EXPECT_EQ(bundle_error(path, testing::file_text(path)), path + ": not a graphrun bundle (its contents do not parse)");
+  // A parameter field (field 2, length-delimited) claiming 2^31 - 1 bytes in a payload of 9: refused
+  // before a buffer that size is allocated (parameters are read into buffers of their stated size).
+  write_framed_file(path, {.magic = "GRBN", .version = 1, .what = "bundle"},
+                    std::string("\x12\xff\xff\xff\xff\x07" "abc"));
+  EXPECT_EQ(bundle_error(path, testing::file_text(path)), path + ": not a graphrun bundle (its contents do not parse)");
   try {
     load_bundle(dir + "/missing.grb");
     ADD_FAILURE() << "a missing bundle loaded";
