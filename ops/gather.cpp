@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "ops/gradient.h"
+#include "ops/parallel_for.h"
 #include "ops/registry.h"
 
 namespace graphrun {
@@ -107,13 +108,17 @@ class GatherKernel final : public Kernel {
     if (row_bytes_ == 0) return;
     const auto* data = static_cast<const std::byte*>(io.inputs[0]);
     auto* out = static_cast<std::byte*>(io.outputs[0]);
-    for (int64_t o = 0; o < layout_.outer; ++o) {
-      const std::byte* block = data + static_cast<size_t>(o * layout_.axis_size) * row_bytes_;
-      for (int64_t j = 0; j < layout_.num_indices; ++j) {
-        std::memcpy(out, block + static_cast<size_t>(layout_.row(indices[j])) * row_bytes_, row_bytes_);
-        out += row_bytes_;
+    // Output slice k = (o, j) copies data slice (o, indices[j]); the slices are independent,
+    // so a large lookup (a batch of sequences' embeddings) splits over the team.
+    const int64_t slices = layout_.outer * layout_.num_indices;
+    for_each_range(slices * layout_.inner >= kParallelElements, slices, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const int64_t o = k / layout_.num_indices, j = k % layout_.num_indices;
+        const int64_t from = o * layout_.axis_size + layout_.row(indices[j]);
+        std::memcpy(out + static_cast<size_t>(k) * row_bytes_, data + static_cast<size_t>(from) * row_bytes_,
+                    row_bytes_);
       }
-    }
+    });
   }
 
  private:

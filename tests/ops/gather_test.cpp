@@ -2,6 +2,7 @@
 // embedding-lookup case and its gradient, the run-time error for an index out of
 // range, and Gather's gradient checked numerically.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include "tests/ops/op_test_util.h"
 
@@ -63,6 +64,20 @@ TEST(Gather, MatchesReference) {
     expect_matches_reference("Gather", attrs, {random_floats(c.data, rng), indices});
     expect_matches_reference("Gather", attrs, {random_ints(c.data, rng, -50, 50), indices});
   }
+}
+
+// A lookup large enough to split over the team (kParallelElements): the same bytes as the
+// reference with one thread and with two.
+TEST(Gather, LargeLookupSplitOverTheTeamMatchesReference) {
+  std::mt19937 rng(12);
+  const Tensor table = random_floats({500, 64}, rng);
+  const Tensor indices = random_ints({32, 40}, rng, -500, 500);  // 1,280 rows of 64: 81,920 elements
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    expect_matches_reference("Gather", {}, {table, indices});
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST(Gather, EmbeddingLookupHandComputed) {
