@@ -336,6 +336,7 @@ class StepwiseGradKernel final : public StepwiseBase {
     for (size_t* region : {&h0_, &c0_, &dh_, &dc_, &dh_new_, &reset_grad_}) *region = floats(N * H);
     rec_grad_ = floats((c.recurrent_dropout > 0 ? Gz_ : 1) * N * H);
     first_ = floats(N);
+    db_blocks_ = floats(bias_blocks_ * bias_row_);
   }
 
   void run(const KernelIO& io) const override {
@@ -353,6 +354,7 @@ class StepwiseGradKernel final : public StepwiseBase {
     float *h0 = at(pad, h0_), *c0 = at(pad, c0_), *dh = at(pad, dh_), *dc = at(pad, dc_);
     float *dh_new = at(pad, dh_new_), *first = at(pad, first_);
     float *rec_grad = at(pad, rec_grad_), *reset_grad = at(pad, reset_grad_);
+    float* db_blocks = at(pad, db_blocks_);
     float* dX = io.out<float>(0);
     if (dx_read_) std::fill_n(dX, NT_ * C, 0.f);
 
@@ -432,16 +434,35 @@ class StepwiseGradKernel final : public StepwiseBase {
         }
         std::copy_n(dh_prev, H, dh + n * H);
       };
+      // dB's partial sums, one per block of rows: a real row's dA (and dAR) is added while
+      // the cell has just written it, instead of in a pass over all of dA afterwards.
+      std::fill_n(db_blocks, bias_blocks_ * bias_row_, 0.f);
+      auto add_to_bias_block = [&](int64_t block, int64_t n, int64_t s) {
+        const int64_t row = n * T + time_of(d, s);
+        if (step_mask[row] == 0.f) return;  // dA rows of zeros
+        float* partial = db_blocks + block * bias_row_;
+        const float* da = dA + row * GH_;
+        for (int64_t k = 0; k < GH_; ++k) partial[k] += da[k];
+        if (!has_rec_bias_) return;
+        const float* dar = dAR + row * GH_;
+        for (int64_t k = 0; k < GH_; ++k) partial[GH_ + k] += dar[k];
+      };
       for (int64_t s = T - 1; s >= 0; --s) {
         const int64_t t = time_of(d, s);
-        for_each_index(parallel_, N, [&](int64_t n) {
-          if (s + 1 < T) end_step(n, s + 1);
-          begin_step(n, s);
+        for_each_index(parallel_, bias_blocks_, [&](int64_t block) {
+          for (int64_t n = block * block_rows_; n < std::min(N, (block + 1) * block_rows_); ++n) {
+            if (s + 1 < T) end_step(n, s + 1);
+            begin_step(n, s);
+            if (!cell_.reset_before()) add_to_bias_block(block, n, s);
+          }
         });
         if (cell_.reset_before()) {  // the candidate's da_n R_h^T gives dr and part of dh_{t-1}
           dh_gate_proj_->run(dA + t * GH_ + Gz_ * H, R + Gz_ * H, reset_grad, mm_pad);
-          for_each_index(parallel_, N, [&](int64_t n) {
-            if (step_mask[n * T + t] != 0.f) cell_.backward_reset(step_row(n, s));
+          for_each_index(parallel_, bias_blocks_, [&](int64_t block) {
+            for (int64_t n = block * block_rows_; n < std::min(N, (block + 1) * block_rows_); ++n) {
+              if (step_mask[n * T + t] != 0.f) cell_.backward_reset(step_row(n, s));
+              add_to_bias_block(block, n, s);  // the row's dA is complete only now
+            }
           });
         }
         if (c_.recurrent_dropout > 0)
@@ -495,37 +516,29 @@ class StepwiseGradKernel final : public StepwiseBase {
         dw_->run(X, dA, dW, mm_pad);
         if (dx_read_) dx_->run(dA, W, dX, mm_pad);
       }
-      // dB: the input bias sums dA; reset_after GRU's recurrent bias sums dAR.
+      // dB: the input bias sums dA; reset_after GRU's recurrent bias sums dAR. The blocks'
+      // partial sums are added in block order, so the result does not depend on the team.
       float* dB = io.out<float>(3) + d * c_.keras_bias();
-      sum_rows(dA, dB);
-      if (has_rec_bias_) sum_rows(dAR, dB + GH_);
+      std::fill_n(dB, bias_row_, 0.f);
+      for (int64_t block = 0; block < bias_blocks_; ++block)
+        for (int64_t k = 0; k < bias_row_; ++k) dB[k] += db_blocks[block * bias_row_ + k];
     }
   }
 
  private:
-  // out[k] = sum over the NT rows of m[row, k], m [NT, G*H], rows in order. The columns
-  // split over the team in contiguous ranges, each streamed row by row; each column's sum
-  // is the serial loop's.
-  void sum_rows(const float* m, float* out) const {
-    for_each_range(
-        parallel_, GH_,
-        [this, m, out](int64_t begin, int64_t end) { sum_columns(m + begin, end - begin, out + begin); }, 16);
-  }
-  // out[k] = sum over rows of m[row * G*H + k], k < cols (a plain loop the compiler vectorises).
-  void sum_columns(const float* m, int64_t cols, float* out) const {
-    std::fill_n(out, cols, 0.f);
-    for (int64_t row = 0; row < NT_; ++row) {
-      const float* values = m + row * GH_;
-      for (int64_t k = 0; k < cols; ++k) out[k] += values[k];
-    }
-  }
-
+  // The rows of a backward step go in fixed blocks (at most 16, whichever threads run them),
+  // each with its own partial dB: the sums do not depend on the team's size.
+  static constexpr int64_t kMaxBiasBlocks = 16;
+  int64_t bias_blocks_ = std::min(c_.N, kMaxBiasBlocks);
+  int64_t block_rows_ = (c_.N + bias_blocks_ - 1) / bias_blocks_;
+  int64_t bias_row_ = has_rec_bias_ ? 2 * GH_ : GH_;  // dB's floats per direction summed here
   GradInputs at_;
   bool dx_read_;  // whether anything reads dX (not when X is a frozen embedding's rows)
   int64_t Gs_;    // recurrent sources for dR: one (h_{t-1}) or one per gate
   std::optional<StridedMatmul> dh_proj_, dh_gate_proj_, dx_, dw_, dr_;
   size_t da_ = 0, dar_ = 0, hs_src_ = 0, dxg_ = 0;
   size_t h0_ = 0, c0_ = 0, dh_ = 0, dc_ = 0, dh_new_ = 0, first_ = 0;
+  size_t db_blocks_ = 0;   // [bias_blocks, bias_row] partial sums of dB
   size_t rec_grad_ = 0;    // this step's dAR_g R_g^T, one [N, H] per gate with recurrent dropout
   size_t reset_grad_ = 0;  // classic GRU: da_n R_h^T
 };
