@@ -449,20 +449,18 @@ class StepwiseGradKernel final : public StepwiseBase {
       };
       for (int64_t s = T - 1; s >= 0; --s) {
         const int64_t t = time_of(d, s);
-        for_each_index(parallel_, bias_blocks_, [&](int64_t block) {
-          for (int64_t n = block * block_rows_; n < std::min(N, (block + 1) * block_rows_); ++n) {
-            if (s + 1 < T) end_step(n, s + 1);
-            begin_step(n, s);
-            if (!cell_.reset_before()) add_to_bias_block(block, n, s);
-          }
+        // A row joins its block's dB once its dA is final: after the cell's backward, or
+        // for the classic GRU after backward_reset.
+        for_each_block_row([&](int64_t block, int64_t n) {
+          if (s + 1 < T) end_step(n, s + 1);
+          begin_step(n, s);
+          if (!cell_.reset_before()) add_to_bias_block(block, n, s);
         });
         if (cell_.reset_before()) {  // the candidate's da_n R_h^T gives dr and part of dh_{t-1}
           dh_gate_proj_->run(dA + t * GH_ + Gz_ * H, R + Gz_ * H, reset_grad, mm_pad);
-          for_each_index(parallel_, bias_blocks_, [&](int64_t block) {
-            for (int64_t n = block * block_rows_; n < std::min(N, (block + 1) * block_rows_); ++n) {
-              if (step_mask[n * T + t] != 0.f) cell_.backward_reset(step_row(n, s));
-              add_to_bias_block(block, n, s);  // the row's dA is complete only now
-            }
+          for_each_block_row([&](int64_t block, int64_t n) {
+            if (step_mask[n * T + t] != 0.f) cell_.backward_reset(step_row(n, s));
+            add_to_bias_block(block, n, s);
           });
         }
         if (c_.recurrent_dropout > 0)
@@ -532,6 +530,15 @@ class StepwiseGradKernel final : public StepwiseBase {
   int64_t bias_blocks_ = std::min(c_.N, kMaxBiasBlocks);
   int64_t block_rows_ = (c_.N + bias_blocks_ - 1) / bias_blocks_;
   int64_t bias_row_ = has_rec_bias_ ? 2 * GH_ : GH_;  // dB's floats per direction summed here
+
+  // fn(block, n) for every row n, the blocks split over the step's team.
+  template <typename Fn>
+  void for_each_block_row(const Fn& fn) const {
+    for_each_index(parallel_, bias_blocks_, [&](int64_t block) {
+      for (int64_t n = block * block_rows_; n < std::min(c_.N, (block + 1) * block_rows_); ++n) fn(block, n);
+    });
+  }
+
   GradInputs at_;
   bool dx_read_;  // whether anything reads dX (not when X is a frozen embedding's rows)
   int64_t Gs_;    // recurrent sources for dR: one (h_{t-1}) or one per gate
