@@ -24,11 +24,9 @@ void for_each_index(bool parallel, int64_t n, const Fn& fn) {
 
 // fn(begin, end) on contiguous ranges that cover [0, n): one per thread of the current
 // OpenMP team when `parallel`, else [0, n) at once. For loops whose body works on a run of
-// elements at a time (vector code) rather than one index. Every range but the first starts
-// at a multiple of `align` (16 floats: threads that write neighbouring ranges over and over
-// then never share a cache line).
+// elements at a time (vector code) rather than one index.
 template <typename Fn>
-void for_each_range(bool parallel, int64_t n, const Fn& fn, int64_t align = 1) {
+void for_each_range(bool parallel, int64_t n, const Fn& fn) {
   if (!parallel) {
     fn(int64_t{0}, n);
     return;
@@ -36,7 +34,7 @@ void for_each_range(bool parallel, int64_t n, const Fn& fn, int64_t align = 1) {
 #pragma omp parallel
   {
     const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    auto start = [&](int64_t k) { return std::min(n, (n * k / threads + align - 1) / align * align); };
+    auto start = [&](int64_t k) { return n * k / threads; };
     fn(start(thread), start(thread + 1));
   }
 }
