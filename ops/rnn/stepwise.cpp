@@ -171,14 +171,17 @@ class StepwiseKernel final : public StepwiseBase {
       if (c_.recurrent_dropout > 0) draw_masks(c_.recurrent_dropout, 1, N * H, rm);
       // 1. The input projection of every step: XP = X W (per gate on X * dm_g with dropout).
       if (c_.dropout > 0) {
-        for (int64_t g = 0; g < G_; ++g) {
-          float* xd = ws + layout_.xd + (d * G_ + g) * NT_ * C;  // saved: dW's source
-          for_each_index(parallel_, NT_, [&](int64_t row) {
+        // Every gate's X * dm_g in one pass over X (saved: dW's sources), then a matmul per gate.
+        float* xd = ws + layout_.xd + d * G_ * NT_ * C;
+        for_each_index(parallel_, NT_, [&](int64_t row) {
+          const float* x = X + row * C;
+          for (int64_t g = 0; g < G_; ++g) {
             const float* dm_row = input_mask_row(dm, g, row);
-            for (int64_t i = 0; i < C; ++i) xd[row * C + i] = X[row * C + i] * dm_row[i];
-          });
-          x_proj_->run(xd, W + g * H, xp + g * H, mm_pad);
-        }
+            float* xd_row = xd + (g * NT_ + row) * C;
+            for (int64_t i = 0; i < C; ++i) xd_row[i] = x[i] * dm_row[i];
+          }
+        });
+        for (int64_t g = 0; g < G_; ++g) x_proj_->run(xd + g * NT_ * C, W + g * H, xp + g * H, mm_pad);
       } else {
         x_proj_->run(X, W, xp, mm_pad);
       }
