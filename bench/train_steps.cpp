@@ -1,6 +1,7 @@
-// The graphrun side of bench/run.sh: one example's training steps timed (and one
-// step profiled), optionally inference latency, printed as one line of
-// key=value pairs for the script. The PyTorch side is bench/torch_models.py.
+// The graphrun side of bench/run.sh: one example's training steps timed (then three
+// steps profiled: their wall time against their oneDNN primitive time), optionally
+// inference latency, printed as one line of key=value pairs for the script. The
+// PyTorch side is bench/torch_models.py.
 //
 //   train_steps MODEL.pbtxt [--steps N] [--warmup N] [--infer] [--dump DIR] [--limit N]
 //
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string model = argv[1];
   graphrun::ProfileOptions options;
-  options.profiled_steps = 1;
+  options.profiled_steps = 3;
   bool infer = false;
   std::string dump_dir;
   graphrun::TrainOptions train_options;
