@@ -10,6 +10,7 @@
 
 #include "fuzz/fuzz_input.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/named_tensor.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "graphrun/data/text_file.h"
 #include "graphrun/train.h"
 #include "runtime/model_data.h"
-#include "runtime/train/checkpoint.h"
+#include "runtime/train/named_tensor.h"
 #include "runtime/train/dataset.h"
 #include "runtime/train/framed_file.h"
 #include "runtime/train/run_dir.h"

@@ -8,21 +8,13 @@
 // renamed over <path>, so a crash mid-write never loses the previous one.
 #pragma once
 
-#include <functional>
 #include <string>
-#include <utility>
 #include <vector>
-
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/message_lite.h>
 
 #include "graphrun.pb.h"
 #include "graphrun/tensor.h"
 
 namespace graphrun {
-
-pb::NamedTensor to_named_tensor(const std::string& name, const Tensor& tensor);
-Tensor from_named_tensor(const pb::NamedTensor& named, const std::string& source);
 
 // A checkpoint to write: its message, whose tensors have their names, types and
 // shapes but not their bytes, and the tensors those bytes come from (in the order
@@ -36,15 +28,6 @@ struct CheckpointToWrite {
   void add_parameter(const std::string& name, const Tensor& tensor);
   void add_optimizer_state(const std::string& name, const Tensor& tensor);
 };
-
-// Parses `payload` into `message` as protobuf would, except that each length-delimited
-// field for which add_tensor(field number) gives a NamedTensor (nullptr: any other field)
-// is read into a string of exactly its size and parsed into that NamedTensor: protobuf's
-// own parse from a stream grows a string over 50 MB by doubling. The peak is the message
-// and one tensor's bytes, not the payload and the message. A field claiming more bytes
-// than are left fails before anything is allocated.
-bool parse_with_tensor_fields(google::protobuf::io::CodedInputStream& payload, google::protobuf::MessageLite& message,
-                              const std::function<pb::NamedTensor*(int field_number)>& add_tensor);
 
 // The file is the framed, serialized pb::Checkpoint with every tensor's bytes in place.
 void write_checkpoint(const std::string& path, const CheckpointToWrite& checkpoint);

@@ -13,6 +13,7 @@
 #include "runtime/model_data.h"
 #include "runtime/train/bundle.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/named_tensor.h"
 #include "runtime/train/dataset.h"
 #include "runtime/train/run_dir.h"
 

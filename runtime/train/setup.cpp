@@ -13,6 +13,7 @@
 #include "runtime/train/batches.h"
 #include "runtime/train/callbacks.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/named_tensor.h"
 #include "runtime/train/optimizer.h"
 
 namespace graphrun {

@@ -18,6 +18,7 @@
 #include "runtime/train/batches.h"
 #include "runtime/train/callbacks.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/named_tensor.h"
 #include "runtime/train/non_finite.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/run_dir.h"

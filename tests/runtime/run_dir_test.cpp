@@ -15,6 +15,7 @@
 
 #include "graphrun/train.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/named_tensor.h"
 #include "runtime/train/framed_file.h"
 #include "runtime/train/run_dir.h"
 #include "test_util.h"
