@@ -2,8 +2,8 @@
 //
 // Each function repeats the arithmetic of the scalar code lane-wise, operation for operation
 // and with the same constants: every IEEE operation is correctly rounded per lane, so equal
-// operations give equal bits. Branches become blends: all of them are computed, each lane
-// keeps its own. The file is compiled with -ffp-contract=off, so a * b + c stays two
+// operations give equal bits. Branches become blends: they are computed (a rare one only when a
+// lane of the vector takes it) and each lane keeps its own. The file is compiled with -ffp-contract=off, so a * b + c stays two
 // roundings unless written as an FMA, which it is exactly where glibc's machine code has one.
 // Lanes on a rare branch (listed per function) are recomputed by libm itself.
 //
@@ -112,8 +112,12 @@ __m512 add_to_exponent(__m512 y, __m512i k) {
   return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(y), _mm512_slli_epi32(k, 23)));
 }
 
-// expm1f on the arguments tanhf passes (2^-54 <= |x| < 44): below expm1f's filter of huge
-// and non-finite arguments, so from its argument reduction on.
+// expm1f on the arguments tanhf passes: -2 < x <= -2^-54 (for |tanh's x| < 1), 2 <= x < 44
+// (for |x| >= 1) and 1 (lanes whose result tanhf takes from elsewhere). That is below
+// expm1f's filter of huge and non-finite arguments, so from its argument reduction on. The
+// reduction's k is then at most 0 or at least 3: expm1f's branch for k = 1 would serve only
+// the placeholder lanes and is left out. The branches for k > 22 and tiny arguments, which
+// a gate's usual values never take, are computed only when a lane of the vector needs them.
 __m512 expm1_16(__m512 x) {
   const __m512 one = splat(1.f), half = splat(0.5f);
   const __m512i bits = _mm512_castps_si512(x), hx = _mm512_and_si512(bits, splat_bits(0x7fffffff));
@@ -144,8 +148,6 @@ __m512 expm1_16(__m512 x) {
 
   const __m512 ek = sub(sub(mul(sub(e, c), xr), c), hxs);  // e = (x * (e - c) - c) - hxs
   const __m512 result_km1 = sub(mul(sub(xr, ek), half), half);
-  const __m512 result_k1 = blend(_mm512_cmplt_ps_mask(xr, splat(-0.25f)), add(add(sub(xr, ek), sub(xr, ek)), one),
-                                 mul(sub(ek, add(xr, half)), splat(-2.f)));
   const __m512 e_minus_x = sub(ek, xr);
   // k <= -2 or k > 56: 2^k (1 - (e - x)) - 1
   const __m512 result_far = sub(add_to_exponent(sub(one, e_minus_x), k), one);
@@ -153,22 +155,21 @@ __m512 expm1_16(__m512 x) {
   const __m512 one_minus_2_to_minus_k =
       _mm512_castsi512_ps(_mm512_sub_epi32(splat_bits(0x3f800000), _mm512_srlv_epi32(splat_bits(0x1000000), k)));
   const __m512 result_mid = add_to_exponent(sub(one_minus_2_to_minus_k, e_minus_x), k);
-  // 23 <= k <= 56: 2^k ((x - (e + 2^-k)) + 1)
-  const __m512 two_to_minus_k = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(splat_bits(0x7f), k), 23));
-  const __m512 result_high = add_to_exponent(add(sub(xr, add(ek, two_to_minus_k)), one), k);
-
-  const __mmask16 k_at_least_2 = _mm512_cmpge_epi32_mask(k, splat_bits(2));
-  const __mmask16 k_above_22 = _mm512_cmpgt_epi32_mask(k, splat_bits(22));
-  const __mmask16 k_above_56 = _mm512_cmpgt_epi32_mask(k, splat_bits(56));
-  __m512 y = blend(k_at_least_2, result_far, result_mid);
-  y = blend(k_above_22, y, result_high);
-  y = blend(k_above_56, y, result_far);
-  y = blend(equal(k, 1), y, result_k1);
+  __m512 y = blend(_mm512_cmpge_epi32_mask(k, splat_bits(2)), result_far, result_mid);
+  // 23 <= k <= 56: 2^k ((x - (e + 2^-k)) + 1); k > 56 takes result_far again (tanh of |x| > 7.8).
+  if (const __mmask16 k_above_22 = _mm512_cmpgt_epi32_mask(k, splat_bits(22))) {
+    const __m512 two_to_minus_k = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(splat_bits(0x7f), k), 23));
+    y = blend(k_above_22, y, add_to_exponent(add(sub(xr, add(ek, two_to_minus_k)), one), k));
+    y = blend(_mm512_cmpgt_epi32_mask(k, splat_bits(56)), y, result_far);
+  }
   y = blend(equal(k, -1), y, result_km1);
   y = blend(equal(k, 0), y, result_k0);
   // |x| < 2^-25: x itself (fdlibm's x - ((huge + x) - (huge + x)), raising inexact).
-  const __m512 huge_x = add(splat(kHuge), x);
-  return blend(_mm512_cmplt_epi32_mask(hx, splat_bits(0x33000000)), y, sub(x, sub(huge_x, huge_x)));
+  if (const __mmask16 tiny = _mm512_cmplt_epi32_mask(hx, splat_bits(0x33000000))) {
+    const __m512 huge_x = add(splat(kHuge), x);
+    y = blend(tiny, y, sub(x, sub(huge_x, huge_x)));
+  }
+  return y;
 }
 
 __m512 tanh16(__m512 x) {
@@ -189,9 +190,10 @@ __m512 tanh16(__m512 x) {
   z = blend(at_least_22, z, sub(one, splat(kTiny)));  // |x| >= 22: 1 (raising inexact)
   const __mmask16 negative = _mm512_cmplt_epi32_mask(jx, _mm512_setzero_si512());
   __m512 y = blend(negative, z, flip_sign(z));
-  // |x| < 2^-55: x * (1 + x); +-0: x.
-  y = blend(below_2_to_minus_55, y, mul(add(one, x), x));
-  y = blend(equal(ix, 0), y, x);
+  if (below_2_to_minus_55) {  // |x| < 2^-55: x * (1 + x); +-0: x.
+    y = blend(below_2_to_minus_55, y, mul(add(one, x), x));
+    y = blend(equal(ix, 0), y, x);
+  }
   return non_finite ? scalar_lanes(x, y, non_finite, ::tanhf) : y;
 }
 
