@@ -15,13 +15,13 @@ class GruResetAfterCell final : public StepCell {
  public:
   void forward(const ForwardRow& row) const override {
     const int64_t H = row.H;
-    const float *x = row.x_proj, *hr = row.h_proj, *b = row.bias, *rb = row.bias + 3 * H;
-    float *a = row.act, *q = row.q;
-    for (int64_t k = 0; k < 2 * H; ++k) a[k] = x[k] + b[k] + hr[k] + rb[k];
+    const float *hr = row.h_proj, *b = row.bias, *rb = row.bias + 3 * H;
+    float *a = row.act, *q = row.q;  // a holds x W on entry
+    for (int64_t k = 0; k < 2 * H; ++k) a[k] = a[k] + b[k] + hr[k] + rb[k];
     sigmoid_in_place(a, 2 * H);  // z, r
     for (int64_t j = 0; j < H; ++j) {
       q[j] = hr[2 * H + j] + rb[2 * H + j];
-      a[2 * H + j] = x[2 * H + j] + b[2 * H + j] + a[H + j] * q[j];  // x W_h + b_h + r q
+      a[2 * H + j] = a[2 * H + j] + b[2 * H + j] + a[H + j] * q[j];  // x W_h + b_h + r q
     }
     tanh_in_place(a + 2 * H, H);
     interpolate_state(H, a, row.h, a + 2 * H, row.h_new);  // h' = z h + (1 - z) n

@@ -20,7 +20,7 @@ class GruResetBeforeCell final : public StepCell {
   void forward(const ForwardRow& row) const override {
     const int64_t H = row.H;
     float* a = row.act;
-    add_projections(2 * H, row.x_proj, row.h_proj, row.bias, a);
+    add_projections(2 * H, row.h_proj, row.bias, a);
     sigmoid_in_place(a, 2 * H);  // z, r
     for (int64_t j = 0; j < H; ++j) row.reset_h[j] = a[H + j] * row.h[j] * row.rec_masks.at(kCandidate, row.n, j);
   }
@@ -29,7 +29,7 @@ class GruResetBeforeCell final : public StepCell {
   void forward_candidate(const ForwardRow& row) const override {
     const int64_t H = row.H;
     float* a = row.act;
-    add_projections(H, row.x_proj + 2 * H, row.h_proj + 2 * H, row.bias + 2 * H, a + 2 * H);
+    add_projections(H, row.h_proj + 2 * H, row.bias + 2 * H, a + 2 * H);
     tanh_in_place(a + 2 * H, H);
     interpolate_state(H, a, row.h, a + 2 * H, row.h_new);  // h' = z h + (1 - z) n
   }

@@ -15,7 +15,7 @@ class LstmCell final : public StepCell {
   void forward(const ForwardRow& row) const override {
     const int64_t H = row.H;
     float* a = row.act;
-    add_projections(4 * H, row.x_proj, row.h_proj, row.bias, a);
+    add_projections(4 * H, row.h_proj, row.bias, a);
     sigmoid_in_place(a, 2 * H);      // i, f
     tanh_in_place(a + 2 * H, H);     // g
     sigmoid_in_place(a + 3 * H, H);  // o

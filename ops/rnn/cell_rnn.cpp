@@ -10,7 +10,7 @@ namespace {
 class RnnCell final : public StepCell {
  public:
   void forward(const ForwardRow& row) const override {
-    add_projections(row.H, row.x_proj, row.h_proj, row.bias, row.act);
+    add_projections(row.H, row.h_proj, row.bias, row.act);
     tanh_in_place(row.act, row.H);  // over the row at once (gate_math.h)
     std::copy_n(row.act, row.H, row.h_new);
   }

@@ -25,12 +25,13 @@ struct RecurrentMasks {
 // gates are concatenated (G*H) in Keras' order.
 struct ForwardRow {
   int64_t n, H;
-  const float* x_proj;  // x_t W, [G*H] (per gate (x_t * dm_g) W_g with dropout)
   const float* h_proj;  // h_{t-1} R, [G*H] (per gate (h_{t-1} * rm_g) R_g with recurrent dropout)
   const float* bias;    // the direction's Keras bias (reset_after GRU: [2, 3H], input then recurrent)
   const float* h;       // h_{t-1}
   const float* c;       // c_{t-1} (LSTM)
-  float* act;           // out: gate activations [G*H], saved for backward
+  // [G*H] in: the input projection x_t W (per gate (x_t * dm_g) W_g with dropout); out: the
+  // gate activations, saved for backward. A gate's element is read before it is written.
+  float* act;
   float* h_new;         // out: h_t
   float* c_new;         // out: c_t (LSTM)
   float* tanh_c;        // out: tanh(c_t) (LSTM), saved for backward
@@ -59,10 +60,10 @@ struct BackwardRow {
 // The element-wise loops shared by the cells. Their arrays never overlap: as restrict
 // parameters that lets the compiler vectorise them without run-time overlap checks.
 
-// a = x + hr + b (a gate's pre-activation: input and recurrent projections plus bias).
-inline void add_projections(int64_t n, const float* __restrict x, const float* __restrict hr,
-                            const float* __restrict b, float* __restrict a) {
-  for (int64_t k = 0; k < n; ++k) a[k] = x[k] + hr[k] + b[k];
+// a = a + hr + b: a gate's pre-activation, the input projection a plus the recurrent one and
+// the bias.
+inline void add_projections(int64_t n, const float* __restrict hr, const float* __restrict b, float* __restrict a) {
+  for (int64_t k = 0; k < n; ++k) a[k] = a[k] + hr[k] + b[k];
 }
 
 // The GRU's new state h' = z h + (1 - z) n.

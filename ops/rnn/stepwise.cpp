@@ -115,16 +115,15 @@ class StepwiseKernel final : public StepwiseBase {
   StepwiseKernel(const RnnConfig& c, uint64_t node_seed, int num_float_inputs)
       : StepwiseBase(c, num_float_inputs), node_seed_(node_seed) {
     const int64_t C = c.C, H = c.H, N = c.N;
-    if (c.dropout > 0)  // per gate: (X * dm_g) [NT, C] x W_g [C, H] -> XP_g
+    if (c.dropout > 0)  // per gate: (X * dm_g) [NT, C] x W_g [C, H] -> gate g of the saved activations
       x_proj_.emplace(View{NT_, C, C, 1}, View{C, H, GH_, 1}, View{NT_, H, GH_, 1});
-    else  // X [NT, C] x W [C, G*H] -> XP [NT, G*H]
+    else  // X [NT, C] x W [C, G*H] -> the saved activations [NT, G*H]
       x_proj_.emplace(View{NT_, C, C, 1}, View{C, GH_, GH_, 1}, View{NT_, GH_, GH_, 1});
     // h [N, H] x R [H, Gz*H] -> HR (with recurrent dropout: outside training, where the masks are ones)
     h_proj_.emplace(View{N, H, H, 1}, View{H, Gz_ * H, GH_, 1}, View{N, Gz_ * H, GH_, 1});
     if (c.recurrent_dropout > 0 || cell_.reset_before())  // one gate: [N, H] x R_g [H, H] -> HR_g
       h_gate_proj_.emplace(View{N, H, H, 1}, View{H, H, GH_, 1}, View{N, H, GH_, 1});
     plan_matmul_pad({&x_proj_, &h_proj_, &h_gate_proj_});
-    xp_ = floats(NT_ * GH_);
     hr_ = floats(N * GH_);
     for (size_t* region : {&h0_, &c0_}) *region = floats(N * H);
     src_ = floats(G_ * N * H);
@@ -144,7 +143,7 @@ class StepwiseKernel final : public StepwiseBase {
     float* step_mask = ws + layout_.step_mask;
     for (int64_t i = 0; i < NT_; ++i)
       step_mask[i] = c_.has_ids ? (io.in<int64_t>(io.inputs.size() - 1)[i] != 0 ? 1.f : 0.f) : 1.f;
-    float *xp = at(pad, xp_), *hr = at(pad, hr_), *h0 = at(pad, h0_), *c0 = at(pad, c0_);
+    float *hr = at(pad, hr_), *h0 = at(pad, h0_), *c0 = at(pad, c0_);
     float *src = at(pad, src_), *seen = at(pad, seen_);
 
     for (int64_t d = 0; d < c_.D; ++d) {
@@ -169,7 +168,10 @@ class StepwiseKernel final : public StepwiseBase {
       };
       if (c_.dropout > 0) draw_masks(c_.dropout, 0, N * C, dm);
       if (c_.recurrent_dropout > 0) draw_masks(c_.recurrent_dropout, 1, N * H, rm);
-      // 1. The input projection of every step: XP = X W (per gate on X * dm_g with dropout).
+      // 1. The input projection of every step, X W (per gate on X * dm_g with dropout), into
+      // the saved activations' rows: each step's cell adds its recurrent projection and bias
+      // there and applies the gates' functions in place, one pass over those rows.
+      float* act_d = ws + layout_.act + d * NT_ * GH_;
       if (c_.dropout > 0) {
         // Every gate's X * dm_g in one pass over X (saved: dW's sources), then a matmul per gate.
         float* xd = ws + layout_.xd + d * G_ * NT_ * C;
@@ -181,9 +183,9 @@ class StepwiseKernel final : public StepwiseBase {
             for (int64_t i = 0; i < C; ++i) xd_row[i] = x[i] * dm_row[i];
           }
         });
-        for (int64_t g = 0; g < G_; ++g) x_proj_->run(xd + g * NT_ * C, W + g * H, xp + g * H, mm_pad);
+        for (int64_t g = 0; g < G_; ++g) x_proj_->run(xd + g * NT_ * C, W + g * H, act_d + g * H, mm_pad);
       } else {
-        x_proj_->run(X, W, xp, mm_pad);
+        x_proj_->run(X, W, act_d, mm_pad);
       }
       // 2. The step loop. The cell writes each step's states straight into the workspace
       // (hs, cs: the states after step t, which backward reads); the state a step starts
@@ -191,7 +193,6 @@ class StepwiseKernel final : public StepwiseBase {
       load_state(num_float_inputs_ > kInitH ? io.in<float>(kInitH) : nullptr, d, h0);
       load_state(num_float_inputs_ > kInitC ? io.in<float>(kInitC) : nullptr, d, c0);
       std::fill_n(seen, N, 0.f);
-      float* act_d = ws + layout_.act + d * NT_ * GH_;
       float* hs = ws + layout_.hs + d * NT_ * H;
       float* cs = saved_states(ws, layout_.cs, has_c_, d);
       float* tanh_cs = saved_states(ws, layout_.tanh_cs, has_c_, d);
@@ -204,7 +205,6 @@ class StepwiseKernel final : public StepwiseBase {
         const int64_t row = n * T + time_of(d, s);
         return ForwardRow{.n = n,
                           .H = H,
-                          .x_proj = xp + row * GH_,
                           .h_proj = hr + n * GH_,
                           .bias = b,
                           .h = prev(hs, h0, n, s),
@@ -298,7 +298,7 @@ class StepwiseKernel final : public StepwiseBase {
  private:
   uint64_t node_seed_;
   std::optional<StridedMatmul> x_proj_, h_proj_, h_gate_proj_;
-  size_t xp_ = 0, hr_ = 0, h0_ = 0, c0_ = 0, src_ = 0, seen_ = 0;
+  size_t hr_ = 0, h0_ = 0, c0_ = 0, src_ = 0, seen_ = 0;
 };
 
 // Backpropagation through time over the saved workspace. Per direction, steps in reverse
