@@ -1,5 +1,5 @@
-// The graphrun side of bench/run.sh: one example's training steps timed (then three
-// steps profiled: their wall time against their oneDNN primitive time), optionally
+// The graphrun side of bench/run.sh: one example's training steps timed (then as many
+// again, at least three, profiled: their wall time and oneDNN primitive time), optionally
 // inference latency, printed as one line of key=value pairs for the script. The
 // PyTorch side is bench/torch_models.py.
 //
@@ -52,7 +52,6 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string model = argv[1];
   graphrun::ProfileOptions options;
-  options.profiled_steps = 3;
   bool infer = false;
   std::string dump_dir;
   graphrun::TrainOptions train_options;
@@ -74,6 +73,8 @@ int main(int argc, char** argv) {
       return usage();
   }
   try {
+    // A small model's step is a few microseconds: many profiled steps steady its primitive time.
+    options.profiled_steps = std::max(3, options.steps);
     graphrun::StepDriver driver(model, train_options);
     if (!dump_dir.empty()) {
       std::filesystem::create_directories(dump_dir);
