@@ -59,6 +59,7 @@ std::vector<float> gate_math_edge_cases() {
       0x33000000, 0x32ffffff,                          // expm1f: 2^-25, below it x
       0x3e800000, 0x3eb17218, 0x3eb17219,              // 0.25, 0.5 ln2 (expm1f's k = 0 | +-1)
       0x3f851591, 0x3f851592, 0x3f800000, 0x3f7fffff,  // 1.5 ln2 (k = +-1 | rounded), 1 (tanhf's two forms)
+      0x40f98871, 0x40f98872,                          // tanhf: 7.798, from it expm1f's k > 22
       0x41100000, 0x4195b843, 0x4195b844,              // 9, 27 ln2
       0x41afffff, 0x41b00000, 0x41b00001,              // tanhf: 22, from it +-1
       0x42afffff, 0x42b00000, 0x42b17217, 0x42b17218,  // expf: 88 (its special branch), overflow at 88.72
