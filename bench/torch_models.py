@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vae_reference import EmojiVae as ReferenceVae
+
 torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 
 
@@ -205,32 +207,9 @@ class Imdb(nn.Module):  # trainable embedding [88585, 300] (dense gradient, as g
         return training_loss(self, F.cross_entropy, logits, f), F.softmax(logits, -1)
 
 
-class EmojiVae(nn.Module):  # three 3x3 convs, z of 16, dense, three 3x3 transposed convs, dropout 0.8, output conv
-    def __init__(self):
-        super().__init__()
-        self.convs = nn.ModuleList([nn.Conv2d(4, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1),
-                                    nn.Conv2d(64, 64, 3, padding=1)])
-        self.z_mean, self.z_log_var = nn.Linear(82944, 16), nn.Linear(82944, 16)
-        self.dense = nn.Linear(16, 5184)
-        self.deconvs = nn.ModuleList([nn.ConvTranspose2d(4, 64, 3, padding=1), nn.ConvTranspose2d(64, 64, 3, padding=1),
-                                      nn.ConvTranspose2d(64, 64, 3, padding=1)])
-        self.out = nn.ConvTranspose2d(64, 4, 3, padding=1)
-
+class EmojiVae(ReferenceVae):  # bench/vae_reference.py's model, on the NHWC batch train_steps dumped
     def forward(self, f):
-        original = f["original"].permute(0, 3, 1, 2)  # NHWC -> NCHW
-        x = original
-        for conv in self.convs:
-            x = F.relu(conv(x))
-        flat = x.flatten(1)
-        z_mean, z_log_var = self.z_mean(flat), self.z_log_var(flat).clamp(-30, 30)
-        z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
-        x = F.relu(self.dense(z)).view(-1, 36, 36, 4).permute(0, 3, 1, 2)
-        for deconv in self.deconvs:
-            x = F.relu(deconv(x))
-        p = torch.sigmoid(self.out(F.dropout(x, 0.8, self.training))).clamp(1e-7, 1 - 1e-7)
-        bce = -(original * torch.log(p) + (1 - original) * torch.log(1 - p))
-        kl = -0.5 * (1 + z_log_var - z_mean * z_mean - torch.exp(z_log_var)).sum(-1)
-        return (bce.mean(1).sum((1, 2)) + kl).mean(), p
+        return super().forward(f["original"].permute(0, 3, 1, 2)).mean(), None
 
 
 class EmojiQa(nn.Module):  # fused BiLSTM(50), max-pool, question/answer towers through one shared MLP, cosine hinge

@@ -19,18 +19,17 @@ Same model, loss and training as the notebook and graphrun's example:
   - val_loss as Keras computes it: dropout off, eps still drawn, the mean over the 174 images.
 
   /usr/bin/python3 bench/vae_reference.py --seed 1 --epochs 30    # one line per epoch, then a summary
-OMP_NUM_THREADS sets torch's threads (default 2).
+OMP_NUM_THREADS sets torch's threads (default 2). bench/torch_models.py times this same model.
 """
 import argparse, glob, math, os, time
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from PIL import Image
 
-torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_emoji(folder):
+    from PIL import Image  # here, not at the top: bench/torch_models.py imports the model without it
     files = sorted(glob.glob(os.path.join(folder, '*.png')))
     images = np.stack([np.asarray(Image.open(f).convert('RGBA'), dtype=np.float32) / 255.0 for f in files])
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # NCHW
@@ -96,6 +95,7 @@ def main():
     parser.add_argument('--epochs', type=int, default=30)
     args = parser.parse_args()
 
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
     images = load_emoji(args.data)
     split_seed = args.seed if args.split_seed is None else args.split_seed
     train_mask = torch.from_numpy(np.random.RandomState(split_seed).rand(len(images)) < 0.8)
