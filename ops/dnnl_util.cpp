@@ -43,10 +43,10 @@ dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides) {
 
 namespace {
 
-// wrap()'s cache slot of a buffer under a descriptor: the address mixed with the dims and
+// wrap()'s cache set of a buffer under a descriptor: the address mixed with the dims and
 // strides, since kernels read one buffer under two descriptors of the same size (a matrix
 // and its transpose), which by address and size alone took turns evicting each other.
-size_t wrap_slot(const dnnl::memory::desc& md, const void* data, size_t slots) {
+size_t wrap_set(const dnnl::memory::desc& md, const void* data, size_t sets) {
   uint64_t h = reinterpret_cast<uintptr_t>(data) >> 6;
   const dnnl_memory_desc_t& d = md.data;
   const bool blocked = d.format_kind == dnnl_blocked;
@@ -54,7 +54,7 @@ size_t wrap_slot(const dnnl::memory::desc& md, const void* data, size_t slots) {
     h = (h ^ static_cast<uint64_t>(d.dims[i])) * 0x9E3779B97F4A7C15ull;
     if (blocked) h = (h ^ static_cast<uint64_t>(d.format_desc.blocking.strides[i])) * 0x9E3779B97F4A7C15ull;
   }
-  return static_cast<size_t>(h >> 32) % slots;
+  return static_cast<size_t>(h >> 32) % sets;
 }
 
 }  // namespace
@@ -63,19 +63,28 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
   // Creating a dnnl::memory allocates, which at small shapes costs as much as the
   // primitive itself (a fifth of a batch-1 step-wise LSTM step). Kernels wrap the same
   // buffers run after run, so each thread keeps the objects it made last in a small
-  // direct-mapped cache, by buffer and descriptor. An entry only refers to a buffer.
+  // cache, by buffer and descriptor. Four ways per set: with one, two of Emojifier V1's
+  // buffers shared a slot and were wrapped anew on every use, twice a step (a tenth of
+  // the step in malloc and free). An entry only refers to a buffer.
   struct Entry {
     const void* data = nullptr;
     dnnl::memory::desc md;
     dnnl::memory memory;
   };
-  constexpr size_t kSlots = 256;
-  thread_local std::array<Entry, kSlots> cache;
-  Entry& entry = cache[wrap_slot(md, data, kSlots)];
-  if (entry.data != data || !entry.memory || entry.md != md)
-    // oneDNN takes a non-const handle even for inputs it only reads.
-    entry = {data, md, dnnl::memory(md, cpu_engine(), const_cast<void*>(data))};
-  return entry.memory;
+  struct Set {
+    std::array<Entry, 4> ways;
+    size_t next_victim = 0;  // round robin
+  };
+  constexpr size_t kSets = 64;
+  thread_local std::array<Set, kSets> cache;
+  Set& set = cache[wrap_set(md, data, kSets)];
+  for (const Entry& entry : set.ways)
+    if (entry.data == data && entry.memory && entry.md == md) return entry.memory;
+  Entry& victim = set.ways[set.next_victim];
+  set.next_victim = (set.next_victim + 1) % set.ways.size();
+  // oneDNN takes a non-const handle even for inputs it only reads.
+  victim = {data, md, dnnl::memory(md, cpu_engine(), const_cast<void*>(data))};
+  return victim.memory;
 }
 
 void execute(const dnnl::primitive& prim, const PrimitiveArgs& args, const dnnl::memory::desc& scratchpad_md,
