@@ -50,14 +50,14 @@ class PlanRun {
         // Every kernel writes all of its outputs: fetched buffers need no zero fill.
         fetched_(plan.acquire_fetch_buffers()) {}
   ~PlanRun() {
-    plan_.retire_fetch_buffers(fetched_);
+    plan_.retire_fetch_buffers(std::move(fetched_));
     plan_.release_arena(std::move(arena_));
   }
   PlanRun(const PlanRun&) = delete;
   PlanRun& operator=(const PlanRun&) = delete;
 
   void run_serial() {
-    for (size_t s = 0; s < plan_.steps().size(); ++s) run_step(s);
+    for (size_t s = 0; s < plan_.steps().size(); ++s) run_step(s, /*alone=*/true);
   }
 
   // In `arena`, or with none in the arena the calling thread is in (the host's).
@@ -93,21 +93,23 @@ class PlanRun {
  private:
   void spawn(tbb::task_group& group, size_t s) {
     group.run([this, &group, s] {
-      run_step(s);
+      const bool alone = running_.fetch_add(1, std::memory_order_acq_rel) == 0;
+      run_step(s, alone);
+      running_.fetch_sub(1, std::memory_order_acq_rel);
       for (int next : plan_.steps()[s].successors)
         if (pending_[static_cast<size_t>(next)].fetch_sub(1, std::memory_order_acq_rel) == 1)
           spawn(group, static_cast<size_t>(next));
     });
   }
 
-  void run_step(size_t s) {
+  // `alone`: no other step of this run executes meanwhile.
+  void run_step(size_t s, bool alone) {
     const PlanStep& step = plan_.steps()[s];
     // The OpenMP team size is per thread and sticky: set for the step and restored
     // after it, so neither another session's run nor the host's own OpenMP code on
     // this thread (a caller's thread, or a TBB worker the host shares) sees it.
     // Automatic: the whole team only for a large step running alone; when
     // steps overlap, TBB already keeps the cores busy.
-    const bool alone = running_.fetch_add(1, std::memory_order_acq_rel) == 0;
     const int team = policy_.intra_op_threads > 0                        ? policy_.intra_op_threads
                      : alone && step.work_elements >= kLargeStepElements ? default_omp_threads()
                                                                          : 1;
@@ -124,7 +126,6 @@ class PlanRun {
       step.kernel->run(io);
     else
       run_profiled(step, io);
-    running_.fetch_sub(1, std::memory_order_acq_rel);
   }
 
   void run_profiled(const PlanStep& step, const KernelIO& io) {
@@ -163,7 +164,7 @@ class PlanRun {
   std::shared_ptr<std::byte> arena_;
   std::vector<Tensor> fetched_;
   std::unique_ptr<std::atomic<int>[]> pending_;
-  std::atomic<int> running_{0};  // steps executing right now
+  std::atomic<int> running_{0};  // steps executing right now (parallel runs only)
 };
 
 int resolve_threads(int requested) {

@@ -75,12 +75,12 @@ std::vector<Tensor> Plan::acquire_fetch_buffers() const {
   return fresh;
 }
 
-void Plan::retire_fetch_buffers(const std::vector<Tensor>& fetched) const {
+void Plan::retire_fetch_buffers(std::vector<Tensor> fetched) const {
   size_t bytes = 0;
   for (const Tensor& t : fetched) bytes += t.num_bytes();
   if (bytes > kMaxRecycledFetchBytes) return;
   std::lock_guard lock(fetches_mutex_);
-  recycled_fetches_.push_back(fetched);
+  recycled_fetches_.push_back(std::move(fetched));
   if (recycled_fetches_.size() > kRecycledFetchSets) recycled_fetches_.erase(recycled_fetches_.begin());
 }
 

@@ -70,7 +70,7 @@ class Plan {
   static constexpr size_t kRecycledFetchSets = 2;
   static constexpr size_t kMaxRecycledFetchBytes = size_t{64} << 20;
   std::vector<Tensor> acquire_fetch_buffers() const;
-  void retire_fetch_buffers(const std::vector<Tensor>& fetched) const;
+  void retire_fetch_buffers(std::vector<Tensor> fetched) const;
 
  private:
   std::vector<PlanStep> steps_;

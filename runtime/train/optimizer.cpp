@@ -143,6 +143,11 @@ Optimizer::Optimizer(OptimizerConfig config, std::vector<Dims> parameter_shapes)
   }
   chunk_sums_.resize(chunks_.size());
   row_sums_.resize(shapes_.size());
+  step_params_.resize(shapes_.size());
+  step_slot1_.resize(shapes_.size(), nullptr);
+  step_slot2_.resize(shapes_.size(), nullptr);
+  step_scales_.resize(shapes_.size());
+  tensor_sums_.resize(shapes_.size());
   int64_t total = 0;
   for (const Dims& shape : shapes_) total += num_elements(shape);
   parallel_chunks_ = chunks_.size() > 1 && total >= kParallelElements;
@@ -153,7 +158,10 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
   if (params.size() != count || grads.size() != count)
     throw Error(fmt::format("optimizer: expected {} parameters and gradients, got {} and {}", count, params.size(),
                             grads.size()));
-  std::vector<float*> p(count), s1(count, nullptr), s2(count, nullptr);
+  // Members, so that a small model's update does not allocate every step.
+  std::vector<float*>& p = step_params_;
+  std::vector<float*>& s1 = step_slot1_;
+  std::vector<float*>& s2 = step_slot2_;
   for (size_t i = 0; i < count; ++i) {
     check_same_type(params[i], shapes_[i], "parameter", i);
     if (grads[i].has_rows())
@@ -187,8 +195,9 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
   };
   // Per-tensor sums of squares from the chunk sums, always in chunk order, so
   // the norm (and hence the clip scale) does not depend on thread timing.
-  const auto tensor_sums = [&] {
-    std::vector<double> sums(count, 0.0);
+  const auto tensor_sums = [&]() -> const std::vector<double>& {
+    std::vector<double>& sums = tensor_sums_;
+    std::fill(sums.begin(), sums.end(), 0.0);
     for (size_t k = 0; k < chunks_.size(); ++k) sums[chunks_[k].tensor] += chunk_sums_[k];
     return sums;
   };
@@ -200,7 +209,7 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
 
   // Clipping needs the norms before the update: a separate read-only pass.
   const bool clipping = c.clip != OptimizerConfig::Clip::none;
-  std::vector<double> clip_sums;
+  std::vector<double>& clip_sums = tensor_sums_;
   if (clipping) {
     for_each_chunk([&](size_t k, const Chunk& ch) {
       GradientBlocks g = blocks_of(ch.tensor, ch.begin);
@@ -211,7 +220,7 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
       }
       chunk_sums_[k] = sum.total();
     });
-    clip_sums = tensor_sums();
+    tensor_sums();
   }
 
   // Nothing is written while a gradient is not finite. Row sums are checked
@@ -224,7 +233,8 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
     if (!finite) return i;
   }
 
-  std::vector<float> scale(count, 1.0f);
+  std::vector<float>& scale = step_scales_;
+  std::fill(scale.begin(), scale.end(), 1.0f);
   if (clipping) {
     last_global_norm_ = global_norm(clip_sums);
     const double limit = c.clip_norm;

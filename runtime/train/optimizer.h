@@ -166,6 +166,10 @@ class Optimizer {
   std::vector<Tensor> slot1_;       // SGD velocity (momentum > 0) or Adam m
   std::vector<Tensor> slot2_;       // Adam v
   std::vector<RowSums> row_sums_;   // by parameter; used for gradients given as rows
+  // apply()'s per-tensor working values, by parameter: members so that an update allocates nothing.
+  std::vector<float*> step_params_, step_slot1_, step_slot2_;
+  std::vector<float> step_scales_;
+  std::vector<double> tensor_sums_;  // sums of squares
   int64_t iterations_ = 0;
   double last_global_norm_ = 0;
 };
