@@ -132,9 +132,9 @@ def main():
             print(f"run {r + 1}/{runs} {name}: done ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
         g, t = median(ours, "samples_per_s"), median(theirs, "samples_per_s")
         # A step against its primitive time two ways, each per run: the median plain step (the
-        # target's measure, but its steps are not the profiled ones, and the machine's speed
-        # drifts between them), and the profiled steps themselves (the same steps, though
-        # timing every node adds to them: much of a 0.01 ms step).
+        # target's measure; its steps alternate with the profiled ones, so both see the same
+        # drift of the machine's speed), and the profiled steps themselves (the same steps,
+        # though timing every node adds to them: much of a 0.01 ms step).
         for r in ours:
             r["ratio"] = ratio(r.get("step_ms"), r.get("primitive_ms"))
             r["profiled_ratio"] = ratio(r.get("profiled_step_ms"), r.get("primitive_ms"))

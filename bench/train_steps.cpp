@@ -1,5 +1,5 @@
-// The graphrun side of bench/run.sh: one example's training steps timed (then as many
-// again, at least three, profiled: their wall time and oneDNN primitive time), optionally
+// The graphrun side of bench/run.sh: one example's training steps timed (alternating with
+// as many again, at least three, profiled: their wall time and oneDNN primitive time), optionally
 // inference latency, printed as one line of key=value pairs for the script. The
 // PyTorch side is bench/torch_models.py.
 //
@@ -85,12 +85,12 @@ int main(int argc, char** argv) {
     }
     const graphrun::TrainingProfile p = graphrun::profile_steps(driver, options);
     std::string line = fmt::format(
-        "batch={} step_ms={:.4f} samples_per_s={:.2f} update_ms={:.4f} profiled_step_ms={:.4f} primitive_ms={:.4f} "
+        "batch={} step_ms={:.6g} samples_per_s={:.2f} update_ms={:.6g} profiled_step_ms={:.6g} primitive_ms={:.6g} "
         "faults_per_step={:.1f} allocations_per_step={:.1f}",
         p.batch_size, p.step_seconds * 1e3, p.samples_per_second, p.update_seconds * 1e3, p.profiled_step_seconds * 1e3,
         p.primitive_seconds * 1e3, p.minor_faults_per_step, p.buffer_allocations_per_step);
     if (infer && driver.setup().has_accuracy())
-      line += fmt::format(" infer1_ms={:.4f} infer256_ms={:.4f}", inference_seconds(driver, 1, 200) * 1e3,
+      line += fmt::format(" infer1_ms={:.6g} infer256_ms={:.6g}", inference_seconds(driver, 1, 200) * 1e3,
                           inference_seconds(driver, 256, 20) * 1e3);
     // After everything: the process's peak, data and inference included.
     rusage usage{};

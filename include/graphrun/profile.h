@@ -6,9 +6,10 @@
 // and with the dropout seeds `graphrun train` gives them (data loading is not
 // timed), and each runs the training graph then the optimizer. First
 // warmup_steps untimed steps (plans compile, arenas fill), then `steps` timed
-// ones without profiling (the step time a training run sees), then
+// ones without profiling (the step time a training run sees) alternating with
 // profiled_steps with the executor's per-node timing on (see
-// runtime/exec/profile.h: it changes no result).
+// runtime/exec/profile.h: it changes no result), so both see the same phases of
+// the machine.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // profile_training (include/graphrun/profile.h): StepDriver's steps, timed plain,
-// then with the executor's per-node profile on.
+// alternating with steps timed by the executor's per-node profile.
 #include "graphrun/profile.h"
 
 #include <fmt/format.h>
@@ -141,40 +141,46 @@ TrainingProfile profile_steps(StepDriver& driver, const ProfileOptions& options)
   result.steps = options.steps;
   result.profiled_steps = options.profiled_steps;
 
+  // Plain and profiled steps alternate, so that both see the same phases of a machine
+  // whose speed drifts within a second: timed one after the other, a small model's
+  // step / primitives moved from 1.1x to 3.1x between runs of one binary.
   using Clock = std::chrono::steady_clock;
   std::vector<double> step_seconds;
   double update_seconds = 0;
-  const Counters before = counters_now();
-  for (int i = 0; i < options.steps; ++i) {
-    const auto start = Clock::now();
-    update_seconds += driver.step();
-    step_seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  int64_t minor_faults = 0;
+  AllocationCount allocations;  // plain steps only: the profile's own records allocate
+  ExecutionProfile profile;
+  int64_t profiled_ns = 0;
+  for (int i = 0; i < std::max(options.steps, options.profiled_steps); ++i) {
+    if (i < options.steps) {
+      const Counters before = counters_now();
+      const auto start = Clock::now();
+      update_seconds += driver.step();
+      step_seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+      const Counters after = counters_now();
+      minor_faults += after.minor_faults - before.minor_faults;
+      allocations.buffers += after.allocations.buffers - before.allocations.buffers;
+      allocations.bytes += after.allocations.bytes - before.allocations.bytes;
+    }
+    if (i < options.profiled_steps) {
+      const ProfileScope scope(&profile);
+      const int64_t start = profile.now_ns();
+      const double update = driver.step();
+      const int64_t end = profile.now_ns();
+      profile.record({kUpdate, end - static_cast<int64_t>(update * 1e9), end, 0, profile_thread_id()});
+      profiled_ns += end - start;
+    }
   }
-  const Counters after = counters_now();
   std::sort(step_seconds.begin(), step_seconds.end());
   const size_t mid = step_seconds.size() / 2;
   result.step_seconds = step_seconds.size() % 2 ? step_seconds[mid] : (step_seconds[mid - 1] + step_seconds[mid]) / 2;
   result.samples_per_second = static_cast<double>(result.batch_size) / result.step_seconds;
   result.update_seconds = update_seconds / options.steps;
-  result.minor_faults_per_step = static_cast<double>(after.minor_faults - before.minor_faults) / options.steps;
-  result.buffer_allocations_per_step =
-      static_cast<double>(after.allocations.buffers - before.allocations.buffers) / options.steps;
-  result.allocated_bytes_per_step =
-      static_cast<double>(after.allocations.bytes - before.allocations.bytes) / options.steps;
+  result.minor_faults_per_step = static_cast<double>(minor_faults) / options.steps;
+  result.buffer_allocations_per_step = static_cast<double>(allocations.buffers) / options.steps;
+  result.allocated_bytes_per_step = static_cast<double>(allocations.bytes) / options.steps;
 
   if (options.profiled_steps > 0) {
-    ExecutionProfile profile;
-    int64_t profiled_ns = 0;
-    {
-      const ProfileScope scope(&profile);
-      for (int i = 0; i < options.profiled_steps; ++i) {
-        const int64_t start = profile.now_ns();
-        const double update = driver.step();
-        const int64_t end = profile.now_ns();
-        profile.record({kUpdate, end - static_cast<int64_t>(update * 1e9), end, 0, profile_thread_id()});
-        profiled_ns += end - start;
-      }
-    }
     std::vector<StepTiming> timings = profile.take();
     std::sort(timings.begin(), timings.end(),
               [](const StepTiming& a, const StepTiming& b) { return a.start_ns < b.start_ns; });
