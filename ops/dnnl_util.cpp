@@ -67,24 +67,30 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
   // buffers shared a slot and were wrapped anew on every use, twice a step (a tenth of
   // the step in malloc and free). An entry only refers to a buffer.
   struct Entry {
-    const void* data = nullptr;
     dnnl::memory::desc md;
     dnnl::memory memory;
   };
+  constexpr size_t kWays = 4;
   struct Set {
-    std::array<Entry, 4> ways;
+    // The buffers first, together: a lookup reads one cache line to find its way
+    // instead of the head of each 700-byte entry (a third of wrap's time went there).
+    std::array<const void*, kWays> data{};
     size_t next_victim = 0;  // round robin
+    std::array<Entry, kWays> entries;
   };
   constexpr size_t kSets = 64;
   thread_local std::array<Set, kSets> cache;
   Set& set = cache[wrap_set(md, data, kSets)];
-  for (const Entry& entry : set.ways)
-    if (entry.data == data && entry.memory && entry.md == md) return entry.memory;
-  Entry& victim = set.ways[set.next_victim];
-  set.next_victim = (set.next_victim + 1) % set.ways.size();
-  // oneDNN takes a non-const handle even for inputs it only reads.
-  victim = {data, md, dnnl::memory(md, cpu_engine(), const_cast<void*>(data))};
-  return victim.memory;
+  for (size_t way = 0; way < kWays; ++way)
+    if (set.data[way] == data && set.entries[way].memory && set.entries[way].md == md) return set.entries[way].memory;
+  // oneDNN takes a non-const handle even for inputs it only reads. Made before the
+  // entry changes, so that an exception leaves the set as it was.
+  dnnl::memory memory(md, cpu_engine(), const_cast<void*>(data));
+  const size_t victim = set.next_victim;
+  set.next_victim = (victim + 1) % kWays;
+  set.data[victim] = data;
+  set.entries[victim] = {md, std::move(memory)};
+  return set.entries[victim].memory;
 }
 
 void execute(const dnnl::primitive& prim, const PrimitiveArgs& args, const dnnl::memory::desc& scratchpad_md,

@@ -21,20 +21,26 @@ int default_omp_threads() {
   return threads;
 }
 
-// Sets this thread's OpenMP team size for a scope and restores the previous one.
+// This thread's OpenMP team size within a scope: set by use() when it changes, the
+// previous size restored at the end. A serial run holds one for all its steps, so
+// consecutive steps with the same team pay no call (two per node at batch 1 before).
 class OmpTeam {
  public:
-  explicit OmpTeam(int threads) : previous_(omp_get_max_threads()) {
-    if (previous_ != threads) omp_set_num_threads(threads);
-  }
+  OmpTeam() : previous_(omp_get_max_threads()), current_(previous_) {}
   ~OmpTeam() {
-    if (omp_get_max_threads() != previous_) omp_set_num_threads(previous_);
+    if (current_ != previous_) omp_set_num_threads(previous_);
   }
   OmpTeam(const OmpTeam&) = delete;
   OmpTeam& operator=(const OmpTeam&) = delete;
 
+  void use(int threads) {
+    if (threads == current_) return;
+    omp_set_num_threads(threads);
+    current_ = threads;
+  }
+
  private:
-  int previous_;
+  int previous_, current_;
 };
 
 // The mutable state of one execution of a plan.
@@ -57,7 +63,8 @@ class PlanRun {
   PlanRun& operator=(const PlanRun&) = delete;
 
   void run_serial() {
-    for (size_t s = 0; s < plan_.steps().size(); ++s) run_step(s, /*alone=*/true);
+    OmpTeam team;
+    for (size_t s = 0; s < plan_.steps().size(); ++s) run_step(s, /*alone=*/true, team);
   }
 
   // In `arena`, or with none in the arena the calling thread is in (the host's).
@@ -94,7 +101,8 @@ class PlanRun {
   void spawn(tbb::task_group& group, size_t s) {
     group.run([this, &group, s] {
       const bool alone = running_.fetch_add(1, std::memory_order_acq_rel) == 0;
-      run_step(s, alone);
+      OmpTeam team;  // this task's thread: TBB's, or the caller's
+      run_step(s, alone, team);
       running_.fetch_sub(1, std::memory_order_acq_rel);
       for (int next : plan_.steps()[s].successors)
         if (pending_[static_cast<size_t>(next)].fetch_sub(1, std::memory_order_acq_rel) == 1)
@@ -103,17 +111,18 @@ class PlanRun {
   }
 
   // `alone`: no other step of this run executes meanwhile.
-  void run_step(size_t s, bool alone) {
+  void run_step(size_t s, bool alone, OmpTeam& team_scope) {
     const PlanStep& step = plan_.steps()[s];
     // The OpenMP team size is per thread and sticky: set for the step and restored
-    // after it, so neither another session's run nor the host's own OpenMP code on
-    // this thread (a caller's thread, or a TBB worker the host shares) sees it.
+    // after it (after the whole run when serial), so neither another session's run nor
+    // the host's own OpenMP code on this thread (a caller's thread, or a TBB worker the
+    // host shares) sees it.
     // Automatic: the whole team only for a large step running alone; when
     // steps overlap, TBB already keeps the cores busy.
     const int team = policy_.intra_op_threads > 0                        ? policy_.intra_op_threads
                      : alone && step.work_elements >= kLargeStepElements ? default_omp_threads()
                                                                          : 1;
-    const OmpTeam team_scope(team);
+    team_scope.use(team);
     // On the stack: a step of a small model takes a few microseconds, and two vectors'
     // allocations were a tenth of that.
     boost::container::small_vector<const void*, 16> inputs;

@@ -19,7 +19,7 @@
 //    Overlapping steps keep one thread each: TBB already fills the cores, and
 //    oversubscribing them was slower. A positive value fixes the team size for
 //    every step. The team size is set for the step only: the thread's previous
-//    setting is restored after it.
+//    setting is restored after it (after the last step, when the run is serial).
 #pragma once
 
 #include <cstddef>

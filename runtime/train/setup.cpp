@@ -205,6 +205,12 @@ std::vector<ValueId> TrainingSetup::gradient_fetches() const {
 
 std::vector<Gradient> TrainingSetup::gradients_of(const std::vector<Tensor>& out, size_t first) const {
   std::vector<Gradient> grads;
+  gradients_into(out, first, grads);
+  return grads;
+}
+
+void TrainingSetup::gradients_into(const std::vector<Tensor>& out, size_t first, std::vector<Gradient>& grads) const {
+  grads.clear();
   for (size_t k = 0; k < trainable.size(); ++k) {
     if (table_gradients_[k] != kNoNode) {
       grads.push_back(Gradient::of_rows(out.at(first), out.at(first + 1)));
@@ -213,7 +219,6 @@ std::vector<Gradient> TrainingSetup::gradients_of(const std::vector<Tensor>& out
       grads.emplace_back(out.at(first++));
     }
   }
-  return grads;
 }
 
 Optimizer TrainingSetup::new_optimizer() const {
@@ -233,9 +238,13 @@ TrainingSetup::StepResult TrainingSetup::train_step(Optimizer& optimizer, const 
     return result;
   }
   const auto update_start = std::chrono::steady_clock::now();
-  std::vector<Tensor> trainable_params;
-  for (size_t i : trainable) trainable_params.push_back(params[i]);  // shares storage: updated in place
-  if (const std::optional<size_t> k = optimizer.apply(trainable_params, gradients_of(result.out, first_gradient_)))
+  step_params_.clear();
+  for (size_t i : trainable) step_params_.push_back(params[i]);  // shares storage: updated in place
+  gradients_into(result.out, first_gradient_, step_gradients_);
+  const std::optional<size_t> k = optimizer.apply(step_params_, step_gradients_);
+  step_params_.clear();  // no reference held between steps
+  step_gradients_.clear();
+  if (k)
     result.non_finite =
         fmt::format("the gradient of '{}' is not finite", graph->value(graph->parameters[trainable[*k]].value).name);
   result.update_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_start).count();

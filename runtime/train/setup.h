@@ -15,11 +15,10 @@
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/dataset.h"
 #include "runtime/train/metrics.h"
+#include "runtime/train/optimizer.h"
 
 namespace graphrun {
 
-class Optimizer;
-struct Gradient;
 struct TrainingState;
 
 // The train {} block, checked against the graph without reading data: values in
@@ -102,6 +101,10 @@ class TrainingSetup {
   std::vector<ValueId> input_ids_;       // the graph input of each dataset column
   std::vector<NodeId> table_gradients_;  // by trainable: its gradient's GatherGrad when fetched as rows, else kNoNode
   std::vector<ValueId> step_fetches_;
+  // train_step's arguments to the optimizer, kept so that a small model's step does not allocate them.
+  std::vector<Tensor> step_params_;
+  std::vector<Gradient> step_gradients_;
+  void gradients_into(const std::vector<Tensor>& out, size_t first, std::vector<Gradient>& grads) const;
   size_t first_gradient_ = 0;  // where the gradients start in step_fetches_
 };
 
