@@ -147,7 +147,7 @@ Optimizer::Optimizer(OptimizerConfig config, std::vector<Dims> parameter_shapes)
   step_slot1_.resize(shapes_.size(), nullptr);
   step_slot2_.resize(shapes_.size(), nullptr);
   step_scales_.resize(shapes_.size());
-  tensor_sums_.resize(shapes_.size());
+  clip_sums_.resize(shapes_.size());
   int64_t total = 0;
   for (const Dims& shape : shapes_) total += num_elements(shape);
   parallel_chunks_ = chunks_.size() > 1 && total >= kParallelElements;
@@ -193,23 +193,9 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
       for (size_t k = r.begin(); k != r.end(); ++k) body(k, chunks_[k]);
     });
   };
-  // Per-tensor sums of squares from the chunk sums, always in chunk order, so
-  // the norm (and hence the clip scale) does not depend on thread timing.
-  const auto tensor_sums = [&]() -> const std::vector<double>& {
-    std::vector<double>& sums = tensor_sums_;
-    std::fill(sums.begin(), sums.end(), 0.0);
-    for (size_t k = 0; k < chunks_.size(); ++k) sums[chunks_[k].tensor] += chunk_sums_[k];
-    return sums;
-  };
-  const auto global_norm = [](const std::vector<double>& sums) {
-    double total = 0;
-    for (double s : sums) total += s;
-    return std::sqrt(total);
-  };
-
   // Clipping needs the norms before the update: a separate read-only pass.
   const bool clipping = c.clip != OptimizerConfig::Clip::none;
-  std::vector<double>& clip_sums = tensor_sums_;
+  std::vector<double>& clip_sums = clip_sums_;
   if (clipping) {
     for_each_chunk([&](size_t k, const Chunk& ch) {
       GradientBlocks g = blocks_of(ch.tensor, ch.begin);
@@ -220,7 +206,10 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
       }
       chunk_sums_[k] = sum.total();
     });
-    tensor_sums();
+    // Per-tensor sums from the chunk sums, always in chunk order, so the norm (and
+    // hence the clip scale) does not depend on thread timing.
+    std::fill(clip_sums.begin(), clip_sums.end(), 0.0);
+    for (size_t k = 0; k < chunks_.size(); ++k) clip_sums[chunks_[k].tensor] += chunk_sums_[k];
   }
 
   // Nothing is written while a gradient is not finite. Row sums are checked
@@ -236,7 +225,9 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
   std::vector<float>& scale = step_scales_;
   std::fill(scale.begin(), scale.end(), 1.0f);
   if (clipping) {
-    last_global_norm_ = global_norm(clip_sums);
+    double total = 0;
+    for (double sum : clip_sums) total += sum;
+    last_global_norm_ = std::sqrt(total);
     const double limit = c.clip_norm;
     for (size_t i = 0; i < count; ++i) {
       const double norm = c.clip == OptimizerConfig::Clip::global_norm ? last_global_norm_ : std::sqrt(clip_sums[i]);
@@ -256,15 +247,12 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
                      : c.epsilon};
   const bool velocity = !slot1_.empty();
 
-  for_each_chunk([&](size_t k, const Chunk& ch) {
+  for_each_chunk([&](size_t, const Chunk& ch) {
     const size_t i = ch.tensor;
     GradientBlocks blocks = blocks_of(i, ch.begin);
-    double sum = 0;
     for (int64_t b = ch.begin; b < ch.end; b += kBlockElements) {
       const int64_t n = std::min(kBlockElements, ch.end - b);
       const float* g = blocks.block(b, n);
-      // Without clipping the norm is only for logs: fused here, read before p changes.
-      if (!clipping) sum += optimizer_math::sum_of_squares(g, p[i] + b, wd, n);
       if (adam)
         optimizer_math::adam(p[i] + b, s1[i] + b, s2[i] + b, g, n, adam_step, wd, scale[i]);
       else if (velocity)
@@ -272,9 +260,7 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
       else
         optimizer_math::sgd(p[i] + b, g, n, c.learning_rate, wd, scale[i]);
     }
-    if (!clipping) chunk_sums_[k] = sum;
   });
-  if (!clipping) last_global_norm_ = global_norm(tensor_sums());
   iterations_ = t;
   return std::nullopt;
 }

@@ -122,8 +122,9 @@ class Optimizer {
   std::optional<size_t> apply(std::vector<Tensor>& params, const std::vector<Gradient>& grads);
 
   int64_t iterations() const { return iterations_; }
-  // The global norm of the gradients (with the L2 term) before clipping, from
-  // the last apply(); 0 before the first.
+  // With clipping on, the global norm of the gradients (with the L2 term) before
+  // clipping, from the last apply(); 0 before the first, and without clipping,
+  // where nothing needs it (its pass was a third of a small model's update).
   double last_global_norm() const { return last_global_norm_; }
 
   // Deep copies of the slots and the step count, named as above; loading them
@@ -162,14 +163,14 @@ class Optimizer {
   // Whether chunks go to TBB's workers: not for a model whose parameters total less than
   // kParallelElements, where waking a worker costs more than the whole update.
   bool parallel_chunks_ = false;
-  std::vector<double> chunk_sums_;  // per-chunk sum of squares, summed in a fixed order
+  std::vector<double> chunk_sums_;  // per-chunk sums of squares when clipping, added in a fixed order
   std::vector<Tensor> slot1_;       // SGD velocity (momentum > 0) or Adam m
   std::vector<Tensor> slot2_;       // Adam v
   std::vector<RowSums> row_sums_;   // by parameter; used for gradients given as rows
   // apply()'s per-tensor working values, by parameter: members so that an update allocates nothing.
   std::vector<float*> step_params_, step_slot1_, step_slot2_;
   std::vector<float> step_scales_;
-  std::vector<double> tensor_sums_;  // sums of squares
+  std::vector<double> clip_sums_;  // per-tensor sums of squares, when clipping
   int64_t iterations_ = 0;
   double last_global_norm_ = 0;
 };
