@@ -89,38 +89,43 @@ std::string predictions_html(const std::vector<Prediction>& predictions) {
 }
 
 std::string format_profile(const TrainingProfile& p) {
-  const double ms = 1e3;
-  std::string out = fmt::format(
-      "{}: batch {}, step {:.2f} ms (median of {}), {:.0f} samples/s; the optimizer's update {:.2f} ms of it\n",
-      p.model, p.batch_size, p.step_seconds * ms, p.steps, p.samples_per_second, p.update_seconds * ms);
+  // Times in ms, or in us for a step under a millisecond, whose nodes would all read 0.000 ms.
+  const bool micro = p.step_seconds < 1e-3;
+  const double scale = micro ? 1e6 : 1e3;
+  const char* unit = micro ? "us" : "ms";
+  std::string out =
+      fmt::format("{}: batch {}, step {:.2f} {} (median of {}), {:.0f} samples/s; the optimizer's update {:.2f} {} of it\n",
+                  p.model, p.batch_size, p.step_seconds * scale, unit, p.steps, p.samples_per_second,
+                  p.update_seconds * scale, unit);
   out += fmt::format("per step: {:.1f} page faults, {:.1f} buffer allocations ({:.2f} MB); peak RSS {:.0f} MB\n",
                      p.minor_faults_per_step, p.buffer_allocations_per_step, p.allocated_bytes_per_step / 1e6,
                      static_cast<double>(p.peak_rss_bytes) / 1e6);
   if (p.profiled_steps == 0) return out;
   const double step = p.profiled_step_seconds;
-  out += fmt::format("\n{} profiled steps, {:.2f} ms each with timing on; per step:\n", p.profiled_steps, step * ms);
+  out += fmt::format("\n{} profiled steps, {:.2f} {} each with timing on; per step:\n", p.profiled_steps, step * scale,
+                     unit);
   size_t width = 15, op_width = 2;
   for (const NodeProfile& n : p.nodes) {
     width = std::max(width, n.name.size());
     op_width = std::max(op_width, n.op.size());
   }
-  out += fmt::format("{:<8}  {:<{}}  {:<{}}  {:>9}  {:>6}  {:>9}  {}\n", "phase", "node", width, "op", op_width, "ms",
-                     "share", "oneDNN ms", "path");
+  out += fmt::format("{:<8}  {:<{}}  {:<{}}  {:>9}  {:>6}  {:>9}  {}\n", "phase", "node", width, "op", op_width, unit,
+                     "share", fmt::format("oneDNN {}", unit), "path");
   double nodes_total = 0;
   for (const NodeProfile& n : p.nodes) {
     nodes_total += n.seconds;
     out += fmt::format("{:<8}  {:<{}}  {:<{}}  {:>9.3f}  {:>5.1f}%  {:>9.3f}  {}\n", n.phase, n.name, width, n.op,
-                       op_width, n.seconds * ms, 100 * n.seconds / step, n.primitive_seconds * ms, n.note);
+                       op_width, n.seconds * scale, 100 * n.seconds / step, n.primitive_seconds * scale, n.note);
   }
   // Serial runs: the rest of the step is the executor's own work (plan lookup, feeds,
   // fetches, hand-offs). Overlapping nodes can sum to more than the step.
   const double between = step - nodes_total;
   out +=
       fmt::format("{:<8}  {:<{}}  {:<{}}  {:>9.3f}  {:>5.1f}%\n", "", between >= 0 ? "(between nodes)" : "(overlapped)",
-                  width, "", op_width, between * ms, 100 * between / step);
-  out += fmt::format("inside oneDNN primitives {:.2f} ms ({:.1f}%), everything else {:.2f} ms ({:.1f}%)\n",
-                     p.primitive_seconds * ms, 100 * p.primitive_seconds / step, (step - p.primitive_seconds) * ms,
-                     100 * (step - p.primitive_seconds) / step);
+                  width, "", op_width, between * scale, 100 * between / step);
+  out += fmt::format("inside oneDNN primitives {:.2f} {} ({:.1f}%), everything else {:.2f} {} ({:.1f}%)\n",
+                     p.primitive_seconds * scale, unit, 100 * p.primitive_seconds / step,
+                     (step - p.primitive_seconds) * scale, unit, 100 * (step - p.primitive_seconds) / step);
   return out;
 }
 

@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "graphrun/graphrun.h"
+#include "runtime/cli/format.h"
 #include "runtime/exec/profile.h"
 #include "runtime/train/step_driver.h"
 #include "test_util.h"
@@ -115,6 +119,27 @@ TEST(Profile, TheCommandLinePrintsEveryNodeAndTheStep) {
     EXPECT_NE(r.output.find(expected), std::string::npos) << expected << " in\n" << r.output;
   const testing::CliResult bad = testing::cli("profile " + kModel + " --steps 0");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
+}
+
+// A step of a few microseconds is printed in us: in ms every node of it read 0.000.
+TEST(Profile, TheTableUsesMicrosecondsForASubMillisecondStep) {
+  TrainingProfile p;
+  p.model = "m";
+  p.batch_size = 1;
+  p.steps = p.profiled_steps = 10;
+  p.profiled_step_seconds = 6e-6;
+  p.primitive_seconds = 2.5e-6;
+  p.nodes = {{"logits", "Gemm", "forward", "", 3e-6, 2.5e-6, 10}};
+  for (const auto& [step, unit, node_time] :
+       {std::tuple{5e-6, "us", "3.000"}, std::tuple{5e-3, "ms", "0.003"}}) {
+    p.step_seconds = step;
+    const std::string text = format_profile(p);
+    EXPECT_NE(text.find(fmt::format("step {:.2f} {}", step * (unit == std::string("us") ? 1e6 : 1e3), unit)),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find(fmt::format("oneDNN {}", unit)), std::string::npos) << text;
+    EXPECT_NE(text.find(node_time), std::string::npos) << text;
+  }
 }
 
 }  // namespace
