@@ -16,7 +16,7 @@ import time
 # fresh process that loads its data first; where PyTorch is slow (step loops, the
 # VAE's convolutions) it takes fewer steps. Each side reports the median step.
 WORKLOADS = [
-    ("emojify_v1", "examples/emojify/v1.pbtxt", 200, 200, False),
+    ("emojify_v1", "examples/emojify/v1.pbtxt", 20000, 2000, False),
     ("emojify_v2", "examples/emojify/v2.pbtxt", 20, 20, False),
     ("emotion", "examples/emotion/bilstm_attention.pbtxt", 8, 4, True),
     ("movie_simple_rnn", "examples/movie_reviews/simple_rnn.pbtxt", 5, 5, True),
