@@ -80,6 +80,11 @@ def fmt(value, digits=0, suffix=""):
     return "-" if value is None else f"{value:,.{digits}f}{suffix}"
 
 
+def fmt_ms(value):
+    """Milliseconds: two decimals, four below 0.1 ms (a small model's step is a few microseconds)."""
+    return fmt(value, 4 if value is not None and value < 0.1 else 2)
+
+
 def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
@@ -140,8 +145,8 @@ def main():
             r["profiled_ratio"] = ratio(r.get("profiled_step_ms"), r.get("primitive_ms"))
         print(f"| {name} | {int(ours[0]['batch'])} | {fmt(g)} | {fmt(t)} | {fmt(ratio(g, t), 2, 'x')} "
               f"| {fmt(median(ours, 'peak_rss_mb'), 0, ' MB')} | {fmt(median(theirs, 'peak_rss_mb'), 0, ' MB')} "
-              f"| {fmt(median(ours, 'step_ms'), 2)} | {fmt(median(ours, 'primitive_ms'), 2)} "
-              f"| {fmt(median(ours, 'ratio'), 2, 'x')} | {fmt(median(ours, 'profiled_step_ms'), 2)} "
+              f"| {fmt_ms(median(ours, 'step_ms'))} | {fmt_ms(median(ours, 'primitive_ms'))} "
+              f"| {fmt(median(ours, 'ratio'), 2, 'x')} | {fmt_ms(median(ours, 'profiled_step_ms'))} "
               f"| {fmt(median(ours, 'profiled_ratio'), 2, 'x')} "
               f"| {fmt(median(ours, 'faults_per_step'))}, {fmt(median(ours, 'allocations_per_step'))} |", flush=True)
         if infer and theirs:  # the inference table comes last; a cut-short suite still leaves these
