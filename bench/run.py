@@ -55,12 +55,16 @@ def run(command, what, env=None):
 
 
 def machine():
-    model = platform.processor() or "unknown CPU"
+    """The CPU's name, with its family and model numbers: a virtual machine's name ("AMD EPYC")
+    can stand for CPU generations whose AVX-512 units differ in width, and the ratios with them."""
+    fields = {}
     with open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name", platform.processor() or "unknown CPU")
+    if "cpu family" in fields and "model" in fields:
+        model += f" (family {fields['cpu family']}, model {fields['model']})"
     return f"{model}, {os.cpu_count()} logical cores"
 
 
