@@ -31,15 +31,15 @@ AllocationCount buffer_allocations() {
   return {allocated_buffers.load(std::memory_order_relaxed), allocated_bytes.load(std::memory_order_relaxed)};
 }
 
-Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
-  storage_ = allocate_aligned(checked_num_bytes(dtype_, dims_, "tensor"));
+Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::make_shared<const Dims>(std::move(dims))) {
+  storage_ = allocate_aligned(checked_num_bytes(dtype_, *dims_, "tensor"));
 }
 
 Tensor Tensor::uninitialized(DType dtype, Dims dims) {
   Tensor t;
   t.dtype_ = dtype;
-  t.dims_ = std::move(dims);
-  t.storage_ = allocate_aligned(checked_num_bytes(dtype, t.dims_, "tensor"), /*zeroed=*/false);
+  t.dims_ = std::make_shared<const Dims>(std::move(dims));
+  t.storage_ = allocate_aligned(checked_num_bytes(dtype, *t.dims_, "tensor"), /*zeroed=*/false);
   return t;
 }
 
@@ -59,11 +59,11 @@ Tensor Tensor::from_ints(Dims dims, std::span<const int64_t> values) {
   return t;
 }
 
-int64_t Tensor::num_elements() const { return graphrun::num_elements(dims_); }
+int64_t Tensor::num_elements() const { return graphrun::num_elements(dims()); }
 size_t Tensor::num_bytes() const { return static_cast<size_t>(num_elements()) * dtype_size(dtype_); }
 
 Tensor Tensor::clone() const {
-  Tensor t(dtype_, dims_);
+  Tensor t(dtype_, dims());
   if (storage_) std::memcpy(t.raw_data(), raw_data(), num_bytes());
   return t;
 }
@@ -72,11 +72,11 @@ Tensor Tensor::reshaped(Dims dims) const {
   if (checked_num_elements(dims, "reshape") != num_elements())
     throw Error(fmt::format("cannot reshape {} to {}", type_string(), dims_str(dims)));
   Tensor t = *this;
-  t.dims_ = std::move(dims);
+  t.dims_ = std::make_shared<const Dims>(std::move(dims));
   return t;
 }
 
-std::string Tensor::type_string() const { return type_str(TensorType{dtype_, dims_}); }
+std::string Tensor::type_string() const { return type_str(TensorType{dtype_, dims()}); }
 
 namespace {
 template <typename T>

@@ -28,8 +28,8 @@ class Tensor {
   static Tensor uninitialized(DType dtype, Dims dims);
 
   DType dtype() const { return dtype_; }
-  const Dims& dims() const { return dims_; }
-  int rank() const { return static_cast<int>(dims_.size()); }
+  const Dims& dims() const { return dims_ ? *dims_ : kNoDims; }
+  int rank() const { return static_cast<int>(dims().size()); }
   int64_t num_elements() const;
   size_t num_bytes() const;
   bool empty() const { return !storage_; }
@@ -61,8 +61,11 @@ class Tensor {
   std::string type_string() const;  // "float32[2,3]"
 
  private:
+  static inline const Dims kNoDims{};
   DType dtype_ = DType::f32;
-  Dims dims_;
+  // Shared like the storage, so that copying a tensor allocates nothing (a small
+  // model's training step copies a few dozen: each was a heap allocation and a free).
+  std::shared_ptr<const Dims> dims_;
   std::shared_ptr<std::byte> storage_;
 };
 
