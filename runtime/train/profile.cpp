@@ -147,30 +147,39 @@ TrainingProfile profile_steps(StepDriver& driver, const ProfileOptions& options)
   using Clock = std::chrono::steady_clock;
   std::vector<double> step_seconds;
   double update_seconds = 0;
-  int64_t minor_faults = 0;
-  AllocationCount allocations;  // plain steps only: the profile's own records allocate
+  // Faults and allocations of the plain steps: all steps' minus the profiled ones' (the
+  // profile's records allocate), so that no system call runs between two plain steps.
+  Counters profiled_counts;
   ExecutionProfile profile;
   int64_t profiled_ns = 0;
+  const Counters before = counters_now();
   for (int i = 0; i < std::max(options.steps, options.profiled_steps); ++i) {
     if (i < options.steps) {
-      const Counters before = counters_now();
       const auto start = Clock::now();
       update_seconds += driver.step();
       step_seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-      const Counters after = counters_now();
-      minor_faults += after.minor_faults - before.minor_faults;
-      allocations.buffers += after.allocations.buffers - before.allocations.buffers;
-      allocations.bytes += after.allocations.bytes - before.allocations.bytes;
     }
     if (i < options.profiled_steps) {
-      const ProfileScope scope(&profile);
-      const int64_t start = profile.now_ns();
-      const double update = driver.step();
-      const int64_t end = profile.now_ns();
-      profile.record({kUpdate, end - static_cast<int64_t>(update * 1e9), end, 0, profile_thread_id()});
-      profiled_ns += end - start;
+      const Counters profiled_before = counters_now();
+      {
+        const ProfileScope scope(&profile);
+        const int64_t start = profile.now_ns();
+        const double update = driver.step();
+        const int64_t end = profile.now_ns();
+        profile.record({kUpdate, end - static_cast<int64_t>(update * 1e9), end, 0, profile_thread_id()});
+        profiled_ns += end - start;
+      }
+      const Counters profiled_after = counters_now();
+      profiled_counts.minor_faults += profiled_after.minor_faults - profiled_before.minor_faults;
+      profiled_counts.allocations.buffers += profiled_after.allocations.buffers - profiled_before.allocations.buffers;
+      profiled_counts.allocations.bytes += profiled_after.allocations.bytes - profiled_before.allocations.bytes;
     }
   }
+  const Counters after = counters_now();
+  const int64_t minor_faults = after.minor_faults - before.minor_faults - profiled_counts.minor_faults;
+  AllocationCount allocations;
+  allocations.buffers = after.allocations.buffers - before.allocations.buffers - profiled_counts.allocations.buffers;
+  allocations.bytes = after.allocations.bytes - before.allocations.bytes - profiled_counts.allocations.bytes;
   std::sort(step_seconds.begin(), step_seconds.end());
   const size_t mid = step_seconds.size() / 2;
   result.step_seconds = step_seconds.size() % 2 ? step_seconds[mid] : (step_seconds[mid - 1] + step_seconds[mid]) / 2;
