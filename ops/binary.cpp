@@ -170,8 +170,8 @@ class BinaryKernel final : public Kernel {
   bool expand_src0_ = false;
   Dims expand_strides_;       // element strides of src0 over the output dims (0 = broadcast)
   size_t expand_offset_ = 0;  // byte offset of the expanded src0 in the scratchpad
-  dnnl::memory::desc src0_md_, src1_md_, dst_md_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc src0_md_, src1_md_, dst_md_;
+  KernelDesc scratchpad_md_;
   dnnl::binary primitive_;
 };
 
@@ -331,7 +331,7 @@ class MaxMinKernel final : public Kernel {
   int64_t a_elements_, b_elements_;
   bool use_dnnl_ = false;
   bool swap_ = false;
-  dnnl::memory::desc src0_md_, src1_md_, scratchpad_md_;
+  KernelDesc src0_md_, src1_md_, scratchpad_md_;
   dnnl::binary primitive_;
 };
 

@@ -325,7 +325,7 @@ class ConvKernel final : public Kernel {
   std::vector<Arg> reads_;
   Arg write_;
   Reorder reorder_;
-  memory::desc scratchpad_md_;
+  KernelDesc scratchpad_md_;
   ScratchPlan plan_;
   size_t weights_ = 0;
   dnnl::primitive primitive_;

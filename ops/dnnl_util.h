@@ -9,6 +9,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <boost/container/small_vector.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -36,7 +37,28 @@ dnnl::memory::desc plain_desc(const Dims& dims, dnnl::memory::data_type type = d
 // A memory desc with explicit strides (for transposes and slices).
 dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides);
 
-// Wraps a raw buffer (no copy) as a dnnl::memory.
+// A memory desc a kernel keeps for its lifetime, with an id no other KernelDesc made in
+// the process has (a copy keeps it: it is the same descriptor). wrap() finds the memory
+// object it made for a buffer under it by (buffer, id), without comparing descriptors:
+// that comparison was a third of wrap()'s time and 7% of a batch-1 step. Converts both
+// ways, so kernels keep their members as KernelDesc and pass them to oneDNN as they are.
+class KernelDesc {
+ public:
+  KernelDesc() = default;
+  KernelDesc(dnnl::memory::desc md);  // NOLINT: implicit, a kernel's member assigned from a desc
+  operator const dnnl::memory::desc&() const { return md_; }  // NOLINT
+  const dnnl::memory::desc& md() const { return md_; }
+  uint64_t id() const { return id_; }
+  size_t get_size() const { return md_.get_size(); }
+
+ private:
+  dnnl::memory::desc md_;
+  uint64_t id_ = 0;  // 0: a default (empty) desc
+};
+
+// Wraps a raw buffer (no copy) as a dnnl::memory: by a kernel's KernelDesc, or by a
+// descriptor made for the call (compared with the cached one's).
+dnnl::memory wrap(const KernelDesc& desc, const void* data);
 dnnl::memory wrap(const dnnl::memory::desc& md, const void* data);
 
 // One argument of a primitive call: DNNL_ARG_* and its memory.
@@ -55,6 +77,8 @@ using PrimitiveArgs = boost::container::small_vector<PrimitiveArg, 24>;
 // The args go to oneDNN's C API as they are: dnnl::primitive::execute takes a
 // std::unordered_map, several allocations a call, which at batch 1 was a tenth of a
 // small model's step.
+void execute(const dnnl::primitive& prim, const PrimitiveArgs& args, const KernelDesc& scratchpad_md,
+             void* scratchpad);
 void execute(const dnnl::primitive& prim, const PrimitiveArgs& args, const dnnl::memory::desc& scratchpad_md,
              void* scratchpad);
 
@@ -67,13 +91,13 @@ int64_t* set_primitive_time_sink(int64_t* sink);
 // `offset` is where a kernel keeps the reordered copy in its scratchpad, if it does.
 struct Reorder {
   std::optional<dnnl::reorder> primitive;
-  dnnl::memory::desc from, to, scratchpad_md;
+  KernelDesc from, to, scratchpad_md;
   size_t offset = 0;
 
   Reorder() = default;
   Reorder(const dnnl::memory::desc& from_md, const dnnl::memory::desc& to_md) : from(from_md), to(to_md) {
-    if (from == to) return;
-    const dnnl::reorder::primitive_desc pd(cpu_engine(), from, cpu_engine(), to, user_scratchpad_attr());
+    if (from_md == to_md) return;
+    const dnnl::reorder::primitive_desc pd(cpu_engine(), from_md, cpu_engine(), to_md, user_scratchpad_attr());
     scratchpad_md = pd.scratchpad_desc();
     primitive = dnnl::reorder(pd);
   }

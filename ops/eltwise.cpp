@@ -92,9 +92,9 @@ class EltwiseKernel final : public Kernel {
   }
 
  private:
-  dnnl::memory::desc md_;
+  KernelDesc md_;
   int64_t elements_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc scratchpad_md_;
   dnnl::eltwise_forward primitive_;
 };
 
@@ -120,8 +120,8 @@ class EltwiseGradKernel final : public Kernel {
   }
 
  private:
-  dnnl::memory::desc md_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc md_;
+  KernelDesc scratchpad_md_;
   dnnl::eltwise_backward primitive_;
   int forward_arg_ = DNNL_ARG_SRC;
 };

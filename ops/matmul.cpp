@@ -110,8 +110,8 @@ class MatMulKernel final : public Kernel {
  private:
   size_t dst_bytes_ = 0;
   bool use_primitive_ = false;
-  dnnl::memory::desc src_md_, weights_md_, dst_md_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc src_md_, weights_md_, dst_md_;
+  KernelDesc scratchpad_md_;
   dnnl::matmul primitive_;
 };
 
@@ -240,8 +240,8 @@ class GemmKernel final : public Kernel {
   int c_post_op_index_ = 0;  // which post-op adds C (alpha's may come first)
   Dims c_dims_;              // C padded to rank 2
   size_t scaled_c_offset_ = 0;
-  dnnl::memory::desc src_md_, weights_md_, dst_md_, c_md_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc src_md_, weights_md_, dst_md_, c_md_;
+  KernelDesc scratchpad_md_;
   dnnl::matmul primitive_;
 };
 

@@ -103,7 +103,7 @@ class MaxPoolKernel final : public Kernel {
   bool empty_;
   Dims x_, y_;
   PoolWindow window_;
-  dnnl::memory::desc src_md_, dst_md_, scratchpad_md_;
+  KernelDesc src_md_, dst_md_, scratchpad_md_;
   dnnl::pooling_forward primitive_;
 };
 
@@ -154,7 +154,7 @@ class MaxPoolGradKernel final : public Kernel {
  private:
   bool empty_, zero_windows_;
   size_t x_bytes_;
-  dnnl::memory::desc src_md_, dst_md_, workspace_md_, fwd_scratch_md_, bwd_scratch_md_;
+  KernelDesc src_md_, dst_md_, workspace_md_, fwd_scratch_md_, bwd_scratch_md_;
   ScratchPlan plan_;
   size_t fwd_scratch_ = 0, bwd_scratch_ = 0, pooled_ = 0, workspace_ = 0;
   dnnl::pooling_forward forward_;

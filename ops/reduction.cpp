@@ -250,8 +250,8 @@ class ReductionKernel final : public Kernel {
   Dims src_dims_;
   std::vector<bool> reduced_;
   int64_t dst_elements_ = 0;
-  dnnl::memory::desc src_md_, dst_md_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc src_md_, dst_md_;
+  KernelDesc scratchpad_md_;
   dnnl::reduction primitive_;
 };
 
@@ -411,8 +411,8 @@ class ReduceMaxGradKernel final : public Kernel {
   int64_t elements_;
   bool copy_;
   size_t mask_offset_ = 0, count_offset_ = 0, scratch_bytes_ = 0;
-  dnnl::memory::desc full_md_, kept_md_;
-  dnnl::memory::desc eq_scratch_md_, count_scratch_md_, route_scratch_md_;
+  KernelDesc full_md_, kept_md_;
+  KernelDesc eq_scratch_md_, count_scratch_md_, route_scratch_md_;
   dnnl::binary eq_, route_;
   dnnl::reduction count_;
 };

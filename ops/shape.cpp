@@ -129,7 +129,7 @@ class StridedCopyKernel final : public Kernel {
   Dims dims_;
   Dims strides_;
   int64_t offset_;
-  dnnl::memory::desc src_md_, dst_md_, scratchpad_md_;
+  KernelDesc src_md_, dst_md_, scratchpad_md_;
   dnnl::reorder reorder_;  // empty when the loop runs instead
 };
 
@@ -166,7 +166,7 @@ class StridedScatterKernel final : public Kernel {
   Dims dims_;
   Dims strides_;
   int64_t offset_;
-  dnnl::memory::desc src_md_, dst_md_, scratchpad_md_;
+  KernelDesc src_md_, dst_md_, scratchpad_md_;
   dnnl::reorder reorder_;  // empty when the loop runs instead
 };
 
@@ -367,7 +367,7 @@ class ConcatKernel final : public Kernel {
   std::vector<size_t> parts_;         // indices of the non-empty inputs
   std::vector<int64_t> block_elems_;  // per part: product of its dims from the axis on
   std::vector<dnnl::memory::desc> src_mds_;
-  dnnl::memory::desc dst_md_, scratchpad_md_;
+  KernelDesc dst_md_, scratchpad_md_;
   dnnl::concat concat_;  // empty when the loop runs instead
 };
 

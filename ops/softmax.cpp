@@ -97,8 +97,8 @@ class SoftmaxKernel final : public Kernel {
 
   bool empty_;
   int64_t axis_size_ = 0, inner_ = 0, elements_ = 0;
-  dnnl::memory::desc md_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc md_;
+  KernelDesc scratchpad_md_;
   dnnl::softmax_v2_forward primitive_;
 };
 
@@ -145,8 +145,8 @@ class SoftmaxGradKernel final : public Kernel {
 
  private:
   bool empty_;
-  dnnl::memory::desc md_;
-  dnnl::memory::desc scratchpad_md_;
+  KernelDesc md_;
+  KernelDesc scratchpad_md_;
   dnnl::softmax_v2_backward primitive_;
 };
 

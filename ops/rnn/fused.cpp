@@ -212,7 +212,7 @@ class RecurrentKernelBase : public Kernel {
   RnnConfig c_;
   ScratchPlan plan_;
   std::unique_ptr<Reorder> w_, r_;
-  memory::desc bias_md_, iter_md_, layer_in_md_, layer_out_md_, primitive_scratchpad_md_;
+  KernelDesc bias_md_, iter_md_, layer_in_md_, layer_out_md_, primitive_scratchpad_md_;
   size_t bias_offset_ = 0;
 };
 
@@ -264,7 +264,7 @@ class RecurrentKernel final : public RecurrentKernelBase {
  private:
   bool has_cell_;
   int num_inputs_;
-  memory::desc workspace_md_;
+  KernelDesc workspace_md_;
   size_t src_h_ = 0, dst_h_ = 0, src_c_ = 0, dst_c_ = 0;
   dnnl::primitive primitive_;
 };
@@ -363,7 +363,7 @@ class RecurrentGradKernel final : public RecurrentKernelBase {
   bool has_cell_;
   int num_inputs_;
   GradInputs at_;
-  memory::desc workspace_md_;
+  KernelDesc workspace_md_;
   std::unique_ptr<Reorder> dw_, dr_;
   size_t reorder_pad_ = 0, diff_bias_ = 0, diff_sequence_ = 0;
   size_t src_h_ = 0, dst_h_ = 0, diff_dst_h_ = 0, diff_src_h_ = 0;

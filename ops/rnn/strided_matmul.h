@@ -37,7 +37,7 @@ class StridedMatmul {
  private:
   static dnnl::memory::desc desc(View v) { return strided_desc({v.rows, v.cols}, {v.row_stride, v.col_stride}); }
 
-  dnnl::memory::desc a_, b_, c_, pad_;
+  KernelDesc a_, b_, c_, pad_;
   dnnl::matmul primitive_;
 };
 

@@ -49,5 +49,36 @@ TEST(Wrap, EvictedPairsAreWrappedAgainCorrectly) {
     EXPECT_EQ(wrap(md, buffers.data() + 16 * b).get_data_handle(), buffers.data() + 16 * b);
 }
 
+// A kernel's fixed descriptors are found by id: each id keeps its own descriptor, so one
+// buffer under two KernelDescs (a matrix and its transpose) gets two memories, each with
+// its desc, and a copy of a KernelDesc is the same descriptor.
+TEST(Wrap, KernelDescsAreFoundByIdAndKeepTheirOwnDescriptor) {
+  std::vector<float> buffer(6);
+  const KernelDesc matrix = plain_desc({2, 3});
+  const KernelDesc transposed = strided_desc({3, 2}, {1, 3});
+  EXPECT_NE(matrix.id(), transposed.id());
+  const dnnl::memory as_matrix = wrap(matrix, buffer.data());
+  const dnnl::memory as_transposed = wrap(transposed, buffer.data());
+  EXPECT_NE(as_matrix.get(), as_transposed.get());
+  EXPECT_TRUE(as_matrix.get_desc() == matrix.md());
+  EXPECT_TRUE(as_transposed.get_desc() == transposed.md());
+  EXPECT_EQ(as_transposed.get_data_handle(), buffer.data());
+  EXPECT_EQ(wrap(matrix, buffer.data()).get(), as_matrix.get());  // cached
+
+  const KernelDesc copy = matrix;
+  EXPECT_EQ(copy.id(), matrix.id());
+  EXPECT_EQ(wrap(copy, buffer.data()).get(), as_matrix.get());
+
+  // A new KernelDesc, even with the same descriptor, has a new id: its memory is its own,
+  // and correct.
+  const KernelDesc again = plain_desc({2, 3});
+  EXPECT_NE(again.id(), matrix.id());
+  const dnnl::memory as_again = wrap(again, buffer.data());
+  EXPECT_TRUE(as_again.get_desc() == again.md());
+  EXPECT_EQ(as_again.get_data_handle(), buffer.data());
+  // The same buffer and descriptor without an id is a separate entry, compared by descriptor.
+  EXPECT_TRUE(wrap(plain_desc({2, 3}), buffer.data()).get_desc() == matrix.md());
+}
+
 }  // namespace
 }  // namespace graphrun
