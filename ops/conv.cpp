@@ -317,7 +317,7 @@ class ConvKernel final : public Kernel {
  private:
   struct Arg {
     int arg = 0;
-    memory::desc md;
+    KernelDesc md;
   };
   Pass pass_;
   bool empty_;

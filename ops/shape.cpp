@@ -335,7 +335,7 @@ class ConcatKernel final : public Kernel {
       return;  // the loop handles it
     dst_md_ = plain_desc(out);
     const dnnl::concat::primitive_desc pd(dst_md_, axis_, src_mds, cpu_engine(), user_scratchpad_attr());
-    src_mds_ = std::move(src_mds);
+    src_mds_.assign(src_mds.begin(), src_mds.end());
     scratchpad_md_ = pd.scratchpad_desc();
     concat_ = dnnl::concat(pd);
   }
@@ -366,7 +366,7 @@ class ConcatKernel final : public Kernel {
   int64_t outer_ = 0;                 // product of the dims before the axis
   std::vector<size_t> parts_;         // indices of the non-empty inputs
   std::vector<int64_t> block_elems_;  // per part: product of its dims from the axis on
-  std::vector<dnnl::memory::desc> src_mds_;
+  std::vector<KernelDesc> src_mds_;
   KernelDesc dst_md_, scratchpad_md_;
   dnnl::concat concat_;  // empty when the loop runs instead
 };

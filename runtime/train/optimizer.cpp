@@ -143,9 +143,6 @@ Optimizer::Optimizer(OptimizerConfig config, std::vector<Dims> parameter_shapes)
   }
   chunk_sums_.resize(chunks_.size());
   row_sums_.resize(shapes_.size());
-  step_params_.resize(shapes_.size());
-  step_slot1_.resize(shapes_.size(), nullptr);
-  step_slot2_.resize(shapes_.size(), nullptr);
   step_scales_.resize(shapes_.size());
   clip_sums_.resize(shapes_.size());
   int64_t total = 0;
@@ -158,19 +155,12 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
   if (params.size() != count || grads.size() != count)
     throw Error(fmt::format("optimizer: expected {} parameters and gradients, got {} and {}", count, params.size(),
                             grads.size()));
-  // Members, so that a small model's update does not allocate every step.
-  std::vector<float*>& p = step_params_;
-  std::vector<float*>& s1 = step_slot1_;
-  std::vector<float*>& s2 = step_slot2_;
   for (size_t i = 0; i < count; ++i) {
     check_same_type(params[i], shapes_[i], "parameter", i);
     if (grads[i].has_rows())
       check_rows(grads[i], shapes_[i], i);
     else
       check_same_type(grads[i].dense, shapes_[i], "gradient", i);
-    p[i] = params[i].data<float>();
-    if (!slot1_.empty()) s1[i] = slot1_[i].data<float>();
-    if (!slot2_.empty()) s2[i] = slot2_[i].data<float>();
   }
   for (size_t i = 0; i < count; ++i)
     if (grads[i].has_rows()) sum_rows(i, grads[i]);
@@ -199,10 +189,11 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
   if (clipping) {
     for_each_chunk([&](size_t k, const Chunk& ch) {
       GradientBlocks g = blocks_of(ch.tensor, ch.begin);
+      const float* p = params[ch.tensor].data<float>();
       optimizer_math::SumOfSquares sum;  // blocks are multiples of 8 elements: the same sum as one add()
       for (int64_t b = ch.begin; b < ch.end; b += kBlockElements) {
         const int64_t n = std::min(kBlockElements, ch.end - b);
-        sum.add(g.block(b, n), p[ch.tensor] + b, wd, n);
+        sum.add(g.block(b, n), p + b, wd, n);
       }
       chunk_sums_[k] = sum.total();
     });
@@ -249,16 +240,19 @@ std::optional<size_t> Optimizer::apply(std::vector<Tensor>& params, const std::v
 
   for_each_chunk([&](size_t, const Chunk& ch) {
     const size_t i = ch.tensor;
+    float* p = params[i].data<float>();
+    float* s1 = slot1_.empty() ? nullptr : slot1_[i].data<float>();
+    float* s2 = slot2_.empty() ? nullptr : slot2_[i].data<float>();
     GradientBlocks blocks = blocks_of(i, ch.begin);
     for (int64_t b = ch.begin; b < ch.end; b += kBlockElements) {
       const int64_t n = std::min(kBlockElements, ch.end - b);
       const float* g = blocks.block(b, n);
       if (adam)
-        optimizer_math::adam(p[i] + b, s1[i] + b, s2[i] + b, g, n, adam_step, wd, scale[i]);
+        optimizer_math::adam(p + b, s1 + b, s2 + b, g, n, adam_step, wd, scale[i]);
       else if (velocity)
-        optimizer_math::sgd_momentum(p[i] + b, s1[i] + b, g, n, c.learning_rate, c.momentum, c.nesterov, wd, scale[i]);
+        optimizer_math::sgd_momentum(p + b, s1 + b, g, n, c.learning_rate, c.momentum, c.nesterov, wd, scale[i]);
       else
-        optimizer_math::sgd(p[i] + b, g, n, c.learning_rate, wd, scale[i]);
+        optimizer_math::sgd(p + b, g, n, c.learning_rate, wd, scale[i]);
     }
   });
   iterations_ = t;

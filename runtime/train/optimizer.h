@@ -167,8 +167,7 @@ class Optimizer {
   std::vector<Tensor> slot1_;       // SGD velocity (momentum > 0) or Adam m
   std::vector<Tensor> slot2_;       // Adam v
   std::vector<RowSums> row_sums_;   // by parameter; used for gradients given as rows
-  // apply()'s per-tensor working values, by parameter: members so that an update allocates nothing.
-  std::vector<float*> step_params_, step_slot1_, step_slot2_;
+  // apply()'s per-tensor clip scales, by parameter: a member so that an update allocates nothing.
   std::vector<float> step_scales_;
   std::vector<double> clip_sums_;  // per-tensor sums of squares, when clipping
   int64_t iterations_ = 0;

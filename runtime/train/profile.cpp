@@ -20,6 +20,17 @@ namespace {
 struct Counters {
   int64_t minor_faults = 0;
   AllocationCount allocations;
+
+  Counters operator-(const Counters& o) const {
+    return {minor_faults - o.minor_faults,
+            {allocations.buffers - o.allocations.buffers, allocations.bytes - o.allocations.bytes}};
+  }
+  Counters& operator+=(const Counters& o) {
+    minor_faults += o.minor_faults;
+    allocations.buffers += o.allocations.buffers;
+    allocations.bytes += o.allocations.bytes;
+    return *this;
+  }
 };
 
 Counters counters_now() {
@@ -169,25 +180,18 @@ TrainingProfile profile_steps(StepDriver& driver, const ProfileOptions& options)
         profile.record({kUpdate, end - static_cast<int64_t>(update * 1e9), end, 0, profile_thread_id()});
         profiled_ns += end - start;
       }
-      const Counters profiled_after = counters_now();
-      profiled_counts.minor_faults += profiled_after.minor_faults - profiled_before.minor_faults;
-      profiled_counts.allocations.buffers += profiled_after.allocations.buffers - profiled_before.allocations.buffers;
-      profiled_counts.allocations.bytes += profiled_after.allocations.bytes - profiled_before.allocations.bytes;
+      profiled_counts += counters_now() - profiled_before;
     }
   }
-  const Counters after = counters_now();
-  const int64_t minor_faults = after.minor_faults - before.minor_faults - profiled_counts.minor_faults;
-  AllocationCount allocations;
-  allocations.buffers = after.allocations.buffers - before.allocations.buffers - profiled_counts.allocations.buffers;
-  allocations.bytes = after.allocations.bytes - before.allocations.bytes - profiled_counts.allocations.bytes;
+  const Counters plain = counters_now() - before - profiled_counts;
   std::sort(step_seconds.begin(), step_seconds.end());
   const size_t mid = step_seconds.size() / 2;
   result.step_seconds = step_seconds.size() % 2 ? step_seconds[mid] : (step_seconds[mid - 1] + step_seconds[mid]) / 2;
   result.samples_per_second = static_cast<double>(result.batch_size) / result.step_seconds;
   result.update_seconds = update_seconds / options.steps;
-  result.minor_faults_per_step = static_cast<double>(minor_faults) / options.steps;
-  result.buffer_allocations_per_step = static_cast<double>(allocations.buffers) / options.steps;
-  result.allocated_bytes_per_step = static_cast<double>(allocations.bytes) / options.steps;
+  result.minor_faults_per_step = static_cast<double>(plain.minor_faults) / options.steps;
+  result.buffer_allocations_per_step = static_cast<double>(plain.allocations.buffers) / options.steps;
+  result.allocated_bytes_per_step = static_cast<double>(plain.allocations.bytes) / options.steps;
 
   if (options.profiled_steps > 0) {
     std::vector<StepTiming> timings = profile.take();
