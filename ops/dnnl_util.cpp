@@ -1,9 +1,13 @@
 #include "ops/dnnl_util.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 
 namespace graphrun {
 namespace {
@@ -147,6 +151,31 @@ int64_t* set_primitive_time_sink(int64_t* sink) {
   int64_t* previous = primitive_time_sink;
   primitive_time_sink = sink;
   return previous;
+}
+
+void run_side_by_side(const void* work, void (*call)(const void* work, int index)) {
+  if (omp_get_max_threads() < 2) {
+    call(work, 0);
+    call(work, 1);
+    return;
+  }
+  int64_t* const caller_sink = primitive_time_sink;
+  std::array<int64_t, 2> primitive_ns{};
+  std::array<std::exception_ptr, 2> error;
+#pragma omp parallel num_threads(2)
+  {
+    const int i = omp_get_thread_num();
+    int64_t* const thread_sink = set_primitive_time_sink(caller_sink ? &primitive_ns[static_cast<size_t>(i)] : nullptr);
+    try {
+      call(work, i);
+    } catch (...) {
+      error[static_cast<size_t>(i)] = std::current_exception();
+    }
+    set_primitive_time_sink(thread_sink);
+  }
+  if (caller_sink) *caller_sink += std::max(primitive_ns[0], primitive_ns[1]);
+  for (const std::exception_ptr& e : error)
+    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace graphrun

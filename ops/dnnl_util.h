@@ -86,6 +86,17 @@ void execute(const dnnl::primitive& prim, const PrimitiveArgs& args, const dnnl:
 // time, nullptr for none (the default). Returns the previous sink.
 int64_t* set_primitive_time_sink(int64_t* sink);
 
+// Runs work(0) and work(1) at once, one OpenMP thread each, when the calling thread's team
+// has two threads or more; else one after the other. oneDNN runs a primitive called inside
+// the pair on its thread alone (it does not nest teams). An exception thrown by either is
+// rethrown once both are done. Profiled, the pair adds the longer of its two threads'
+// primitive times to the caller's sink.
+template <typename Work>
+void run_side_by_side(const Work& work) {
+  run_side_by_side(&work, [](const void* w, int i) { (*static_cast<const Work*>(w))(i); });
+}
+void run_side_by_side(const void* work, void (*call)(const void* work, int index));
+
 // A reorder between two layouts of the same tensor (a user's plain weights and the
 // layout a primitive chose), created once; needed() is false when they are equal.
 // `offset` is where a kernel keeps the reordered copy in its scratchpad, if it does.

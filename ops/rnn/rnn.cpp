@@ -270,12 +270,23 @@ RnnConfig node_config(const RecurrentSpec& spec, const pb::Node& attrs, const st
   return c;
 }
 
+// Whether a fused bidirectional layer runs its directions side by side: at this batch size
+// when it is known, else the batch sizes that do (the rule depends on N).
+std::string side_by_side_note(RnnConfig c) {
+  if (c.D != 2) return "";
+  if (c.N >= 0) return directions_side_by_side(c) ? ", directions side by side" : "";
+  c.N = 1;
+  const int64_t largest = (kParallelElements - 1) / c.step_gate_elements();
+  return largest >= 1 ? fmt::format(", directions side by side up to batch {}", largest) : "";
+}
+
 // The note `graphrun check` prints: which path a node takes and why.
 std::string recurrent_note(const RecurrentSpec& spec, const Node& node, const std::vector<TensorType>& inputs) {
   const RnnConfig c = node_config(spec, node.def, inputs);
   const PathChoice choice = choose_recurrent_path(c);
   if (choice.path == RecurrentPath::fused)
-    return std::string("fused oneDNN ") + (c.cell == Cell::gru_reset_after ? "GRU (linear-before-reset)" : spec.name);
+    return std::string("fused oneDNN ") + (c.cell == Cell::gru_reset_after ? "GRU (linear-before-reset)" : spec.name) +
+           side_by_side_note(c);
   return "step-wise: " + choice.reason + " (oneDNN's fused RNN has neither masking nor dropout)";
 }
 

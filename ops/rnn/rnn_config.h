@@ -92,6 +92,10 @@ StepLayout step_layout(const RnnConfig& c);
 // A float pointer `offset` bytes into a scratchpad.
 inline float* at(void* base, size_t offset) { return reinterpret_cast<float*>(static_cast<std::byte*>(base) + offset); }
 
+// Whether the fused path runs a bidirectional layer's directions as two primitives side by
+// side, one thread each: when one time step is too small for a team (kParallelElements).
+bool directions_side_by_side(const RnnConfig& c);
+
 // The fused oneDNN path (fused.cpp). `num_float_inputs` counts the inputs before the token ids.
 // The workspace length in floats; throws dnnl::error when oneDNN rejects the layer.
 int64_t fused_workspace_floats(const RnnConfig& c);

@@ -280,6 +280,124 @@ void recurrent_gradients_with_unused_outputs() {
 }
 
 // ---------------------------------------------------------------------------
+// A bidirectional fused layer runs as oneDNN's bidirectional primitive, or, when a time step
+// is too small for a team, as two one-direction primitives side by side. Either way it is
+// two one-direction layers to the bit: Y, Y_h, Y_c are theirs side by side (forward first)
+// and its gradients theirs (dX their sum). So the rule can move a layer between the two
+// without changing a result.
+
+// Direction d's half of a tensor whose last dim is 2H ([N, 2H], [N, T, 2H]).
+Tensor direction_columns(const Tensor& t, int64_t d) {
+  Dims dims = t.dims();
+  const int64_t width = dims.back(), H = width / 2, rows = t.num_elements() / width;
+  dims.back() = H;
+  Tensor out(DType::f32, dims);
+  for (int64_t i = 0; i < rows; ++i)
+    std::memcpy(out.data<float>() + i * H, t.data<float>() + i * width + d * H, sizeof(float) * static_cast<size_t>(H));
+  return out;
+}
+
+// Direction d's slice of a bidirectional weight [2, ...].
+Tensor direction_weights(const Tensor& t, int64_t d) {
+  const Dims dims(t.dims().begin() + 1, t.dims().end());
+  Tensor out(DType::f32, dims);
+  const int64_t n = out.num_elements();
+  std::memcpy(out.data<float>(), t.data<float>() + d * n, sizeof(float) * static_cast<size_t>(n));
+  return out;
+}
+
+void expect_bitwise_equal(const Tensor& actual, const Tensor& expected, const std::string& what) {
+  ASSERT_EQ(actual.dims(), expected.dims()) << what;
+  EXPECT_EQ(std::memcmp(actual.raw_data(), expected.raw_data(), actual.num_bytes()), 0) << what;
+}
+
+// Runs the bidirectional layer with `threads` OpenMP threads and each direction as its own
+// layer on one thread (as the executor runs a layer below a team's size), forward and backward.
+void expect_bidirectional_is_two_directions(const Variant& v, int64_t N, bool return_sequences, int threads,
+                                            std::mt19937& rng) {
+  const int64_t T = 3, C = 4, H = 64;
+  const std::string grad_op = std::string(v.op) + "Grad";
+  const size_t states = v.has_cell ? 2 : 1;  // Y_h [, Y_c]: also the initial states' count
+  const std::vector<Tensor> in = make_inputs(v, N, T, C, H, true, true, rng);
+  const pb::Node bi_attrs = rnn_attrs(H, "BIDIRECTIONAL", return_sequences, v.reset_after);
+  const int saved_threads = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  const std::vector<Tensor> bi = run_kernel(v.op, bi_attrs, in);
+  // Gradients of Y and the final states, random.
+  std::vector<Tensor> diffs;
+  for (size_t k = 0; k <= states; ++k) diffs.push_back(random_floats(bi[k].dims(), rng));
+  auto grad_inputs = [&](const std::vector<Tensor>& x_w_r_b, const std::vector<Tensor>& forward,
+                         const std::vector<Tensor>& output_diffs, const std::vector<Tensor>& initial) {
+    std::vector<Tensor> g = x_w_r_b;
+    g.insert(g.end(), forward.begin(), forward.end());  // Y, Y_h [, Y_c], workspace
+    g.insert(g.end(), output_diffs.begin(), output_diffs.end());
+    g.insert(g.end(), initial.begin(), initial.end());
+    return g;
+  };
+  const std::vector<Tensor> bi_initial(in.begin() + 4, in.end());
+  const std::vector<Tensor> bi_grads =
+      run_kernel(grad_op, bi_attrs, grad_inputs({in.begin(), in.begin() + 4}, bi, diffs, bi_initial));
+
+  omp_set_num_threads(1);
+  Tensor dx_sum(DType::f32, in[0].dims());
+  for (int64_t d = 0; d < 2; ++d) {
+    SCOPED_TRACE(d == 0 ? "forward direction" : "reverse direction");
+    const pb::Node attrs = rnn_attrs(H, d == 0 ? "FORWARD" : "REVERSE", return_sequences, v.reset_after);
+    std::vector<Tensor> x_w_r_b = {in[0], direction_weights(in[1], d), direction_weights(in[2], d),
+                                   direction_weights(in[3], d)};
+    std::vector<Tensor> initial, output_diffs;
+    for (size_t k = 4; k < in.size(); ++k) initial.push_back(direction_columns(in[k], d));
+    for (const Tensor& diff : diffs) output_diffs.push_back(direction_columns(diff, d));
+    std::vector<Tensor> one_in = x_w_r_b;
+    one_in.insert(one_in.end(), initial.begin(), initial.end());
+    const std::vector<Tensor> one = run_kernel(v.op, attrs, one_in);
+    for (size_t k = 0; k <= states; ++k) expect_bitwise_equal(direction_columns(bi[k], d), one[k], "output " + std::to_string(k));
+    const std::vector<Tensor> grads = run_kernel(grad_op, attrs, grad_inputs(x_w_r_b, one, output_diffs, initial));
+    for (size_t k = 1; k <= 3; ++k)
+      expect_bitwise_equal(direction_weights(bi_grads[k], d), grads[k], "gradient " + std::to_string(k));
+    for (size_t k = 4; k < grads.size(); ++k)
+      expect_bitwise_equal(direction_columns(bi_grads[k], d), grads[k], "initial state gradient " + std::to_string(k));
+    for (int64_t i = 0; i < dx_sum.num_elements(); ++i)
+      dx_sum.data<float>()[i] = d == 0 ? grads[0].data<float>()[i] : dx_sum.data<float>()[i] + grads[0].data<float>()[i];
+  }
+  expect_bitwise_equal(bi_grads[0], dx_sum, "dX");
+  omp_set_num_threads(saved_threads);
+}
+
+rnn::RnnConfig bidirectional_config(const Variant& v, int64_t N, int64_t H) {
+  rnn::RnnConfig c;
+  c.cell = v.has_cell ? rnn::Cell::lstm : v.gates == 1 ? rnn::Cell::rnn : rnn::Cell::gru_reset_before;
+  c.N = N;
+  c.T = 3;
+  c.C = 4;
+  c.H = H;
+  c.D = 2;
+  return c;
+}
+
+TEST(RecurrentFused, DirectionsSideBySideAreTwoOneDirectionLayers) {
+  std::mt19937 rng(47);
+  for (const Variant& v : kVariants)
+    for (bool return_sequences : {true, false})
+      for (int threads : {2, 1}) {  // at once, and one after the other
+        SCOPED_TRACE(v.name() + (return_sequences ? " sequences" : " last") + " threads " + std::to_string(threads));
+        ASSERT_TRUE(rnn::directions_side_by_side(bidirectional_config(v, 5, 64)));
+        expect_bidirectional_is_two_directions(v, 5, return_sequences, threads, rng);
+      }
+}
+
+TEST(RecurrentFused, BidirectionalPrimitiveIsTwoOneDirectionLayers) {
+  std::mt19937 rng(48);
+  for (const Variant& v : kVariants)
+    for (bool return_sequences : {true, false}) {
+      SCOPED_TRACE(v.name() + (return_sequences ? " sequences" : " last"));
+      const int64_t N = 512;  // 512 x 2 x G x 64 >= 64K: one primitive
+      ASSERT_FALSE(rnn::directions_side_by_side(bidirectional_config(v, N, 64)));
+      expect_bidirectional_is_two_directions(v, N, return_sequences, 1, rng);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The step-wise path: masking (a trailing int64 token-id input, mask = id != 0) and
 // dropout / recurrent_dropout in training, against the reference in every variant.
 
@@ -600,6 +718,16 @@ TEST(RecurrentStepwise, Note) {
   const std::vector<TensorType> lstm = {f32({8, 7, 5}), f32({5, 8}), f32({2, 8}), f32({8})};
   EXPECT_EQ(note("LSTM", rnn_attrs(2), lstm), "fused oneDNN LSTM");
   EXPECT_EQ(note("GRU", rnn_attrs(2, "FORWARD", true, true), {}), "fused oneDNN GRU (linear-before-reset)");
+  // Bidirectional: whether the directions run side by side depends on the batch.
+  const std::vector<TensorType> bi = {f32({-1, 7, 5}), f32({2, 5, 400}), f32({2, 100, 400}), f32({2, 400})};
+  EXPECT_EQ(note("LSTM", rnn_attrs(100, "BIDIRECTIONAL"), bi), "fused oneDNN LSTM, directions side by side up to batch 81");
+  std::vector<TensorType> batch = bi;
+  batch[0] = f32({81, 7, 5});
+  EXPECT_EQ(note("LSTM", rnn_attrs(100, "BIDIRECTIONAL"), batch), "fused oneDNN LSTM, directions side by side");
+  batch[0] = f32({82, 7, 5});
+  EXPECT_EQ(note("LSTM", rnn_attrs(100, "BIDIRECTIONAL"), batch), "fused oneDNN LSTM");
+  const std::vector<TensorType> wide = {f32({-1, 7, 5}), f32({2, 5, 40000}), f32({2, 10000, 40000}), f32({2, 40000})};
+  EXPECT_EQ(note("LSTM", rnn_attrs(10000, "BIDIRECTIONAL"), wide), "fused oneDNN LSTM");
   std::vector<TensorType> masked = lstm;
   masked.push_back({DType::i64, {8, 7}});
   EXPECT_EQ(note("LSTM", dropout_attrs(2, "FORWARD", true, false, 0.f, 0.1f), masked),
