@@ -433,10 +433,21 @@ void run_parts(size_t parts, const Fn& fn) {
     run_side_by_side([&](int i) { fn(static_cast<size_t>(i)); });
 }
 
-// The parallel work of a layer: one time step of all directions when one primitive runs
-// them (it synchronises its team at every step); two whole directions side by side.
+// A primitive's time step is worth an OpenMP team from this many multiply-adds in its
+// recurrent matmul (N x H x G*H), although its gate elements are fewer than the executor's
+// 64K: a one-direction LSTM forward + backward, team kept warm, two cores, length 10, took
+// 0.60x-0.84x the one-thread time from 256K (widths 32-256, batch 1-64) and 0.94x-1.33x
+// below it, 160K and less (Emojifier V2's two LSTMs, 2M, went 6.1 -> 3.5 ms a step).
+constexpr int64_t kTeamStepMultiplyAdds = 256 * 1024;
+
+// The work the executor weighs (Kernel::parallel_work, against kParallelElements): one
+// primitive synchronises its team at every time step, so one step's gate elements, reported
+// as large enough when its recurrent matmul is; two directions side by side have no barrier
+// between them, so their whole sequences.
 int64_t layer_parallel_work(const RnnConfig& L) {
-  return directions_side_by_side(L) ? L.N * L.T * L.DH() * L.gates() : L.step_gate_elements();
+  if (directions_side_by_side(L)) return L.N * L.T * L.DH() * L.gates();
+  const int64_t step = L.step_gate_elements();
+  return step * L.H >= kTeamStepMultiplyAdds ? std::max(step, kParallelElements) : step;
 }
 
 class RecurrentKernel final : public Kernel {

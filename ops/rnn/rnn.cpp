@@ -97,7 +97,9 @@ constexpr RecurrentSpec kRecurrentOps[] = {
      "and concatenates features (forward first, D=2), as Keras Bidirectional(merge_mode='concat'). Outputs Y "
      "([N,T,D*H] with return_sequences, else [N,D*H]), Y_h [N,D*H] (final states; reverse's is after t=0) and the "
      "workspace (oneDNN's forward-training workspace, then the output sequence when return_sequences is false; read "
-     "only by RNNGrad). oneDNN vanilla_rnn.",
+     "only by RNNGrad). oneDNN vanilla_rnn. A bidirectional layer (of any of the three ops) whose time step, N x 2 x "
+     "gates x H, is below 64K elements runs as two one-direction primitives side by side, one thread each, with the "
+     "same result to the bit (the workspace then holds both primitives' workspaces).",
      "Backward of RNN on oneDNN vanilla_rnn_backward: inputs X, W, R, B, Y, Y_h, workspace, dY, dY_h, optional "
      "initial_h; outputs dX, dW, dR, dB, d initial_h (zeros initial state when absent). May overwrite the "
      "workspace."},
