@@ -78,6 +78,35 @@ output: "y"
   }
 }
 
+// A fused layer's step whose recurrent matmul does 256K multiply-adds or more is worth a team
+// although its gate elements are fewer than 64K: Emojifier V2's LSTM(128) at batch 32 (16K
+// elements, 2M multiply-adds); the step-wise kernels' own loops still count elements. Two
+// directions side by side have no barrier between them: their whole sequences count.
+TEST(Plan, RecurrentStepsWorthATeam) {
+  auto model = [](const std::string& recurrent, int64_t directions) {
+    const std::string lead = directions == 2 ? "2, " : "";
+    return R"(version: 1
+input { name: "x" shape: [-1, 10, 32] }
+parameter { name: "W" shape: [)" + lead + R"(32, 512] init { zeros {} } }
+parameter { name: "R" shape: [)" + lead + R"(128, 512] init { zeros {} } }
+parameter { name: "B" shape: [)" + lead + R"(512] init { zeros {} } }
+node { name: "lstm" op: "LSTM" input: ["x", "W", "R", "B"] output: ["y", "h", "c", "ws"] recurrent { hidden_size: 128 )" +
+           recurrent + R"( } }
+output: "y"
+)";
+  };
+  auto work = [](const std::string& text, int64_t batch) {
+    const auto plan = compile(text, {{DType::f32, {batch, 10, 32}}});
+    return plan->steps().at(0).work_elements;
+  };
+  EXPECT_EQ(work(model("", 1), 32), kLargeStepElements);  // 32 x 128 x 512 = 2M multiply-adds
+  EXPECT_EQ(work(model("", 1), 4), kLargeStepElements);  // 4 x 128 x 512 = 256K
+  EXPECT_EQ(work(model("", 1), 3), 3 * 512);               // 192K: one thread
+  EXPECT_EQ(work(model("", 1), 1), 512);
+  EXPECT_EQ(work(model("recurrent_dropout: 0.1", 1), 32), 32 * 512);  // step-wise: elements
+  EXPECT_EQ(work(model("direction: BIDIRECTIONAL", 2), 32), 32 * 10 * 2 * 512);  // side by side
+}
+
 // A run's outputs reuse the buffers of an earlier run that nobody holds any more,
 // and never those of outputs a caller still has.
 TEST(Plan, RecyclesFetchedBuffersNobodyHolds) {
