@@ -10,7 +10,7 @@
 //
 // Layouts: Keras' W [C, G*H] is oneDNN's ldigo [1, D, C, G, H], R likewise, B is ldgo
 // [1, D, G, H]: same bytes, no copy; a part of one direction takes its direction's slice.
-// oneDNN may pick other weight layouts (`any`; backward wants ldigo), so kernels reorder into
+// oneDNN may pick other weight layouts (`any`; backward wants ldgoi), so kernels reorder into
 // the scratchpad as the primitive desc asks. States are ldnc [1, D, N, H] in oneDNN; ours
 // are [N, D*H], so they are copied (N*H floats). Sequences [N, T, D*H] are the primitive's
 // ntc with the layer's row D*H as stride, so a part reads and writes its columns in place.
@@ -20,10 +20,11 @@
 // return_sequences is false (backward needs it). oneDNN documents the workspace as invalid
 // after the backward pass, so the Grad kernel may overwrite it: it must be its only reader.
 #include <algorithm>
-#include <array>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <type_traits>
+#include <vector>
 
 #include "graphrun/error.h"
 #include "ops/dnnl_util.h"
@@ -157,7 +158,7 @@ struct WorkspaceLayout {
 WorkspaceLayout workspace_layout(const RnnConfig& L, const std::vector<size_t>& part_bytes) {
   WorkspaceLayout w;
   for (size_t bytes : part_bytes) {
-    w.total = (w.total + 15) / 16 * 16;  // a second part's workspace on 64 bytes, as oneDNN's own
+    w.total = (w.total + 15) / 16 * 16;  // a second part's workspace on a 64-byte boundary
     w.part_offsets.push_back(w.total);
     w.total += static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
   }
