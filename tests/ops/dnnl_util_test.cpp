@@ -1,8 +1,15 @@
-// wrap(): a buffer under a descriptor as a dnnl::memory, cached per thread.
+// wrap(): a buffer under a descriptor as a dnnl::memory, cached per thread; run_side_by_side():
+// two pieces of work at once.
 #include "ops/dnnl_util.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace graphrun {
@@ -78,6 +85,59 @@ TEST(Wrap, KernelDescsAreFoundByIdAndKeepTheirOwnDescriptor) {
   EXPECT_EQ(as_again.get_data_handle(), buffer.data());
   // The same buffer and descriptor without an id is a separate entry, compared by descriptor.
   EXPECT_TRUE(wrap(plain_desc({2, 3}), buffer.data()).get_desc() == matrix.md());
+}
+
+// With a team of two, the two pieces run at once on two threads; with one thread, one after
+// the other on the caller's. Either way both run, and an exception in one comes out after both.
+TEST(SideBySide, RunsBothAtOnceWithATeamAndRethrows) {
+  const int saved = omp_get_max_threads();
+  for (int threads : {2, 1}) {
+    SCOPED_TRACE(threads);
+    omp_set_num_threads(threads);
+    std::array<std::thread::id, 2> ran_on{};
+    run_side_by_side([&](int i) { ran_on[static_cast<size_t>(i)] = std::this_thread::get_id(); });
+    EXPECT_NE(ran_on[0], std::thread::id());
+    EXPECT_NE(ran_on[1], std::thread::id());
+    EXPECT_EQ(ran_on[0] != ran_on[1], threads == 2);
+    std::array<bool, 2> done{};
+    EXPECT_THROW(run_side_by_side([&](int i) {
+                   done[static_cast<size_t>(i)] = true;
+                   if (i == 1) throw std::runtime_error("second");
+                 }),
+                 std::runtime_error);
+    EXPECT_TRUE(done[0] && done[1]);
+  }
+  omp_set_num_threads(saved);
+}
+
+// Profiled, primitives inside the pair add to the caller's sink (the longer thread's time),
+// not to whatever sink the team's other thread has; without a sink nothing is timed.
+TEST(SideBySide, PrimitiveTimeGoesToTheCallersSink) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  const dnnl::memory::desc matrix = plain_desc({64, 64});
+  const dnnl::memory::desc transposed = strided_desc({64, 64}, {1, 64});
+  const Reorder reorder(matrix, transposed);
+  std::array<std::vector<float>, 2> from{std::vector<float>(64 * 64, 1.f), std::vector<float>(64 * 64, 2.f)};
+  std::array<std::vector<float>, 2> to{std::vector<float>(64 * 64), std::vector<float>(64 * 64)};
+  const size_t pad_bytes = std::max<size_t>(reorder.scratchpad_md.get_size(), 1);
+  auto both = [&] {
+    run_side_by_side([&](int i) {
+      const auto k = static_cast<size_t>(i);
+      std::vector<std::byte> own_pad(pad_bytes);  // each thread its own scratchpad
+      reorder.run(from[k].data(), to[k].data(), own_pad.data());
+    });
+  };
+  int64_t sink = 0;
+  int64_t* previous = set_primitive_time_sink(&sink);
+  both();
+  set_primitive_time_sink(previous);
+  EXPECT_GT(sink, 0);
+  EXPECT_EQ(to[1][65], 2.f);  // the work ran
+  const int64_t after = sink;
+  both();  // no sink set: nothing added
+  EXPECT_EQ(sink, after);
+  omp_set_num_threads(saved);
 }
 
 }  // namespace
