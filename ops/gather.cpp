@@ -111,12 +111,18 @@ class GatherKernel final : public Kernel {
     // Output slice k = (o, j) copies data slice (o, indices[j]); the slices are independent,
     // so a large lookup (a batch of sequences' embeddings) splits over the team.
     const int64_t slices = layout_.outer * layout_.num_indices;
+    if (slices == 0) return;
     for_each_range(slices * layout_.inner >= kParallelElements, slices, [&](int64_t begin, int64_t end) {
+      // (o, j) of slice k, stepped along with k: one division per range, not two per slice.
+      int64_t o = begin / layout_.num_indices, j = begin % layout_.num_indices;
       for (int64_t k = begin; k < end; ++k) {
-        const int64_t o = k / layout_.num_indices, j = k % layout_.num_indices;
         const int64_t from = o * layout_.axis_size + layout_.row(indices[j]);
         std::memcpy(out + static_cast<size_t>(k) * row_bytes_, data + static_cast<size_t>(from) * row_bytes_,
                     row_bytes_);
+        if (++j == layout_.num_indices) {
+          j = 0;
+          ++o;
+        }
       }
     });
   }
