@@ -21,6 +21,7 @@
 // after the backward pass, so the Grad kernel may overwrite it: it must be its only reader.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -32,7 +33,12 @@
 
 namespace graphrun::rnn {
 
-bool directions_side_by_side(const RnnConfig& c) { return c.D == 2 && c.step_gate_elements() < kParallelElements; }
+int64_t largest_side_by_side_batch(const RnnConfig& c) {
+  const int64_t per_row = c.D * c.gates() * c.H;  // one time step's gate elements per sequence
+  return per_row > 0 ? (kParallelElements - 1) / per_row : std::numeric_limits<int64_t>::max();
+}
+
+bool directions_side_by_side(const RnnConfig& c) { return c.D == 2 && c.N <= largest_side_by_side_batch(c); }
 
 namespace {
 

@@ -274,11 +274,10 @@ RnnConfig node_config(const RecurrentSpec& spec, const pb::Node& attrs, const st
 
 // Whether a fused bidirectional layer runs its directions side by side: at this batch size
 // when it is known, else the batch sizes that do (the rule depends on N).
-std::string side_by_side_note(RnnConfig c) {
+std::string side_by_side_note(const RnnConfig& c) {
   if (c.D != 2) return "";
   if (c.N >= 0) return directions_side_by_side(c) ? ", directions side by side" : "";
-  c.N = 1;
-  const int64_t largest = (kParallelElements - 1) / c.step_gate_elements();
+  const int64_t largest = largest_side_by_side_batch(c);
   return largest >= 1 ? fmt::format(", directions side by side up to batch {}", largest) : "";
 }
 

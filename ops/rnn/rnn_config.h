@@ -93,8 +93,10 @@ StepLayout step_layout(const RnnConfig& c);
 inline float* at(void* base, size_t offset) { return reinterpret_cast<float*>(static_cast<std::byte*>(base) + offset); }
 
 // Whether the fused path runs a bidirectional layer's directions as two primitives side by
-// side, one thread each: when one time step is too small for a team (kParallelElements).
+// side, one thread each: when one time step is too small for a team (below kParallelElements
+// gate elements), i.e. up to largest_side_by_side_batch(c) sequences (which does not read c.N).
 bool directions_side_by_side(const RnnConfig& c);
+int64_t largest_side_by_side_batch(const RnnConfig& c);
 
 // The fused oneDNN path (fused.cpp). `num_float_inputs` counts the inputs before the token ids.
 // The workspace length in floats; throws dnnl::error when oneDNN rejects the layer.
